@@ -1,0 +1,43 @@
+# carbonflux_nb: the two commands (see README). Both are idempotent: the virtual environment is created
+# once and the package re-installed only when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# pytest workers: one per core, at most 4
+NPROC  := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
+.PHONY: install demo test sync check-sync bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: install, then run every chapter's run notebook at its small size and write out/demo/index.html
+demo: $(STAMP)
+	$(BIN)/carbonflux demo
+
+## make test: install, check notebooks and package agree, then every notebook as a test plus pytest
+test: $(STAMP) check-sync
+	$(BIN)/python -m pytest -n $(NPROC) --dist loadgroup tests
+
+## export notebooks to the package and clean them (run before committing)
+sync: $(STAMP)
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+## fail if exporting or cleaning would change tracked files (CI: the committed package matches its notebooks)
+check-sync: $(STAMP)
+	@before=$$(git status --porcelain -- nbs carbonflux_nb 2>/dev/null); \
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean; \
+	after=$$(git status --porcelain -- nbs carbonflux_nb 2>/dev/null); \
+	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: commit the exported package and cleaned notebooks"; git status --short -- nbs carbonflux_nb; exit 1; fi
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/upscale_bench.py
+
+clean:
+	rm -rf out benchmarks/_work .pytest_cache

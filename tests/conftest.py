@@ -1,0 +1,37 @@
+"Shared fixtures: the project root, and a small run notebook written for the tests."
+import os, sys
+from pathlib import Path
+import nbformat, pytest
+from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def root():
+    return ROOT
+
+
+def carbonflux_cmd():
+    "The installed command line, from the same environment as the tests."
+    exe = BIN / "carbonflux"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "carbonflux_nb.cli"]
+
+
+@pytest.fixture
+def toy_notebook(tmp_path):
+    "A run notebook that logs each start, optionally sleeps and fails, and records x**2."
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Toy run"),
+        new_code_cell("x: int = 1             # the number\nfail: bool = False     # fail on purpose\n"
+                      "sleep_s: float = 0.0   # seconds to wait\nlog: str = ''          # file that counts starts",
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell("import time\nfrom pathlib import Path\nfrom carbonflux_nb.workflows import record\n"
+                      "if log:\n    with open(log, 'a') as f: f.write(f'{x}\\n')\n"
+                      "time.sleep(sleep_s)\nassert not fail, 'failing on request'\n"
+                      "Path('product.txt').write_text(str(x ** 2))\nrecord('y', x ** 2)"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    p = tmp_path / "toy.ipynb"
+    nbformat.write(nb, p)
+    return p

@@ -1,0 +1,87 @@
+"""The command line end to end: runs, a sweep that fails, is interrupted and resumed, and the demo's index."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, carbonflux_cmd
+
+
+def run_cli(*args, cwd=ROOT, timeout=600, env=None):
+    return subprocess.run(carbonflux_cmd() + list(map(str, args)), cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def records(sweep_dir):
+    return {p.name: json.loads((p / "run.json").read_text()) for p in sweep_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "run.json").exists()}
+
+
+def test_run_writes_a_complete_run_folder(toy_notebook, tmp_path):
+    r = run_cli("run", toy_notebook, "-p", "x", "7", "--out", tmp_path / "out", "--run-id", "seven")
+    assert r.returncode == 0, r.stderr
+    d = tmp_path / "out" / "seven"
+    assert sorted(p.name for p in d.iterdir()) == ["product.txt", "results.json", "run.json", "toy.html", "toy.ipynb"]
+    assert json.loads((d / "results.json").read_text()) == {"y": 49}
+    rec = json.loads((d / "run.json").read_text())
+    assert rec["status"] == "ok" and rec["parameters"] == {"x": 7}
+    assert (d / "product.txt").read_text() == "49"          # the notebook's own files land in its run folder
+    assert "y = 49" in r.stdout
+
+
+def test_run_reports_bad_input_and_failures(toy_notebook, tmp_path):
+    r = run_cli("run", toy_notebook, "-p", "z", "1", "--out", tmp_path)
+    assert r.returncode == 2 and "unknown parameters ['z']" in r.stderr
+    r = run_cli("run", toy_notebook, "-p", "fail", "true", "--out", tmp_path, "--run-id", "bad")
+    assert r.returncode == 1 and "failing on request" in r.stderr
+    assert json.loads((tmp_path / "bad" / "run.json").read_text())["status"] == "failed"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sweep_failure_interrupt_resume(toy_notebook, tmp_path):
+    """One run fails, the sweep is interrupted (Ctrl-C) part-way, and started again: nothing finished is lost
+    or redone, the failed run is retried, and the table holds every run."""
+    log = tmp_path / "starts.log"
+    n = 8
+    grid = {"name": "s", "fixed": {"sleep_s": 1.5, "log": str(log)},
+            "runs": [{"x": i, "fail": i == 3} for i in range(1, n + 1)]}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    out = tmp_path / "out"
+    cmd = carbonflux_cmd() + ["--workers", "2", "sweep", str(toy_notebook), "--grid", str(tmp_path / "grid.yaml"),
+                              "--out", str(out)]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while time.time() - t0 < 300:
+        done = [r for r in records(out / "s").values() if r["status"] == "ok"] if (out / "s").exists() else []
+        if len(done) >= 2 or p.poll() is not None: break
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    try: _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill(); pytest.fail("the sweep did not stop within 120 s of Ctrl-C")
+    assert p.returncode == 130, err
+    before = records(out / "s")
+    finished = {k: v for k, v in before.items() if v["status"] == "ok"}
+    assert 2 <= len(finished) < n, "the interruption must come part-way through the sweep"
+    snap = {k: (out / "s" / k / "run.json").read_bytes() for k in finished}
+
+    r = run_cli("--workers", "2", "sweep", toy_notebook, "--grid", tmp_path / "grid.yaml", "--out", out)
+    assert r.returncode == 1, r.stderr                       # one run fails on purpose
+    after = records(out / "s")
+    assert len(after) == n and sum(v["status"] == "ok" for v in after.values()) == n - 1
+    for k in finished:                                       # finished runs untouched...
+        assert (out / "s" / k / "run.json").read_bytes() == snap[k]
+    starts = [int(x) for x in log.read_text().split()]
+    for rec in finished.values():                            # ...and never started again
+        assert starts.count(rec["parameters"]["x"]) == 1
+    failed_before = any(v["parameters"]["x"] == 3 for v in before.values())
+    assert starts.count(3) >= (2 if failed_before else 1)    # a recorded failure is run again
+    table = pd.read_parquet(out / "s" / "results.parquet")
+    assert len(table) == n and table.set_index("param.x").loc[5, "y"] == 25
+    assert table.set_index("param.x").loc[3, "status"] == "failed"
+    assert pd.read_csv(out / "s" / "results.csv").shape == table.shape
+    assert not [q for q in (out / "s").iterdir() if q.name.startswith(".")]   # no partial folders remain
+
+    r = run_cli("--workers", "2", "sweep", toy_notebook, "--grid", tmp_path / "grid.yaml", "--out", out,
+                "--no-retry-failed")                          # a third start has nothing left to do
+    assert r.returncode == 1 and [int(x) for x in log.read_text().split()] == starts
