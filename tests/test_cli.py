@@ -80,7 +80,7 @@ def test_sweep_failure_interrupt_resume(toy_notebook, tmp_path):
     assert len(table) == n and table.set_index("param.x").loc[5, "y"] == 25
     assert table.set_index("param.x").loc[3, "status"] == "failed"
     assert pd.read_csv(out / "s" / "results.csv").shape == table.shape
-    assert not [q for q in (out / "s").iterdir() if q.name.startswith(".")]   # no partial folders remain
+    assert not [q for q in (out / "s").iterdir() if q.name.startswith(".")]   # no temporary folders remain
 
     r = run_cli("--workers", "2", "sweep", toy_notebook, "--grid", tmp_path / "grid.yaml", "--out", out,
                 "--no-retry-failed")                          # a third start has nothing left to do
