@@ -48,6 +48,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'carbonflux_nb.core.use_offline_geodata': ('core.html#use_offline_geodata', 'carbonflux_nb/core.py')},
             'carbonflux_nb.io': { 'carbonflux_nb.io._check_missing': ('io.html#_check_missing', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._check_time': ('io.html#_check_time', 'carbonflux_nb/io.py'),
+                                  'carbonflux_nb.io._compute_settled': ('io.html#_compute_settled', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._fsync': ('io.html#_fsync', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._fsync_one': ('io.html#_fsync_one', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._json': ('io.html#_json', 'carbonflux_nb/io.py'),
