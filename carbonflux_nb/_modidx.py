@@ -55,6 +55,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'carbonflux_nb.io._move_into_place': ('io.html#_move_into_place', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._nc_encoding': ('io.html#_nc_encoding', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._open': ('io.html#_open', 'carbonflux_nb/io.py'),
+                                  'carbonflux_nb.io._private_threads': ('io.html#_private_threads', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._read': ('io.html#_read', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._remove': ('io.html#_remove', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._zarr_consolidated': ('io.html#_zarr_consolidated', 'carbonflux_nb/io.py'),

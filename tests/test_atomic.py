@@ -70,13 +70,17 @@ def test_tables_and_records_are_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "t.csv", "t.parquet"]
 
 
-def test_zarr_error_on_a_dask_cluster_leaves_nothing(tmp_path):
-    "The same with the chunks written by the workers of a LocalCluster."
+@pytest.mark.parametrize("writer,name", [(write_netcdf, "p.nc"), (write_zarr, "p.zarr")])
+def test_writes_with_a_dask_cluster_active(tmp_path, writer, name):
+    "The same with a LocalCluster client active (as inside a run notebook): a failure leaves nothing, a good write reads back."
     from distributed import Client, LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None) as cluster, Client(cluster):
         with pytest.raises(RuntimeError, match="disk on fire"):
-            write_zarr(failing_field(), tmp_path / "p.zarr")
+            writer(failing_field(), tmp_path / name)
         time.sleep(1.0)                                    # give any straggler the chance to misbehave
         assert list(tmp_path.iterdir()) == []
-        write_zarr(field(), tmp_path / "p.zarr")            # and a good write on the cluster works
-    assert float(xr.open_zarr(tmp_path / "p.zarr").gpp.sum()) == 500.0
+        writer(field(), tmp_path / name)
+        writer(field().chunk({"time": 10}), tmp_path / ("lazy-" + name))
+    for f in (name, "lazy-" + name):
+        with xr.open_dataset(tmp_path / f, engine="zarr" if name.endswith("zarr") else "h5netcdf") as ds:
+            assert float(ds.gpp.sum()) == 500.0

@@ -85,3 +85,18 @@ def test_sweep_failure_interrupt_resume(toy_notebook, tmp_path):
     r = run_cli("--workers", "2", "sweep", toy_notebook, "--grid", tmp_path / "grid.yaml", "--out", out,
                 "--no-retry-failed")                          # a third start has nothing left to do
     assert r.returncode == 1 and [int(x) for x in log.read_text().split()] == starts
+
+
+def test_sweep_on_a_running_dask_cluster(toy_notebook, tmp_path):
+    "--scheduler sends the runs to a cluster that is already running (here one on loopback) and leaves it running."
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        (tmp_path / "grid.yaml").write_text(yaml.safe_dump({"name": "remote", "parameters": {"x": [2, 3]}}))
+        r = run_cli("--scheduler", cluster.scheduler_address, "sweep", toy_notebook, "--grid", tmp_path / "grid.yaml",
+                    "--out", tmp_path)
+        assert r.returncode == 0, r.stderr
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+        assert "run-toy" in prefixes, prefixes                   # the runs were this cluster's tasks
+        assert client.status == "running" and len(client.scheduler_info()["workers"]) == 2
+    assert pd.read_csv(tmp_path / "remote" / "results.csv").y.tolist() == [4, 9]
