@@ -74,7 +74,7 @@ def test_tables_and_records_are_atomic(tmp_path):
 def test_writes_with_a_dask_cluster_active(tmp_path, writer, name):
     "The same with a LocalCluster client active (as inside a run notebook): a failure leaves nothing, a good write reads back."
     from distributed import Client, LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None) as cluster, Client(cluster):
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0") as cluster, Client(cluster):
         with pytest.raises(RuntimeError, match="disk on fire"):
             writer(failing_field(), tmp_path / name)
         time.sleep(1.0)                                    # give any straggler the chance to misbehave

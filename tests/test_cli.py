@@ -91,7 +91,7 @@ def test_sweep_on_a_running_dask_cluster(toy_notebook, tmp_path):
     "--scheduler sends the runs to a cluster that is already running (here one on loopback) and leaves it running."
     from distributed import Client, LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         (tmp_path / "grid.yaml").write_text(yaml.safe_dump({"name": "remote", "parameters": {"x": [2, 3]}}))
         r = run_cli("--scheduler", cluster.scheduler_address, "sweep", toy_notebook, "--grid", tmp_path / "grid.yaml",
                     "--out", tmp_path)
