@@ -154,6 +154,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'carbonflux_nb.workflows.run_id_for': ('workflows.html#run_id_for', 'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows.run_notebook': ( 'workflows.html#run_notebook',
                                                                                    'carbonflux_nb/workflows.py'),
+                                         'carbonflux_nb.workflows.settings_env': ( 'workflows.html#settings_env',
+                                                                                   'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows.sweep': ('workflows.html#sweep', 'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows.write_index': ( 'workflows.html#write_index',
                                                                                   'carbonflux_nb/workflows.py'),

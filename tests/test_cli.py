@@ -100,3 +100,21 @@ def test_sweep_on_a_running_dask_cluster(toy_notebook, tmp_path):
         assert "run-toy" in prefixes, prefixes                   # the runs were this cluster's tasks
         assert client.status == "running" and len(client.scheduler_info()["workers"]) == 2
     assert pd.read_csv(tmp_path / "remote" / "results.csv").y.tolist() == [4, 9]
+
+
+def test_sweep_whose_runs_use_the_same_cluster(tmp_path):
+    """The gridded example upscales on the cluster that runs it: with one worker thread this deadlocks unless the
+    run task frees its thread, and the kernel must be told the scheduler address the sweep was given."""
+    from distributed import Client, LocalCluster
+    nb = ROOT / "nbs" / "runs" / "gridded_example.ipynb"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        (tmp_path / "grid.yaml").write_text(yaml.safe_dump({"name": "g", "fixed": {"resolution": 2.0},
+                                                            "parameters": {"seed": [1, 2]}}))
+        r = run_cli("--scheduler", cluster.scheduler_address, "sweep", nb, "--grid", tmp_path / "grid.yaml",
+                    "--out", tmp_path, timeout=400)
+        assert r.returncode == 0, r.stderr[-3000:]
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert any(p.startswith("run") for p in prefixes) and "predict_block" in prefixes, prefixes  # runs and their upscaling
+    table = pd.read_csv(tmp_path / "g" / "results.csv")
+    assert table.status.tolist() == ["ok", "ok"] and (table.r2 > 0.8).all()
