@@ -135,6 +135,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin._elevation': ('land_twin.html#_elevation', 'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin._land': ('land_twin.html#_land', 'carbonflux_nb/land_twin.py'),
+                                         'carbonflux_nb.land_twin._land_regions': ( 'land_twin.html#_land_regions',
+                                                                                    'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin._mean_temperature': ( 'land_twin.html#_mean_temperature',
                                                                                         'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin._moisture': ('land_twin.html#_moisture', 'carbonflux_nb/land_twin.py'),
