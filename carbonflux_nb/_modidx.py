@@ -190,6 +190,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'carbonflux_nb.land_twin._moisture': ('land_twin.html#_moisture', 'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin._month_weights': ( 'land_twin.html#_month_weights',
                                                                                      'carbonflux_nb/land_twin.py'),
+                                         'carbonflux_nb.land_twin._pick_tower_pixels': ( 'land_twin.html#_pick_tower_pixels',
+                                                                                         'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin._weather': ('land_twin.html#_weather', 'carbonflux_nb/land_twin.py'),
                                          'carbonflux_nb.land_twin.build_world': ( 'land_twin.html#build_world',
                                                                                   'carbonflux_nb/land_twin.py'),
