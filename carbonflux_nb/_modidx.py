@@ -140,8 +140,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'carbonflux_nb.land_obs._keep_daily': ('land_obs.html#_keep_daily', 'carbonflux_nb/land_obs.py'),
                                         'carbonflux_nb.land_obs._per_day': ('land_obs.html#_per_day', 'carbonflux_nb/land_obs.py'),
                                         'carbonflux_nb.land_obs._phi': ('land_obs.html#_phi', 'carbonflux_nb/land_obs.py'),
-                                        'carbonflux_nb.land_obs._replay_towers': ( 'land_obs.html#_replay_towers',
-                                                                                   'carbonflux_nb/land_obs.py'),
                                         'carbonflux_nb.land_obs._runs': ('land_obs.html#_runs', 'carbonflux_nb/land_obs.py'),
                                         'carbonflux_nb.land_obs._window': ('land_obs.html#_window', 'carbonflux_nb/land_obs.py'),
                                         'carbonflux_nb.land_obs._yearly_draws': ( 'land_obs.html#_yearly_draws',

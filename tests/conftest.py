@@ -1,5 +1,5 @@
 "Shared fixtures: the project root, and a small run notebook written for the tests."
-import os, sys
+import sys
 from pathlib import Path
 import nbformat, pytest
 from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell

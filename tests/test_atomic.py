@@ -1,6 +1,5 @@
 """Atomic writes: an error or a killed process while writing leaves no partial file and no changed target."""
-import os, signal, subprocess, sys, textwrap, time
-from pathlib import Path
+import subprocess, sys, textwrap, time
 import numpy as np
 import pytest
 import xarray as xr

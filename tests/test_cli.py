@@ -1,6 +1,5 @@
 """The command line end to end: runs, a sweep that fails, is interrupted and resumed, and the demo's index."""
-import json, os, signal, subprocess, sys, time
-from pathlib import Path
+import json, os, signal, subprocess, time
 import pandas as pd
 import pytest
 import yaml
