@@ -37,6 +37,7 @@ check-sync: $(STAMP)
 	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: commit the exported package and cleaned notebooks"; git status --short -- nbs carbonflux_nb; exit 1; fi
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/ec_bench.py
 	$(BIN)/python benchmarks/upscale_bench.py
 
 clean:
