@@ -219,6 +219,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                     'carbonflux_nb/ec_pipeline.py'),
                                            'carbonflux_nb.ec_pipeline.check_input': ( 'ec_pipeline.html#check_input',
                                                                                       'carbonflux_nb/ec_pipeline.py'),
+                                           'carbonflux_nb.ec_pipeline.process_record': ( 'ec_pipeline.html#process_record',
+                                                                                         'carbonflux_nb/ec_pipeline.py'),
                                            'carbonflux_nb.ec_pipeline.process_site': ( 'ec_pipeline.html#process_site',
                                                                                        'carbonflux_nb/ec_pipeline.py'),
                                            'carbonflux_nb.ec_pipeline.read_tower': ( 'ec_pipeline.html#read_tower',
