@@ -203,6 +203,18 @@ def _keep_daily(x, mean_d, how="mul"):
     if how == "add": return (d + m - have).ravel()
     with np.errstate(invalid="ignore", divide="ignore"): return np.where(have > 0, d * m / have, 0).ravel()
 
+def _keep_composites(x, mean_d, composite):
+    "Rescale half-hourly `x` by one factor per composite so each composite's mean is that of `mean_d` (one per day)."
+    d = _per_day(x); have = d.mean(1); m = np.asarray(mean_d, float); c = np.asarray(composite)
+    num, den = np.bincount(c, m), np.bincount(c, have)
+    with np.errstate(invalid="ignore", divide="ignore"): f = np.where(den > 0, num / den, 0.0)
+    return (d * f[c][:, None]).ravel()
+
+def _composite_of(days) -> np.ndarray:
+    "Index of each day's 8-day composite (composites start on day of year 1, 9, 17, ... and never cross a new year)."
+    t = pd.DatetimeIndex(days)
+    return pd.factorize(pd.Index(t.year * 100 + (t.day_of_year - 1) // 8))[0]
+
 def _hh_smooth(daily_means, n_days, n=48):
     "Half-hourly values from daily means, keeping them (mean-preserving interpolation)."
     return mean_preserving_interp(np.asarray(daily_means, float), np.arange(n_days + 1.0), np.arange(n_days * n + 1.0) / n)
@@ -217,7 +229,7 @@ def halfhourly_met_fluxes(
     E0:float,                # Lloyd-Taylor temperature sensitivity, K
     r:np.random.Generator,   # random stream (passing clouds)
 )->pd.DataFrame:             # Rg (W m-2), Tair, Tsoil (degC), rH (%), VPD (hPa), GPP, Reco, NEE (umol m-2 s-1), complete
-    "Half-hourly radiation, temperature, humidity and true fluxes of a pixel whose daily means are the daily truth."
+    "Half-hourly radiation, temperature, humidity and true fluxes of a pixel, consistent with its daily and 8-day truth."
     nd = day.sizes["time"]; cz, sh = sun.cos_zenith.to_numpy(), sun.solar_hour.to_numpy()
     hh = lambda x: np.repeat(np.asarray(x, float), 48)
     clear = sun.toa.to_numpy() * (0.70 + 2.5e-5 * elevation) ** (1 / np.clip(cz, 0.05, None))   # slant-path attenuation
@@ -233,7 +245,7 @@ def halfhourly_met_fluxes(
     vpd = _es(tair) * (1 - rh / 100)
     to_umol = lambda x: convert_units(np.asarray(x, float), "umol m-2 s-1", "gC m-2 d-1")
     lrc = 0.05 * rg * 12 / (0.05 * rg + 12) * np.exp(-0.05 * np.clip(vpd - 10, 0, None))           # light response, VPD limit
-    gpp = _keep_daily(lrc, to_umol(day.gpp.values))
+    gpp = _keep_composites(lrc, to_umol(day.gpp.values), _composite_of(day.indexes["time"]))   # days follow the light response
     lt = np.exp(E0 * (1 / (LT_TREF - LT_T0) - 1 / np.clip(tair + 273.15 - LT_T0, 1, None)))         # Lloyd-Taylor
     reco = _keep_daily(lt, to_umol(day.reco.values))
     return pd.DataFrame({"Rg": rg, "Tair": tair, "Tsoil": tsoil, "rH": rh, "VPD": vpd, "GPP": gpp, "Reco": reco, "NEE": reco - gpp},
