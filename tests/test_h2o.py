@@ -1,0 +1,49 @@
+"""No orphan h2o JVM: a session started by `automl_gpp.H2OSession` is gone (checked by its PID) after a normal
+exit, after an error inside the `with` block and after Ctrl-C, each in a process of its own."""
+import json, os, signal, subprocess, sys, time
+import psutil
+import pytest
+
+pytest.importorskip("h2o")
+
+SCRIPT = r"""
+import json, sys, time
+from carbonflux_nb.automl_gpp import H2OSession
+how = sys.argv[1]
+with H2OSession(offset=int(sys.argv[2]), max_mem="1G", nthreads=1) as s:
+    print(json.dumps({"pid": s.pid, "port": s.port}), flush=True)
+    if how == "error": raise RuntimeError("boom inside the session")
+    if how == "wait": time.sleep(120)
+"""
+
+def _gone(pid:int, timeout:float=40) -> bool:
+    "True once the process `pid` no longer exists (or is a zombie)."
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE: return True
+        except psutil.NoSuchProcess: return True
+        time.sleep(0.3)
+    return False
+
+def _start(how:str, offset:int):
+    p = subprocess.Popen([sys.executable, "-c", SCRIPT, how, str(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line, f"no session started: {p.stderr.read()[-3000:]}"
+    return p, json.loads(line)
+
+@pytest.mark.xdist_group("h2o")
+@pytest.mark.parametrize("how,offset", [("normal", 41), ("error", 42)])
+def test_h2o_jvm_is_gone_after_the_session(how, offset):
+    p, info = _start(how, offset)
+    assert psutil.pid_exists(info["pid"])
+    rc = p.wait(timeout=120)
+    assert (rc == 0) == (how == "normal"), p.stderr.read()[-2000:]
+    assert _gone(info["pid"]), f"h2o JVM {info['pid']} still running after a session that ended ({how})"
+
+@pytest.mark.xdist_group("h2o")
+def test_h2o_jvm_is_gone_after_ctrl_c():
+    p, info = _start("wait", 43)
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=120)
+    assert _gone(info["pid"]), f"h2o JVM {info['pid']} still running after Ctrl-C"
