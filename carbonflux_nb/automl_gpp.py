@@ -278,11 +278,11 @@ def _score_row(y_tr, p_tr, y_te, p_te) -> dict:
     return out
 
 # %% ../nbs/20_automl_gpp.ipynb #4ee396fe
-def _h2o_default(algo:str, base_models:list, seed:int):
+def _h2o_default(algo:str, base_models:list, seed:int, min_rows:int=10):
     from h2o.estimators import (H2OGradientBoostingEstimator, H2ORandomForestEstimator, H2OGeneralizedLinearEstimator,
                                 H2ODeepLearningEstimator, H2OStackedEnsembleEstimator)
     kw = dict(seed=seed, keep_cross_validation_predictions=True)
-    return {"GBM": lambda: H2OGradientBoostingEstimator(**kw), "DRF": lambda: H2ORandomForestEstimator(**kw),
+    return {"GBM": lambda: H2OGradientBoostingEstimator(min_rows=min_rows, **kw), "DRF": lambda: H2ORandomForestEstimator(**kw),
             "GLM": lambda: H2OGeneralizedLinearEstimator(**kw),
             "DeepLearning": lambda: H2ODeepLearningEstimator(hidden=[20, 20], epochs=10, **kw),
             "StackedEnsemble": lambda: H2OStackedEnsembleEstimator(base_models=base_models, seed=seed)}[algo]()
@@ -305,6 +305,7 @@ def _fit_h2o(train:pd.DataFrame, test:pd.DataFrame, folds:np.ndarray, features:l
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lb = h2o.automl.get_leaderboard(aml, extra_columns="ALL").as_data_frame()
+    if "algo" not in lb.columns: lb = pd.DataFrame(columns=["model_id", "algo", "mse"])   # no model built within the budget
     rows, models, extra, preds = [], {}, [], {}
     for algo in H2O_ALGOS[1:] + H2O_ALGOS[:1]:                  # Stacked Ensemble last: it may need the others
         mine = lb[lb["algo"] == algo]
@@ -312,7 +313,9 @@ def _fit_h2o(train:pd.DataFrame, test:pd.DataFrame, folds:np.ndarray, features:l
         if len(mine): m, searched, n = h2o.get_model(mine["model_id"].iloc[0]), True, len(mine)
         else:
             base = [i for i in lb["model_id"] if not i.startswith("StackedEnsemble")] + extra
-            m, searched, n = _h2o_default(algo, base, seed), False, 0
+            # GBM's default min_rows=10 cannot split a cross-validation training set of fewer than 20 rows
+            min_rows = int(max(1, min(10, (len(folds) - np.bincount(folds).max()) // 2 - 1)))
+            m, searched, n = _h2o_default(algo, base, seed, min_rows), False, 0
             if algo == "StackedEnsemble": m.train(x=features, y=target, training_frame=trf)
             else: m.train(x=features, y=target, training_frame=trf, fold_column="fold"); extra.append(m.model_id)
         with warnings.catch_warnings():

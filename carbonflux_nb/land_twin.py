@@ -153,6 +153,7 @@ def static_fields(spec:WorldSpec, rows:slice=None) -> xr.Dataset:
     jitter = 1 + 0.2 * np.stack([smooth_field(spec.seed, f"cover-{k}", lon, lat, scale=3.0) for k in CCI_CLASSES], -1)
     frac = comp[eco] * np.clip(jitter, 0.3, None)
     snow = (elev > 5600) * np.clip((elev - 5600) / 800, 0, 0.8)                              # glaciers on high peaks
+    snow = np.where(lat < -60, 1.0, snow)                                                    # the Antarctic ice sheet
     frac = frac / frac.sum(-1, keepdims=True) * (1 - snow)[..., None]
     frac[..., CCI_CLASSES.index("SNOWICE")] += snow
     frac = np.where(land[..., None], frac, np.eye(14)[CCI_CLASSES.index("WATER")])         # ocean cells are water
@@ -273,8 +274,9 @@ def land_surface(spec:WorldSpec, static:xr.Dataset, clim:xr.Dataset) -> xr.Datas
     lon, lat = np.meshgrid(static.lon.values, static.lat.values)
     lai_max = _P(static, "lai_max") * np.clip(1 + _P(static, "lai_spread") * smooth_field(spec.seed, "lai-spread", lon, lat, scale=1.5), 0.3, None)
     W = np.full(ta.shape[1:], 0.5 * wmax); Ts = ta[:4].mean(0); wbar = np.full_like(W, 0.5); G = np.zeros_like(W); S = np.zeros_like(W)
-    out = {k: np.empty(ta.shape, np.float32) for k in ("sw", "ts", "wstress", "green", "senescent")}
+    out = {k: np.empty(ta.shape, np.float32) for k in ("sw", "ts", "wstress", "green", "senescent", "evap")}
     for t in range(nt):                                                      # states carry memory: a loop over time only
+        out["evap"][t] = pet[t] * W / wmax                                  # actual evapotranspiration, mm d-1
         W = np.clip(W + 8 * (prec[t] - pet[t] * W / wmax), 0, wmax)
         Ts = Ts + 0.35 * (ta[t] - Ts)
         wbar = wbar + 0.15 * (W / wmax - wbar)
@@ -296,6 +298,7 @@ def land_surface(spec:WorldSpec, static:xr.Dataset, clim:xr.Dataset) -> xr.Datas
         "sw": da(out["sw"], "1", "soil water content (volumetric)"),
         "ts": da(out["ts"], "degC", "soil temperature"),
         "wstress": da(out["wstress"], "1", "antecedent relative soil water (about two months' memory)"),
+        "evap": da(out["evap"], "mm d-1", "total evaporation (actual evapotranspiration of the bucket)"),
         "fapar_green": da(fapar_g, "1", "true FAPAR of the green canopy"),
         "fapar_total": da(fapar_t, "1", "true FAPAR of the whole canopy"),
         "lai": da(np.clip(veg * lai_t * (1 + noise("lai", 0.15)), 0, None), "m2 m-2", "leaf area index (retrieved)"),
