@@ -170,7 +170,7 @@ def static_fields(spec:WorldSpec, rows:slice=None) -> xr.Dataset:
         "ecosystem": (dims, np.where(land, eco, -1).astype(np.int16), {"units": "1", "long_name": "ecosystem",
                       "flag_values": list(range(len(ECOSYSTEMS))), "flag_meanings": " ".join(ECOSYSTEMS.index)}),
         "pft_fraction": (dims + ("pft",), frac.astype(np.float32), {"units": "1", "long_name": "ESA-CCI-like PFT cover fraction"}),
-        "igbp": (dims, igbp.astype(np.int16), {"units": "1", "long_name": "MODIS IGBP dominant class",
+        "igbp": (dims, (igbp + 1).astype(np.int16), {"units": "1", "long_name": "MODIS IGBP dominant class (MCD12Q1 LC_Type1 code)",
                  "flag_values": list(range(1, 18)), "flag_meanings": " ".join(IGBP_CLASSES)}),
     }, coords={**g.coords, "pft": CCI_CLASSES})
     ds["cell_area"] = g.cell_area
