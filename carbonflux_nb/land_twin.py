@@ -363,17 +363,23 @@ def monthly(world:xr.Dataset) -> xr.Dataset:
 TOWER_SHARES = {"alpine_meadow": 9, "alpine_steppe": 1, "wetland": 6, "shrub": 3}
 
 def _pick_tower_pixels(spec:WorldSpec, world:xr.Dataset, n:int, r:np.random.Generator) -> list:
-    "Tower pixels [(ecosystem, iy, ix)], drawn from `r` per ecosystem, preferring the east (shared by every tower sampler)."
+    "Tower pixels [(ecosystem, iy, ix)], drawn from `r` per ecosystem (on the plateau preferring the east; shared by every tower sampler)."
     eco, region = world.ecosystem.values, world.study_region.values
     names = list(ECOSYSTEMS.index)
-    shares = TOWER_SHARES if spec.region.name == "tibet" else {k: 1 for k in names}
+    present = set(np.unique(eco[region & (eco >= 0)]).tolist())
+    shares = TOWER_SHARES if spec.region.name == "tibet" else {k: 1 for i, k in enumerate(names) if i in present}
     counts = {k: max(1, round(n * v / sum(shares.values()))) for k, v in shares.items()}
     lon2 = np.broadcast_to(world.lon.values, eco.shape)
     picks = []
     for k, c in counts.items():
-        iy, ix = np.nonzero(region & (eco == names.index(k)))
+        ok = region & (eco == names.index(k))
+        if spec.region.name != "tibet" and "pft_fraction" in world:             # no towers on ice sheets or bare ground
+            ok &= world.pft_fraction.sel(pft=CCI_CLASSES[:10]).sum("pft").values >= 0.1
+        iy, ix = np.nonzero(ok)
         if iy.size == 0: continue
-        w = np.exp((lon2[iy, ix] - lon2[iy, ix].mean()) / 8); w /= w.sum()          # the east is easier to reach
+        if spec.region.name == "tibet":                                        # on the plateau the east is easier to reach
+            w = np.exp((lon2[iy, ix] - lon2[iy, ix].mean()) / 8); w /= w.sum()
+        else: w = None                                                          # elsewhere: any cell of the ecosystem
         for j in r.choice(iy.size, size=min(c, iy.size), replace=False, p=w): picks.append((k, iy[j], ix[j]))
     return picks
 
