@@ -39,6 +39,7 @@ check-sync: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ec_bench.py
 	$(BIN)/python benchmarks/upscale_bench.py
+	$(BIN)/python benchmarks/fluxformer_bench.py
 
 clean:
 	rm -rf out benchmarks/_work .pytest_cache
