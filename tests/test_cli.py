@@ -117,3 +117,19 @@ def test_sweep_whose_runs_use_the_same_cluster(tmp_path):
     assert any(p.startswith("run") for p in prefixes) and "predict_block" in prefixes, prefixes  # runs and their upscaling
     table = pd.read_csv(tmp_path / "g" / "results.csv")
     assert table.status.tolist() == ["ok", "ok"] and (table.r2 > 0.8).all()
+
+
+def grid_notebook(grid):
+    "The run notebook a shipped grid belongs to: the longest notebook name its file name starts with."
+    stems = sorted((p.stem for p in (ROOT / "nbs" / "runs").glob("*.ipynb")), key=len, reverse=True)
+    return ROOT / "nbs" / "runs" / f"{next(s for s in stems if grid.stem.startswith(s))}.ipynb"
+
+
+@pytest.mark.parametrize("grid", sorted((ROOT / "nbs" / "runs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_grids_name_declared_parameters(grid):
+    "Every parameter a shipped sweep grid sets is one its run notebook declares (papermill's parser can miss one)."
+    from carbonflux_nb.workflows import load_grid, check_parameters
+    nb = grid_notebook(grid)
+    _, runs = load_grid(grid)
+    assert runs
+    for r in runs: check_parameters(nb, r)
