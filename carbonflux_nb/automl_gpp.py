@@ -108,13 +108,19 @@ class H2OSession:
                  stop_timeout:float=30,  # seconds to wait for the JVM to exit before killing it
                 ):
         s = get_settings()
-        self.port = int(port if port is not None else s.h2o_port + offset)
+        self.requested, self.explicit = int(port if port is not None else s.h2o_port + offset), port is not None
+        self.port = self.requested
         self.max_mem, self.nthreads = max_mem or s.h2o_max_mem, int(nthreads or s.h2o_nthreads)
         self.stop_timeout, self.pid, self.workdir, self._server, self._prev = stop_timeout, None, None, None, None
 
     def __enter__(self):
         import h2o, h2o.h2o as hh
         busy = [p for p in (self.port, self.port + 1) if _port_busy(p)]
+        if busy and not self.explicit:      # a default port can be taken by anything (a kernel's socket): use the next free pair
+            free = [p for p in range(self.requested + 2, self.requested + 202, 2) if not (_port_busy(p) or _port_busy(p + 1))]
+            if free:
+                warnings.warn(f"h2o port(s) {busy} already in use; this session uses port {free[0]}")
+                self.port, busy = free[0], []
         if busy: raise RunError(f"port(s) {busy} already in use (another h2o?); give H2OSession another port or offset")
         self._prev = hh.h2oconn if hh.h2oconn is not None and hh.h2oconn.connected else None   # restored on exit
         self.workdir = Path(tempfile.mkdtemp(prefix=f"h2o_{self.port}_"))

@@ -1,7 +1,7 @@
 """No orphan h2o JVM: a session started by `automl_gpp.H2OSession` is gone (checked by its PID) after a normal
 exit, after an error inside the `with` block and after Ctrl-C, each in a process of its own."""
 import json, os, signal, subprocess, sys, time
-import psutil
+import psutil, socket
 import pytest
 
 pytest.importorskip("h2o")
@@ -33,7 +33,7 @@ def _start(how:str, offset:int):
     return p, json.loads(line)
 
 @pytest.mark.xdist_group("h2o")
-@pytest.mark.parametrize("how,offset", [("normal", 41), ("error", 42)])
+@pytest.mark.parametrize("how,offset", [("normal", 41), ("error", 43)])   # h2o takes port and port + 1: offsets 2 apart
 def test_h2o_jvm_is_gone_after_the_session(how, offset):
     p, info = _start(how, offset)
     assert psutil.pid_exists(info["pid"])
@@ -43,7 +43,20 @@ def test_h2o_jvm_is_gone_after_the_session(how, offset):
 
 @pytest.mark.xdist_group("h2o")
 def test_h2o_jvm_is_gone_after_ctrl_c():
-    p, info = _start("wait", 43)
+    p, info = _start("wait", 45)
     p.send_signal(signal.SIGINT)
     p.wait(timeout=120)
     assert _gone(info["pid"]), f"h2o JVM {info['pid']} still running after Ctrl-C"
+
+@pytest.mark.xdist_group("h2o")
+def test_h2o_default_port_taken_uses_the_next_free_pair():
+    "A default port held by something else (here a plain socket) is skipped with a warning, never attached to."
+    from carbonflux_nb.config import get_settings
+    want = get_settings().h2o_port + 47
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", want)); held.listen()
+        p, info = _start("normal", 47)
+        assert info["port"] != want and info["port"] > want + 1, info
+        assert p.wait(timeout=120) == 0, p.stderr.read()[-2000:]
+    assert _gone(info["pid"])
