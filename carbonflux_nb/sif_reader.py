@@ -14,8 +14,8 @@ from .fluxio import FILL_VALUE, _NA, _read_text, _header, _fields
 from .io import atomic_output
 
 # %% auto #0
-__all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'FILL_VALUES', 'example_sif_table', 'write_example_table',
-           'read_sif_table']
+__all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'FILL_VALUES', 'example_sif_table',
+           'write_example_table', 'read_sif_table']
 
 # %% ../nbs/40_sif_reader.ipynb #4e8ad0f1
 SIF_TABLE_UNITS = {  # canonical column: canonical units (land_obs.DAILY_UNITS where both have the variable)
@@ -26,6 +26,7 @@ SIF_TABLE_UNITS = {  # canonical column: canonical units (land_obs.DAILY_UNITS w
 KEYS = ("site", "time")           # one row per (site, time)
 TARGETS = ("sif", "gpp")          # SIF (source domain, or task 1) and EC GPP (target domain, or task 2)
 PREDICTORS = ("ta", "ts", "srad", "vpd", "prec", "pres", "wind", "sw", "lai", "fapar", "evi", "ndvi")
+NOT_PREDICTORS = (*KEYS, "lat", "lon", "sif_uncertainty", *TARGETS)   # read, but not predictors
 FILL_VALUES = (FILL_VALUE, -999.0, -99999.0, 9.969209968386869e36)  # FLUXNET, other common fills, netCDF float fill
 
 # %% ../nbs/40_sif_reader.ipynb #e603e7d6
@@ -235,7 +236,7 @@ def _keep_rows(df:pd.DataFrame, cols:dict, require, dropna_predictors:bool, sour
     dropped = {"no target": int((~has_target).sum())}
     if not has_target.any(): raise MissingDataError(f"no row has a value of {' or '.join(targets)} ({len(df)} rows)", source, cols[targets[0]])
     df = df[has_target]
-    preds = [c for c in cols if c not in (*KEYS, "lat", "lon", "sif_uncertainty", *TARGETS)]
+    preds = [c for c in cols if c not in NOT_PREDICTORS]
     miss = df[preds].isna().to_numpy()
     if dropna_predictors:
         dropped["missing predictor"] = int(miss.any(axis=1).sum())
@@ -287,6 +288,6 @@ def read_sif_table(
     out.attrs = {"source": str(source) if source is not None else "DataFrame", "units": out_units, "converted": converted,
                  "columns": dict(cols), "n_fill": n_fill, "dropped": dropped, "n_read": len(raw),
                  "ignored": [str(c) for c in raw.columns if c not in cols.values()], "targets": [t for t in TARGETS if t in out],
-                 "predictors": [p for p in cols if p not in (*KEYS, "lat", "lon", "sif_uncertainty", *TARGETS)],
+                 "predictors": [p for p in cols if p not in NOT_PREDICTORS],
                  "time_zone": "UTC" if utc else "as given"}
     return out
