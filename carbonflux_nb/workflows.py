@@ -17,9 +17,10 @@ from .config import get_settings
 from .io import atomic_output
 
 # %% auto #0
-__all__ = ['RESULTS_ENV', 'write_json', 'record', 'notebook_parameters', 'parse_value', 'check_parameters', 'notebook_hash',
-           'run_id_for', 'run_notebook', 'load_grid', 'read_record', 'settings_env', 'execute_runs', 'results_table',
-           'write_table', 'sweep', 'project_root', 'write_index', 'demo']
+__all__ = ['RESULTS_ENV', 'KERNEL_START_TIMEOUT', 'write_json', 'record', 'notebook_parameters', 'parse_value',
+           'check_parameters', 'notebook_hash', 'run_id_for', 'run_notebook', 'load_grid', 'read_record',
+           'settings_env', 'execute_runs', 'results_table', 'write_table', 'sweep', 'project_root', 'write_index',
+           'demo']
 
 # %% ../nbs/06_workflows.ipynb #29253d6d
 def write_json(obj, path) -> Path:
@@ -105,6 +106,8 @@ def _render(executed:Path):
     return n
 
 # %% ../nbs/06_workflows.ipynb #37edeacf
+KERNEL_START_TIMEOUT = 300   # s: a kernel starting on a loaded two-core machine can take longer than papermill's 60 s
+
 def run_notebook(notebook,                  # path of a parameterised notebook
                  params:dict=None,          # {name: value}; names must be declared in its parameters cell
                  out_dir=None,              # where run folders go (default: settings.out_dir)
@@ -132,7 +135,8 @@ def run_notebook(notebook,                  # path of a parameterised notebook
         os.environ.update({**(env or {}), RESULTS_ENV: str(tmp / "results.json"), "CARBONFLUX_RUN_DIR": str(tmp)})
         try:
             papermill.execute_notebook(str(nb), str(executed), parameters=params, cwd=str(tmp), kernel_name="python3",
-                                       progress_bar=progress, execution_timeout=timeout)
+                                       progress_bar=progress, execution_timeout=timeout,
+                                       start_timeout=KERNEL_START_TIMEOUT)
             rec["status"] = "ok"
         except papermill.PapermillExecutionError as e:
             rec.update(status="failed", error=f"{e.ename}: {e.evalue} (cell {e.exec_count})")
