@@ -721,6 +721,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'carbonflux_nb.sif_ec.k_ratios': ('sif_ec.html#k_ratios', 'carbonflux_nb/sif_ec.py'),
                                       'carbonflux_nb.sif_ec.multitask_experiment': ( 'sif_ec.html#multitask_experiment',
                                                                                      'carbonflux_nb/sif_ec.py'),
+                                      'carbonflux_nb.sif_ec.physics_ablation': ('sif_ec.html#physics_ablation', 'carbonflux_nb/sif_ec.py'),
                                       'carbonflux_nb.sif_ec.product_totals': ('sif_ec.html#product_totals', 'carbonflux_nb/sif_ec.py'),
                                       'carbonflux_nb.sif_ec.scaling_sensitivity': ( 'sif_ec.html#scaling_sensitivity',
                                                                                     'carbonflux_nb/sif_ec.py'),
