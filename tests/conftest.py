@@ -35,3 +35,11 @@ def toy_notebook(tmp_path):
     p = tmp_path / "toy.ipynb"
     nbformat.write(nb, p)
     return p
+
+
+def default_sigint():
+    """preexec_fn for test subprocesses that are sent Ctrl-C: SIGINT back to Python's default. A process started
+    with SIGINT ignored keeps it ignored (POSIX), and a pytest worker can end up ignoring it after other tests
+    ran in it (libraries that start servers change the handler), so without this a simulated Ctrl-C may never arrive."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -3,6 +3,7 @@ exit, after an error inside the `with` block and after Ctrl-C, each in a process
 import json, os, signal, subprocess, sys, time
 import psutil, socket
 import pytest
+from conftest import default_sigint
 
 pytest.importorskip("h2o")
 
@@ -27,7 +28,8 @@ def _gone(pid:int, timeout:float=40) -> bool:
     return False
 
 def _start(how:str, offset:int):
-    p = subprocess.Popen([sys.executable, "-c", SCRIPT, how, str(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", SCRIPT, how, str(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
     line = p.stdout.readline()
     assert line, f"no session started: {p.stderr.read()[-3000:]}"
     return p, json.loads(line)
