@@ -39,6 +39,7 @@ check-sync: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ec_bench.py
 	$(BIN)/python benchmarks/eulerian_bench.py --days 30
+	$(BIN)/python benchmarks/lagrangian_bench.py
 	$(BIN)/python benchmarks/upscale_bench.py
 	$(BIN)/python benchmarks/fluxformer_bench.py
 
