@@ -11,14 +11,16 @@ import xarray as xr
 from .core import InputError, rng
 
 # %% auto #0
-__all__ = ['A_EARTH', 'G0', 'M_AIR', 'SIGMA_EDGES_10', 'AtmosGrid', 'atmos_grid', 'WindField', 'mass_fluxes', 'divergence',
-           'courant', 'point_winds']
+__all__ = ['A_EARTH', 'G0', 'M_AIR', 'SIGMA_EDGES_10', 'DRY_AIR_MASS', 'PS_DRY', 'AtmosGrid', 'atmos_grid', 'WindField',
+           'mass_fluxes', 'divergence', 'courant', 'point_winds']
 
 # %% ../nbs/50_atmos_grid.ipynb #e40d655f
 A_EARTH = 6.371e6          # m
 G0 = 9.80665               # m s-2
 M_AIR = 28.9647e-3         # kg mol-1, dry air
 SIGMA_EDGES_10 = np.array([1.0, 0.97, 0.93, 0.87, 0.79, 0.69, 0.57, 0.44, 0.30, 0.15, 0.0])
+DRY_AIR_MASS = 5.1352e18   # kg, the dry atmosphere (Trenberth and Smith 2005)
+PS_DRY = DRY_AIR_MASS * G0 / (4 * np.pi * A_EARTH ** 2)   # Pa: the uniform surface pressure that holds it (about 987 hPa)
 
 @dataclass(frozen=True, eq=False)
 class AtmosGrid:
@@ -26,7 +28,7 @@ class AtmosGrid:
     lat_e: np.ndarray        # (J+1,) latitude edges, degrees, increasing
     lon_e: np.ndarray        # (I+1,) longitude edges, degrees, increasing; global grids span 360
     sigma_e: np.ndarray      # (K+1,) sigma edges, 1 at the ground decreasing to the top
-    ps: float = 1.0e5        # surface pressure, Pa
+    ps: float = PS_DRY       # surface pressure of dry air, Pa
 
     @property
     def lat(self): return 0.5 * (self.lat_e[1:] + self.lat_e[:-1])
@@ -57,7 +59,7 @@ class AtmosGrid:
 def atmos_grid(dlat:float=4.0, dlon:float=5.0,        # cell size, degrees
                sigma_edges=SIGMA_EDGES_10,            # layer edges (1 ... 0)
                bbox:tuple=None,                       # (lon_min, lon_max, lat_min, lat_max): a regional grid (default global)
-               ps:float=1.0e5)->AtmosGrid:
+               ps:float=PS_DRY)->AtmosGrid:
     "A global (or regional) grid; global grids run from -90 to 90 and -180 to 180."
     x0, x1, y0, y1 = bbox or (-180.0, 180.0, -90.0, 90.0)
     nlat, nlon = (y1 - y0) / dlat, (x1 - x0) / dlon
@@ -172,7 +174,7 @@ def courant(grid:AtmosGrid, f:dict, dt:float) -> float:
     return float(max(cu.max(), cv.max() if cv.size else 0, cw.max() if cw.size else 0))
 
 # %% ../nbs/50_atmos_grid.ipynb #3c1fa33c
-def point_winds(wf:WindField, lam, phi, sigma, t) -> tuple:
+def point_winds(wf:WindField, lam, phi, sigma, t, ps:float=PS_DRY) -> tuple:
     "u, v (m s-1) and dsigma/dt (s-1) at points (degrees, sigma) and times t (datetime64, broadcastable)."
     lam, phi, sigma = np.asarray(lam, float), np.asarray(phi, float), np.asarray(sigma, float)
     shift = wf.season_shift(np.ravel(t)).reshape(np.shape(t)) if np.ndim(t) else float(wf.season_shift(t)[0])
@@ -185,7 +187,6 @@ def point_winds(wf:WindField, lam, phi, sigma, t) -> tuple:
     v_rot = prof * dpsi_e_dlam / (A_EARTH * np.maximum(cphi, 1e-6))
     dchi_ds = (_chi(wf, phi, sigma + h, shift) - _chi(wf, phi, sigma - h, shift)) / (2 * h)
     dchi_dphi = (_chi(wf, phi + h, sigma, shift) - _chi(wf, phi - h, sigma, shift)) / np.deg2rad(2 * h)
-    ps = 1.0e5
     v = v_rot - G0 * dchi_ds / (2 * np.pi * A_EARTH * ps * np.maximum(cphi, 1e-6))
     sdot = G0 * dchi_dphi / (2 * np.pi * ps * A_EARTH ** 2 * np.maximum(cphi, 1e-6))
     return u, v, sdot

@@ -31,7 +31,7 @@ def domain_winds(grid:AtmosGrid, wf:WindField, t) -> DomainWinds:
     "The twin's winds at time t on `grid`'s cell centres (every layer)."
     t = np.datetime64(pd.Timestamp(t), "ns")
     S, P, L = np.meshgrid(grid.sigma, grid.lat, grid.lon, indexing="ij")
-    u, v, s = point_winds(wf, L, P, S, t)
+    u, v, s = point_winds(wf, L, P, S, t, ps=grid.ps)
     return DomainWinds(grid, t, *(np.ascontiguousarray(a, dtype=np.float32) for a in (u, v, s)))
 
 def constant_winds(grid:AtmosGrid, u:float, v:float, sdot:float=0.0, t="2000-01-01") -> DomainWinds:
