@@ -136,7 +136,7 @@ def advect(lon, lat, sig,                 # particle positions (degrees, sigma),
           int(seed), int(step))
     return alive
 
-# %% ../nbs/52_lagrangian.ipynb #734aaf73
+# %% ../nbs/52_lagrangian.ipynb #dc568cb2
 @dataclass
 class SRMatrix:
     "A source-receptor matrix: H (receptors x states, ppm per gC m-2 d-1) with labelled rows and columns."
@@ -153,7 +153,7 @@ class SRMatrix:
         s = self.states.assign(h=h).groupby(["lat", "lon"]).h.sum()
         return s.to_xarray().assign_attrs(units="ppm per (gC m-2 d-1)", long_name=f"footprint of receptor {row}")
 
-# %% ../nbs/52_lagrangian.ipynb #1528a409
+# %% ../nbs/52_lagrangian.ipynb #eddfd51a
 def _receptor_lookup(rec:pd.DataFrame, grid:AtmosGrid, t0, dt:float, n_steps:int, bin_hours:float, kind:str) -> np.ndarray:
     "(n_bins, J, I) int32 receptor row or -1, for receptors of `kind`."
     J, I = grid.shape[1:]
@@ -186,7 +186,7 @@ def _count(lon, lat, sig, alive, born, state, weight, lut_col, lut_sfc, b, lon0,
             rows[n] = r; cols[n] = state[p]; vals[n] = weight[p]; n += 1
     return n
 
-# %% ../nbs/52_lagrangian.ipynb #eddfd51a
+# %% ../nbs/52_lagrangian.ipynb #de9da1a6
 def build_srm(grid:AtmosGrid,              # the domain (regional grid, 1 degree for MEGA)
               wf:WindField,                # the twin's winds
               receptors:pd.DataFrame,      # kind ('column' or 'surface'), time (bin start), lat, lon
