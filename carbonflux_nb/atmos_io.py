@@ -15,7 +15,8 @@ from .atmos_grid import A_EARTH
 
 # %% auto #0
 __all__ = ['UMOL_M2_S_PER_GC_M2_D', 'read_oco2_lite', 'lite_operator', 'read_tccon', 'read_icos', 'write_obspack_example',
-           'read_obspack', 'read_stilt_footprint', 'read_name_footprint', 'footprints_to_srm']
+           'read_obspack', 'read_stilt_footprint', 'read_name_footprint', 'footprints_to_srm', 'write_geoschem_example',
+           'read_geoschem_co2']
 
 # %% ../nbs/55_atmos_io.ipynb #be28c92f
 def _open(path) -> xr.Dataset:
@@ -212,3 +213,41 @@ def footprints_to_srm(fp:xr.DataArray,          # (time, lat, lon) footprint(s)
                              "lat": [rec.get("lat", np.nan)], "lon": [rec.get("lon", np.nan)]})
     states = pd.DataFrame({"period": pd.Timestamp(fp.time.values.min()).normalize(), "lat": lat2.ravel(), "lon": lon2.ravel(), "area_m2": area.ravel()})
     return SRMatrix(sp.csr_matrix(H), recs, states)
+
+# %% ../nbs/55_atmos_io.ipynb #3f6106b7
+def write_geoschem_example(path, nlev:int=10, seed:int=0) -> Path:
+    "A small CO2 file in GEOS-Chem's SpeciesConc layout (4 x 5 degrees, `nlev` hybrid levels, 2 times)."
+    r = np.random.default_rng(seed)
+    lat, lon = np.arange(-88, 89, 4.0), np.arange(-177.5, 180, 5.0)
+    e = np.linspace(0, 1, nlev + 1)
+    hyai = np.r_[150 * np.sin(np.pi * e[:-1]) * (1 - e[:-1]), 0.01]          # hPa: 0 at the ground, 0.01 at the top
+    hybi = np.r_[1 - e[:-1], 0.0]
+    time = pd.date_range("2018-07-01", periods=2, freq="D")
+    co2 = 4.1e-4 + 2e-6 * r.standard_normal((2, nlev, lat.size, lon.size))
+    ds = xr.Dataset({"SpeciesConc_CO2": (("time", "lev", "lat", "lon"), co2, {"units": "mol mol-1 dry", "long_name": "Dry mixing ratio of species CO2"}),
+                     "hyai": ("ilev", hyai, {"units": "hPa"}), "hybi": ("ilev", hybi, {"units": "1"}),
+                     "PS": (("time", "lat", "lon"), np.full((2, lat.size, lon.size), 1000.0) + r.normal(0, 10, (2, lat.size, lon.size)), {"units": "hPa"})},
+                    coords={"time": time, "lev": np.arange(nlev), "ilev": np.arange(nlev + 1), "lat": lat, "lon": lon},
+                    attrs={"title": "GEOS-Chem diagnostic collection: SpeciesConc (carbonflux_nb example)"})
+    ds.to_netcdf(path, engine="h5netcdf")
+    return Path(path)
+
+def read_geoschem_co2(path, var:str="SpeciesConc_CO2") -> xr.Dataset:
+    "GEOS-Chem-like CO2: co2 (ppm; time, lev, lat, lon), pressure edges (hPa), xco2 (ppm), with level 0 at the ground."
+    ds = _open(path)
+    c = _var(ds, var, path)
+    if set(c.dims) != {"time", "lev", "lat", "lon"}: raise InputError(f"dims {c.dims}, expected time, lev, lat, lon", path, var)
+    u = str(c.attrs.get("units", "")).replace(" dry", "")
+    co2 = c.transpose("time", "lev", "lat", "lon").values.astype(float) * _PPM.get(u, np.nan)
+    if not np.isfinite(_PPM.get(u, np.nan)): raise UnitsError(f"units {c.attrs.get('units')!r} are not a CO2 mole fraction", path, var)
+    _finite(co2, path, var); _times(ds.time.values, path)
+    hyai, hybi, ps = _var(ds, "hyai", path).values, _var(ds, "hybi", path).values, _finite(_var(ds, ["PS", "Met_PSC2WET"], path).values, path, "PS")
+    if hyai.size != c.sizes["lev"] + 1 or hybi.size != hyai.size: raise InputError(f"{hyai.size} level edges for {c.sizes['lev']} levels", path, "hyai")
+    pe = hyai[None, :, None, None] + hybi[None, :, None, None] * ps[:, None]          # (time, lev+1, lat, lon) hPa
+    dp = pe[:, :-1] - pe[:, 1:]
+    if (dp <= 0).any(): raise InputError("pressure edges do not fall with level (level 0 must be at the ground)", path, "hyai")
+    xco2 = (co2 * dp).sum(1) / dp.sum(1)
+    dims = ("time", "lev", "lat", "lon")
+    return xr.Dataset({"co2": (dims, co2, {"units": "ppm"}), "p_edge": (("time", "ilev", "lat", "lon"), pe, {"units": "hPa"}),
+                       "xco2": (("time", "lat", "lon"), xco2, {"units": "ppm"})},
+                      coords={"time": ds.time.values, "lat": ds.lat.values, "lon": ds.lon.values}).assign_attrs(source_file=str(path))
