@@ -395,6 +395,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'carbonflux_nb.eulerian.EulerianModel.run': ( 'eulerian.html#eulerianmodel.run',
                                                                                       'carbonflux_nb/eulerian.py'),
                                         'carbonflux_nb.eulerian._check_flux': ('eulerian.html#_check_flux', 'carbonflux_nb/eulerian.py'),
+                                        'carbonflux_nb.eulerian._line': ('eulerian.html#_line', 'carbonflux_nb/eulerian.py'),
                                         'carbonflux_nb.eulerian._members_first': ( 'eulerian.html#_members_first',
                                                                                    'carbonflux_nb/eulerian.py'),
                                         'carbonflux_nb.eulerian._mix': ('eulerian.html#_mix', 'carbonflux_nb/eulerian.py'),

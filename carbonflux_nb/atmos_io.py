@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import scipy.sparse as sp
-from .core import InputError, UnitsError, TimeAxisError, MissingDataError, data_path
+from .core import InputError, UnitsError, MissingDataError, check_time_axis, data_path
 from .lagrangian import SRMatrix
 from .atmos_grid import A_EARTH
 
@@ -54,10 +54,9 @@ def _finite(x, path, var, allow_nan:bool=False, positive:bool=False):
     return x
 
 def _times(t, path, var="time", sort_ok:bool=False) -> pd.DatetimeIndex:
+    "Time stamps with core's checks (missing, duplicated, not increasing); `sort_ok`: any order, still no duplicates."
     t = pd.DatetimeIndex(np.asarray(t).ravel())
-    if t.isna().any(): raise TimeAxisError(f"{int(t.isna().sum())} missing time stamps", path, var)
-    if t.has_duplicates: raise TimeAxisError(f"duplicated time stamps, first {t[t.duplicated()][0]}", path, var)
-    if not sort_ok and not t.is_monotonic_increasing: raise TimeAxisError("time stamps are not increasing", path, var)
+    check_time_axis(t.sort_values() if sort_ok else t, path, var)
     return t
 
 # %% ../nbs/55_atmos_io.ipynb #d8f6fe43

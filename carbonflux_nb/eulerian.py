@@ -23,32 +23,42 @@ __all__ = ['PPMKG_PER_GC', 'EulerianModel']
 def _vanleer(dm, dp):
     return 2.0 * dm * dp / (dm + dp) if dm * dp > 0.0 else 0.0
 
+@nb.njit(cache=True)
+def _line(m, M, F, periodic):
+    """One sweep along a line of n cells: m (n, E) tracer, M (n,) air, F (n + 1,) air moved through face f (between
+    cells f - 1 and f; positive towards higher index). Periodic lines wrap (face n is face 0); others have closed ends."""
+    n, E = m.shape
+    q = np.empty((n, E)); s = np.zeros((n, E)); flux = np.zeros((n + 1, E))
+    for c in range(n):
+        for e in range(E): q[c, e] = m[c, e] / M[c]
+    for c in range(n):
+        if not periodic and (c == 0 or c == n - 1): continue
+        lo, hi = (c - 1) % n, (c + 1) % n
+        for e in range(E): s[c, e] = _vanleer(q[c, e] - q[lo, e], q[hi, e] - q[c, e])
+    for f in range(0 if periodic else 1, n if periodic else n):
+        a = F[f]; up_lo, up_hi = (f - 1) % n, f % n
+        if a >= 0.0:
+            c = a / M[up_lo]
+            for e in range(E): flux[f, e] = a * (q[up_lo, e] + 0.5 * (1.0 - c) * s[up_lo, e])
+        else:
+            c = -a / M[up_hi]
+            for e in range(E): flux[f, e] = a * (q[up_hi, e] - 0.5 * (1.0 - c) * s[up_hi, e])
+    if periodic:
+        for e in range(E): flux[n, e] = flux[0, e]
+    for c in range(n):
+        M[c] = M[c] + F[c] - F[c + 1]
+        for e in range(E): m[c, e] += flux[c, e] - flux[c + 1, e]
+
 @nb.njit(parallel=True, cache=True)
 def _sweep_x(m, M, F):
     "Longitude sweep, periodic; F[k, j, i] air through the east face of cell i."
     K, J, I, E = m.shape
     for kj in nb.prange(K * J):
         k, j = kj // J, kj % J
-        q = np.empty((I, E)); s = np.empty((I, E)); flux = np.empty((I, E))
-        for i in range(I):
-            for e in range(E): q[i, e] = m[k, j, i, e] / M[k, j, i]
-        for i in range(I):
-            im, ip = (i - 1) % I, (i + 1) % I
-            for e in range(E): s[i, e] = _vanleer(q[i, e] - q[im, e], q[ip, e] - q[i, e])
-        for i in range(I):
-            ip = (i + 1) % I; a = F[k, j, i]
-            if a >= 0.0:
-                c = a / M[k, j, i]
-                for e in range(E): flux[i, e] = a * (q[i, e] + 0.5 * (1.0 - c) * s[i, e])
-            else:
-                c = -a / M[k, j, ip]
-                for e in range(E): flux[i, e] = a * (q[ip, e] - 0.5 * (1.0 - c) * s[ip, e])
-        Mrow = np.empty(I)
-        for i in range(I):
-            im = (i - 1) % I
-            Mrow[i] = M[k, j, i] - (F[k, j, i] - F[k, j, im])
-            for e in range(E): m[k, j, i, e] -= flux[i, e] - flux[im, e]
-        for i in range(I): M[k, j, i] = Mrow[i]
+        Fl = np.empty(I + 1)
+        Fl[0] = F[k, j, I - 1]
+        for i in range(I): Fl[i + 1] = F[k, j, i]
+        _line(m[k, j], M[k, j], Fl, True)
 
 @nb.njit(parallel=True, cache=True)
 def _sweep_y(m, M, F):
@@ -56,22 +66,7 @@ def _sweep_y(m, M, F):
     K, J, I, E = m.shape
     for ki in nb.prange(K * I):
         k, i = ki // I, ki % I
-        q = np.empty((J, E)); s = np.zeros((J, E)); flux = np.zeros((J + 1, E))
-        for j in range(J):
-            for e in range(E): q[j, e] = m[k, j, i, e] / M[k, j, i]
-        for j in range(1, J - 1):
-            for e in range(E): s[j, e] = _vanleer(q[j, e] - q[j - 1, e], q[j + 1, e] - q[j, e])
-        for j in range(1, J):
-            a = F[k, j, i]
-            if a >= 0.0:                     # northward: from row j-1
-                c = a / M[k, j - 1, i]
-                for e in range(E): flux[j, e] = a * (q[j - 1, e] + 0.5 * (1.0 - c) * s[j - 1, e])
-            else:
-                c = -a / M[k, j, i]
-                for e in range(E): flux[j, e] = a * (q[j, e] - 0.5 * (1.0 - c) * s[j, e])
-        for j in range(J):
-            M[k, j, i] = M[k, j, i] + F[k, j, i] - F[k, j + 1, i]
-            for e in range(E): m[k, j, i, e] += flux[j, e] - flux[j + 1, e]
+        _line(m[k, :, i], M[k, :, i], F[k, :, i], False)
 
 @nb.njit(parallel=True, cache=True)
 def _sweep_z(m, M, F):
@@ -79,22 +74,7 @@ def _sweep_z(m, M, F):
     K, J, I, E = m.shape
     for ji in nb.prange(J * I):
         j, i = ji // I, ji % I
-        q = np.empty((K, E)); s = np.zeros((K, E)); flux = np.zeros((K + 1, E))
-        for k in range(K):
-            for e in range(E): q[k, e] = m[k, j, i, e] / M[k, j, i]
-        for k in range(1, K - 1):
-            for e in range(E): s[k, e] = _vanleer(q[k, e] - q[k - 1, e], q[k + 1, e] - q[k, e])
-        for k in range(1, K):
-            a = F[k, j, i]
-            if a >= 0.0:
-                c = a / M[k - 1, j, i]
-                for e in range(E): flux[k, e] = a * (q[k - 1, e] + 0.5 * (1.0 - c) * s[k - 1, e])
-            else:
-                c = -a / M[k, j, i]
-                for e in range(E): flux[k, e] = a * (q[k, e] - 0.5 * (1.0 - c) * s[k, e])
-        for k in range(K):
-            M[k, j, i] = M[k, j, i] + F[k, j, i] - F[k + 1, j, i]
-            for e in range(E): m[k, j, i, e] += flux[k, e] - flux[k + 1, e]
+        _line(m[:, j, i], M[:, j, i], F[:, j, i], False)
 
 @nb.njit(parallel=True, cache=True)
 def _mix(m, M, D):

@@ -135,7 +135,7 @@ def sif_ec_data(spec:WorldSpec=None,              # default: the global world at
     towers["gpp"] = np.concatenate([_tower_obs(g.gpp_true.values, r) for _, g in towers.groupby("pixel", sort=True)])
     return SIFECData(spec, wm, mask, table, towers.reset_index(drop=True), tuple(tower_regions))
 
-# %% ../nbs/41_sif_ec.ipynb #8b582c64
+# %% ../nbs/41_sif_ec.ipynb #76078f51
 def fit_loop(net:nn.Module, opt:torch.optim.Optimizer,
              batch_loss,                # callable(index tensor) -> loss on those training samples
              val_loss,                  # callable() -> validation loss (float)
@@ -164,7 +164,7 @@ def fit_loop(net:nn.Module, opt:torch.optim.Optimizer,
     net.load_state_dict(state)
     return pd.DataFrame(hist, columns=["epoch", "train_loss", "val_loss"])
 
-# %% ../nbs/41_sif_ec.ipynb #d7ebb257
+# %% ../nbs/41_sif_ec.ipynb #25685b8b
 def _matrix(X, name:str="X", n_features:int=None) -> np.ndarray:
     "Features as a finite float32 matrix, with a clear error otherwise."
     X = np.asarray(X.values if isinstance(X, pd.DataFrame) else X, dtype=np.float32)
@@ -188,7 +188,7 @@ def _val_split(groups, n:int, frac:float, seed:int) -> np.ndarray:
     if groups is not None: return validation_sites(np.asarray(groups), frac, seed)
     return rng(seed, "validation_rows").random(n) < frac
 
-# %% ../nbs/41_sif_ec.ipynb #25685b8b
+# %% ../nbs/41_sif_ec.ipynb #986adc58
 class SIFNet(nn.Module):
     "Two hidden layers and a linear head; `trunk[3]` is the top layer that `fine_tune='top'` trains."
     def __init__(self, n_in:int, hidden:int=64, dropout:float=0.1):
@@ -198,7 +198,7 @@ class SIFNet(nn.Module):
         self.head = nn.Linear(hidden, 1)
     def forward(self, x): return self.head(self.trunk(x)).squeeze(-1)
 
-# %% ../nbs/41_sif_ec.ipynb #8ed2edb0
+# %% ../nbs/41_sif_ec.ipynb #03c64172
 class SIFTML(BaseEstimator, RegressorMixin):
     "Transfer learning: `pretrain(X, sif)` on the source domain, then `fit(X, gpp)` fine-tunes; `fit` alone trains from scratch."
     def __init__(self, hidden:int=64, dropout:float=0.1,
@@ -216,7 +216,7 @@ class SIFTML(BaseEstimator, RegressorMixin):
         self.standardize_source, self.patience, self.batch_size, self.val_frac = standardize_source, patience, batch_size, val_frac
         self.seed, self.device, self.progress = seed, device, progress
 
-# %% ../nbs/41_sif_ec.ipynb #986adc58
+# %% ../nbs/41_sif_ec.ipynb #842c997d
 def _scale(y:np.ndarray, standardize:bool) -> tuple:
     return (float(y.mean()), float(y.std()) or 1.0) if standardize else (0.0, 1.0)
 
@@ -252,7 +252,7 @@ def _pretrain(self, X, sif, groups=None):
 
 SIFTML.pretrain = _pretrain
 
-# %% ../nbs/41_sif_ec.ipynb #03c64172
+# %% ../nbs/41_sif_ec.ipynb #770c3bea
 def _fine_params(self) -> list:
     if self.fine_tune not in ("head", "top", "all"):
         raise InputError(f"fine_tune must be 'head', 'top' or 'all', got {self.fine_tune!r}", variable="fine_tune")
@@ -294,7 +294,7 @@ def _predict(self, X) -> np.ndarray:
 SIFTML._fine_params, SIFTML.fit, SIFTML.predict = _fine_params, _fit, _predict
 SIFTML._new_net = lambda self: SIFNet(self.n_features_in_, self.hidden, self.dropout)
 
-# %% ../nbs/41_sif_ec.ipynb #5813bdd3
+# %% ../nbs/41_sif_ec.ipynb #8bcba2ef
 class SIFRelation(BaseEstimator, RegressorMixin):
     "GPP = k SIF through the origin, k per ecosystem (enough pairs) or pooled."
     def __init__(self, per_ecosystem:bool=True, min_n:int=20): self.per_ecosystem, self.min_n = per_ecosystem, min_n
@@ -316,7 +316,7 @@ class SIFRelation(BaseEstimator, RegressorMixin):
         if ecosystem is None: return self.k_pooled_ * sif
         return pd.Series(np.asarray(ecosystem)).map(self.k_).fillna(self.k_pooled_).values * sif
 
-# %% ../nbs/41_sif_ec.ipynb #8ec43b94
+# %% ../nbs/41_sif_ec.ipynb #f9fe6bae
 def binned_bias(truth:np.ndarray,        # true values, shape (n,)
                 preds:dict,              # method -> predictions, shape (n,) (NaN: not predicted)
                 bins:int=3,              # quantile bins of the truth
@@ -335,7 +335,7 @@ def binned_bias(truth:np.ndarray,        # true values, shape (n,)
     out.attrs.update(edges=edges.round(3).tolist(), n=int(ok.sum()))
     return out
 
-# %% ../nbs/41_sif_ec.ipynb #f9fe6bae
+# %% ../nbs/41_sif_ec.ipynb #32535885
 def tower_sif(data:SIFECData) -> pd.DataFrame:
     "Tower-months with both tower GPP and TROPOMI-like SIF at the tower's cell (for the SIF-GPP relation)."
     return data.towers[data.towers.gpp.notna() & data.towers.sif_trop.notna()]
@@ -362,7 +362,7 @@ def transfer_experiment(data:SIFECData,
     return dict(models=dict(tower_only=tower_only, siftml=siftml, sif_only=relation), pred=pred,
                 with_sif=with_sif, every_month=every_month)
 
-# %% ../nbs/41_sif_ec.ipynb #69126913
+# %% ../nbs/41_sif_ec.ipynb #7dc21b67
 def scaling_sensitivity(data:SIFECData, scales=(0.5, 1.0, 2.0), seed:int=0, progress:bool=False, **kw) -> pd.DataFrame:
     "Held-out RMSE (every month) of SIFTML with the source SIF scaled, for standardised and raw-unit targets."
     rows = []
@@ -374,7 +374,7 @@ def scaling_sensitivity(data:SIFECData, scales=(0.5, 1.0, 2.0), seed:int=0, prog
     t["max_change_%"] = 100 * (t[list(scales)].sub(t[1.0], axis=0).abs().max(axis=1) / t[1.0])
     return t
 
-# %% ../nbs/41_sif_ec.ipynb #5b336746
+# %% ../nbs/41_sif_ec.ipynb #0478eee8
 class MMoE(nn.Module):
     "Multi-gate mixture of experts: shared experts, a softmax gate and a head per task; output (batch, tasks)."
     def __init__(self, n_in:int, n_experts:int=4, hidden:int=64, tasks:int=2):
@@ -390,7 +390,7 @@ class MMoE(nn.Module):
         mixed = torch.einsum("bte,beh->bth", self.gate_weights(x), e)                            # (batch, tasks, hidden)
         return torch.cat([h(mixed[:, t]) for t, h in enumerate(self.heads)], -1)               # (batch, tasks)
 
-# %% ../nbs/41_sif_ec.ipynb #0478eee8
+# %% ../nbs/41_sif_ec.ipynb #a3c35e41
 class MultiTaskMoE(BaseEstimator):
     "SIF and GPP from the drivers with an MMoE, trained on sparse SIF, tower GPP and GPP = k_e SIF (learnt k_e)."
     def __init__(self, n_experts:int=4, hidden:int=64,
@@ -400,7 +400,7 @@ class MultiTaskMoE(BaseEstimator):
         self.n_experts, self.hidden, self.physics_weight, self.epochs, self.lr = n_experts, hidden, physics_weight, epochs, lr
         self.patience, self.batch_size, self.val_frac, self.seed, self.device, self.progress = patience, batch_size, val_frac, seed, device, progress
 
-# %% ../nbs/41_sif_ec.ipynb #2025f139
+# %% ../nbs/41_sif_ec.ipynb #6ef4a9b1
 def _mt_fit(self, X,
             sif,            # (n,) SIF where observed, NaN elsewhere
             gpp,            # (n,) tower GPP where observed, NaN elsewhere
@@ -463,7 +463,7 @@ MultiTaskMoE.predict_sif = lambda self, X: _mt_both(self, X)[:, 0]
 MultiTaskMoE.k_ = property(_mt_k)
 MultiTaskMoE._new_net = lambda self: MMoE(self.n_features_in_, self.n_experts, self.hidden)
 
-# %% ../nbs/41_sif_ec.ipynb #6ef4a9b1
+# %% ../nbs/41_sif_ec.ipynb #0fb7b7a0
 _NOT_CONFIG = ("net_", "log_k_", "history_", "history_pre_")
 
 def _fitted_state(self) -> dict:
@@ -497,7 +497,7 @@ def _load(cls, path, device:str=None):
 
 for _c in (SIFTML, MultiTaskMoE): _c.save, _c.load = _save, classmethod(_load)
 
-# %% ../nbs/41_sif_ec.ipynb #91094110
+# %% ../nbs/41_sif_ec.ipynb #944d6f92
 def multitask_experiment(data:SIFECData, physics_weight:float=0.5, seed:int=0, progress:bool=True,
                          single:SIFTML=None,      # the tower-only GPP network (default: fitted here with `single_kw`)
                          sif_single:SIFTML=None,  # the track-only SIF network (default: fitted here with `single_kw`)
@@ -523,7 +523,7 @@ def multitask_experiment(data:SIFECData, physics_weight:float=0.5, seed:int=0, p
     scores.attrs.update(n_held_out=len(ho), n_unobserved=len(un))
     return dict(models=dict(multitask=mt, sif_single=sif_single, gpp_single=single), scores=scores)
 
-# %% ../nbs/41_sif_ec.ipynb #aad6dbe1
+# %% ../nbs/41_sif_ec.ipynb #36c5770d
 def physics_ablation(data:SIFECData, mx:dict, weights=(0.0, 0.5, 2.0), seed:int=0, **kw) -> pd.DataFrame:
     "Multi-task scores for several physics weights (the single-task models of `mx` reused), single-task last."
     rows = {f"multi-task, lambda={w:g}": multitask_experiment(data, physics_weight=w, seed=seed, progress=False,
@@ -531,7 +531,7 @@ def physics_ablation(data:SIFECData, mx:dict, weights=(0.0, 0.5, 2.0), seed:int=
                                                                 **kw)["scores"].loc["multi-task"] for w in weights}
     return pd.DataFrame(rows | {"single-task": mx["scores"].loc["single-task"]}).T
 
-# %% ../nbs/41_sif_ec.ipynb #dc8f1153
+# %% ../nbs/41_sif_ec.ipynb #1a4f6b9e
 def k_ratios(data:SIFECData, model:MultiTaskMoE, min_months:int=20) -> pd.DataFrame:
     "Learnt k_e next to the true GPP/SIF ratio at the towers and over the whole world (and its pixel-month spread, true_cv), per ecosystem."
     t, tw = data.table, data.towers
@@ -549,7 +549,7 @@ def k_ratios(data:SIFECData, model:MultiTaskMoE, min_months:int=20) -> pd.DataFr
     out["checked"] = (out.n >= min_months) & (out.mean_gpp > 0.5)
     return out
 
-# %% ../nbs/41_sif_ec.ipynb #4d27ea37
+# %% ../nbs/41_sif_ec.ipynb #e74efe96
 def gridded_products(data:SIFECData, models:dict, scheduler:str="threads") -> dict:
     "Monthly GPP maps (time, lat, lon) of every model over the vegetated cells, and the truth's."
     drivers = data.world_m[FEATURES]
@@ -562,7 +562,7 @@ def product_totals(products:dict, mask:xr.DataArray=None) -> pd.DataFrame:
     "Annual totals (Pg C yr-1) of every product over `mask` (rows: years, columns: products)."
     return pd.DataFrame({k: global_totals(v, mask=mask) for k, v in products.items()}).rename_axis("year")
 
-# %% ../nbs/41_sif_ec.ipynb #9ba5ff24
+# %% ../nbs/41_sif_ec.ipynb #b7bfe748
 def score_table(tx:dict, sens:pd.DataFrame, mx:dict) -> pd.Series:
     "Every score of the chapter in one Series (the regression values)."
     ws, em, sc = tx["with_sif"], tx["every_month"], mx["scores"]
