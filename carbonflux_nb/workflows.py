@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_workflows.ipynb #6d5922cb
 from __future__ import annotations
-import base64, contextlib, hashlib, itertools, json, math, os, shutil, time, uuid
+import base64, contextlib, hashlib, itertools, json, math, os, shutil, threading, time, uuid
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np
@@ -107,6 +107,11 @@ def _render(executed:Path):
 
 # %% ../nbs/06_workflows.ipynb #37edeacf
 KERNEL_START_TIMEOUT = 300   # s: a kernel starting on a loaded two-core machine can take longer than papermill's 60 s
+def _env_lock() -> threading.Lock:
+    """The process's run lock: a run sets the process's environment (run folder, results file) that its kernel
+    inherits, so runs in one process take turns. Kept on the package module, so copies of these functions defined
+    in a notebook share it and still pickle for dask."""
+    return vars(carbonflux_nb).setdefault("_run_env_lock", threading.Lock())
 
 def run_notebook(notebook,                  # path of a parameterised notebook
                  params:dict=None,          # {name: value}; names must be declared in its parameters cell
@@ -129,7 +134,7 @@ def run_notebook(notebook,                  # path of a parameterised notebook
                error=None, started=_now(), package_version=carbonflux_nb.__version__)
     extra = {**(env or {}), RESULTS_ENV: "", "CARBONFLUX_RUN_DIR": ""}
     env_old = {k: os.environ.get(k) for k in extra}
-    with atomic_output(final) as tmp:          # an interrupted run leaves nothing; a finished one appears whole
+    with _env_lock(), atomic_output(final) as tmp:   # one run per process at a time: its environment is the kernel's
         tmp.mkdir()
         executed, t0 = tmp / nb.name, time.perf_counter()
         os.environ.update({**(env or {}), RESULTS_ENV: str(tmp / "results.json"), "CARBONFLUX_RUN_DIR": str(tmp)})
@@ -225,16 +230,19 @@ def execute_runs(jobs:list,                 # [(notebook, params, run_id)]
         from distributed import as_completed
         from carbonflux_nb.upscale import dask_client
         client = client or dask_client()
-        width = max_parallel or max(1, len(client.scheduler_info()["workers"]))
+        workers = list(client.scheduler_info()["workers"])
+        width = max(1, min(max_parallel or len(workers), len(workers)))
         env = settings_env()                # a worker's kernel sees the settings in force here (--set, --scheduler)
-        queue, futs = list(todo), {}
-        def submit():                       # the runs secede from their threads, so the window sets how many run at once
-            nb, pa, rid = queue.pop(0)
-            f = client.submit(_run_quiet, str(nb), pa, str(dest), rid, env, pure=False, key=f"run-{rid}-{uuid.uuid4().hex[:6]}")
-            futs[f] = (nb, pa, rid); return f
+        queue, futs, free = list(todo), {}, workers[:width]
+        def submit():                       # one run per worker process where it can (a run's environment is its process's,
+            nb, pa, rid = queue.pop(0)      # and _env_lock serialises runs that share one); runs secede from their threads
+            w = free.pop(0)
+            f = client.submit(_run_quiet, str(nb), pa, str(dest), rid, env, pure=False, key=f"run-{rid}-{uuid.uuid4().hex[:6]}",
+                              workers=[w], allow_other_workers=True)
+            futs[f] = (nb, pa, rid, w); return f
         running = as_completed([submit() for _ in range(min(width, len(queue)))])
         for fut in running:
-            nb, pa, rid = futs.pop(fut)
+            nb, pa, rid, w = futs.pop(fut); free.append(w)
             if fut.status == "error" and read_record(dest / rid) is None:   # the worker died before it could record
                 err = fut.exception()
                 rec = dict(run_id=rid, notebook=str(nb), notebook_sha=notebook_hash(nb), parameters=pa, status="failed",
