@@ -234,7 +234,7 @@ def build_srm(grid:AtmosGrid,              # the domain (regional grid, 1 degree
     sfc_air = grid.dp[0] * grid.area / G0
     lut_col = _receptor_lookup(rec, grid, t0, dt, n_steps, bin_hours, "column")
     lut_sfc = _receptor_lookup(rec, grid, t0, dt, n_steps, bin_hours, "surface")
-    col_air_r = np.zeros(len(rec)); kind_col = (rec.kind == "column").values
+    kind_col = (rec.kind == "column").values
     jj = np.searchsorted(grid.lat_e, rec.lat.values) - 1; ii = np.searchsorted(grid.lon_e, rec.lon.values) - 1
     col_air_r = np.where(kind_col, col_air[jj, ii], sfc_air[jj, ii])                # air of each receptor's box
     alive = np.ones(P, bool); ids = np.arange(P, dtype=np.int64)
