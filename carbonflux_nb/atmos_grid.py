@@ -143,6 +143,7 @@ def _seconds(t) -> np.ndarray:
 # %% ../nbs/50_atmos_grid.ipynb #7b6d986b
 def mass_fluxes(grid:AtmosGrid, wf:WindField, t)->dict:
     "U (K, J, I), V (K, J+1, I), W (K+1, J, I) mass fluxes in kg s-1 at time t, divergence-free."
+    if not isinstance(wf, WindField): return wf.mass_fluxes(grid, t)          # other wind sources (chapter 56) bring their own
     t = np.datetime64(pd.Timestamp(t))
     K, J, I = grid.shape
     shift = float(wf.season_shift(t)[0]); ts = float(_seconds(t)[0])

@@ -28,7 +28,8 @@ class DomainWinds:
     u: np.ndarray; v: np.ndarray; sdot: np.ndarray
 
 def domain_winds(grid:AtmosGrid, wf:WindField, t) -> DomainWinds:
-    "The twin's winds at time t on `grid`'s cell centres (every layer)."
+    "The winds at time t on `grid`'s cell centres (every layer): the twin's, or any source with a `domain_winds` method."
+    if not isinstance(wf, WindField): return wf.domain_winds(grid, t)        # e.g. winds read from a file (chapter 56)
     t = np.datetime64(pd.Timestamp(t), "ns")
     S, P, L = np.meshgrid(grid.sigma, grid.lat, grid.lon, indexing="ij")
     u, v, s = point_winds(wf, L, P, S, t, ps=grid.ps)
