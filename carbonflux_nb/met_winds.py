@@ -68,7 +68,8 @@ class CFWinds:
     sigma: np.ndarray              # level sigma (p / p_s), file order
     fix: bool = True               # apply the mass fixer
     ps: float = PS_DRY             # Pa: surface pressure that turns pressure levels into sigma
-    _cache: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)   # interpolation weights and fixers, per target grid
+    _slabs: dict = field(default_factory=dict, repr=False)   # the last few time slices read (at most 8)
 
     @property
     def times(self) -> pd.DatetimeIndex: return pd.DatetimeIndex(self.ds[self.tname].values)
@@ -161,10 +162,10 @@ def _slices(w:CFWinds, t) -> tuple:
         pair = []
         for m in (n, n + 1):
             key = (name, m)
-            if key not in w._cache:
-                if len(w._cache) >= 8: w._cache.pop(next(iter(w._cache)))
-                w._cache[key] = w.ds[name].isel({w.tname: m}).transpose(w.lname, w.latname, w.lonname).values.astype(float) * w.scale
-            pair.append(w._cache[key])
+            if key not in w._slabs:
+                if len(w._slabs) >= 8: w._slabs.pop(next(iter(w._slabs)))
+                w._slabs[key] = w.ds[name].isel({w.tname: m}).transpose(w.lname, w.latname, w.lonname).values.astype(float) * w.scale
+            pair.append(w._slabs[key])
         out.append((1 - a) * pair[0] + a * pair[1])
     return tuple(out)
 
