@@ -824,6 +824,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'carbonflux_nb.metrics': { 'carbonflux_nb.metrics._anomalies': ('metrics.html#_anomalies', 'carbonflux_nb/metrics.py'),
                                        'carbonflux_nb.metrics._chars': ('metrics.html#_chars', 'carbonflux_nb/metrics.py'),
                                        'carbonflux_nb.metrics._check_aligned': ('metrics.html#_check_aligned', 'carbonflux_nb/metrics.py'),
+                                       'carbonflux_nb.metrics._check_ct': ('metrics.html#_check_ct', 'carbonflux_nb/metrics.py'),
                                        'carbonflux_nb.metrics._chunked': ('metrics.html#_chunked', 'carbonflux_nb/metrics.py'),
                                        'carbonflux_nb.metrics._complete_years': ( 'metrics.html#_complete_years',
                                                                                   'carbonflux_nb/metrics.py'),

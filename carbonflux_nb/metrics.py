@@ -5,6 +5,7 @@
 # %% ../nbs/02_metrics.ipynb #70030fb9
 from __future__ import annotations
 import warnings
+from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -413,11 +414,41 @@ def _flagged(values:np.ndarray, lat, lon, names:list, long_name:str) -> xr.DataA
                                "flag_meanings": " ".join(n.replace(" ", "_") for n in names), "long_names": names})
 
 # %% ../nbs/02_metrics.ipynb #d5be629d
-def carbontracker_regions() -> xr.Dataset:
-    "CarbonTracker CT2010 regions on the 1-degree grid: 240 ecoregions, 23 TransCom regions, names, areas."
-    path = data_path("regions", "carbontracker_CT2010_regions.nc")
-    with xr.open_dataset(path, engine="scipy", mask_and_scale={"transcom_names": False, "ecosystem_names": False}) as f:
-        raw = f.load()
+_CT_VARS = {"regions": (1, 240), "transcom_regions": (1, 23), "grid_cell_area": None, "regions_area": None,
+            "transcom_regions_area": None, "xform": None, "transcom_names": None, "ecosystem_names": None,
+            "land_ecosystems": None, "ocean_regions": None}
+
+def _check_ct(raw:xr.Dataset, path) -> None:
+    "Raise an InputError naming the variable unless `raw` is a CarbonTracker regions file (240 ecoregions, 23 TransCom regions)."
+    for v in _CT_VARS:
+        if v not in raw.variables: raise InputError(f"missing variable {v} (not a CarbonTracker regions file?)", path, v)
+    for v in ("lat", "lon"):
+        c = raw[v].values
+        if v not in raw.coords or c.ndim != 1 or not (np.diff(c) > 0).all(): raise InputError("coordinate missing or not increasing", path, v)
+    for v, (lo, hi) in [(k, r) for k, r in _CT_VARS.items() if r]:
+        x = raw[v]
+        if x.dims != ("lat", "lon"): raise InputError(f"dims {x.dims}, expected (lat, lon)", path, v)
+        a = x.values
+        if not np.isfinite(a).all(): raise MissingDataError(f"{int((~np.isfinite(a)).sum())} cells without a region (NaN or fill values)", path, v)
+        if (a != np.round(a)).any() or a.min() < lo or a.max() > hi:
+            raise InputError(f"region codes must be whole numbers {lo}..{hi}; found {a.min():g}..{a.max():g}", path, v)
+    if raw.grid_cell_area.dims != ("lat", "lon") or not (raw.grid_cell_area.values > 0).all():
+        raise InputError("grid cell areas must be positive on the (lat, lon) grid", path, "grid_cell_area")
+    xf = raw.xform.values
+    if xf.shape != (240, 23) or not np.allclose(np.sort(xf, 1)[:, -1], 1) or not np.allclose(xf.sum(1), 1):
+        raise InputError(f"xform has shape {xf.shape} or rows that are not one-hot; expected (240, 23), one TransCom region per ecoregion", path, "xform")
+    for v, n in (("transcom_names", 23), ("ecosystem_names", 19), ("transcom_regions_area", 23), ("regions_area", 240)):
+        if raw[v].shape[0] != n: raise InputError(f"{raw[v].shape[0]} entries, expected {n}", path, v)
+
+def carbontracker_regions(path=None) -> xr.Dataset:
+    "CarbonTracker CT2010 regions on the 1-degree grid: 240 ecoregions, 23 TransCom regions, names, areas (the shipped file, or `path`)."
+    path = Path(path) if path is not None else data_path("regions", "carbontracker_CT2010_regions.nc")
+    if not path.is_file(): raise InputError("file not found", path)
+    try:
+        with xr.open_dataset(path, engine="scipy", mask_and_scale={"transcom_names": False, "ecosystem_names": False}) as f:
+            raw = f.load()
+    except Exception as e: raise InputError(f"not a readable NetCDF-3 file ({type(e).__name__}: {e})", path) from None
+    _check_ct(raw, path)
     tc_names, eco_names = _chars(raw.transcom_names.values), _chars(raw.ecosystem_names.values)
     to_tc = raw.xform.values.argmax(1)                          # TransCom region (0-based) of each ecoregion
     eco_reg = [f"{tc_names[to_tc[k]]}: {eco_names[k % 19]}" if k < 209 else
