@@ -198,6 +198,14 @@ def footprints_to_srm(fp:xr.DataArray,          # (time, lat, lon) footprint(s)
                       receptor:dict=None,       # kind, lat, lon (and time for a single receptor)
                      )->SRMatrix:
     "An SRMatrix (ppm per gC m-2 d-1) from footprints; states are the footprint's cells (one flux period)."
+    if "receptor" in fp.dims:                         # several receptors (FLEXPART's releases): one row each, the same states
+        if receptor_per_time: raise InputError("a footprint with a receptor dimension has one receptor per release, not per time", variable="receptor_per_time")
+        parts = [footprints_to_srm(fp.isel(receptor=r), False, {"kind": (receptor or {}).get("kind", "surface"),
+                  **{k: fp[f"receptor_{k}"].values[r] for k in ("lat", "lon") if f"receptor_{k}" in fp.coords},
+                  **({"time": fp.release_time.values[r]} if "release_time" in fp.coords else {})}) for r in range(fp.sizes["receptor"])]
+        recs = pd.concat([p.receptors for p in parts], ignore_index=True)
+        if "receptor_name" in fp.coords: recs["name"] = fp.receptor_name.values
+        return SRMatrix(sp.vstack([p.H for p in parts]).tocsr(), recs, parts[0].states)
     J, I = fp.sizes["lat"], fp.sizes["lon"]
     lat2, lon2 = np.meshgrid(fp.lat.values, fp.lon.values, indexing="ij")
     dlat, dlon = np.abs(np.diff(fp.lat.values).mean()), np.abs(np.diff(fp.lon.values).mean())
