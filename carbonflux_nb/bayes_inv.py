@@ -112,24 +112,25 @@ def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) 
 
 # %% ../nbs/60_bayes_inv.ipynb #8fcfaa94
 def _gram(G:np.ndarray) -> np.ndarray:
-    "G' G (upper triangle filled, then symmetrised) by BLAS syrk without copying a C-ordered G."
-    G = np.ascontiguousarray(G, dtype=float)
-    A = dsyrk(1.0, G.T, trans=0)                                 # G.T is Fortran-ordered: C = G' G, upper triangle
-    return np.triu(A) + np.triu(A, 1).T
+    "G' G by BLAS syrk without copying a C-ordered G; only the upper triangle is filled (all that Cholesky reads)."
+    return dsyrk(1.0, np.ascontiguousarray(G, dtype=float).T, trans=0)       # G.T is Fortran-ordered: C = (G.T)(G.T)' = G' G
 
 def _gram_rows(G:np.ndarray) -> np.ndarray:
-    "G G' (M x M) by syrk."
-    G = np.ascontiguousarray(G, dtype=float)
-    A = dsyrk(1.0, G.T, trans=1)
-    return np.triu(A) + np.triu(A, 1).T
+    "G G' (M x M) by syrk, upper triangle."
+    return dsyrk(1.0, np.ascontiguousarray(G, dtype=float).T, trans=1)
 
-def _HL(H, prior) -> np.ndarray:
-    "G = H L as a dense (M, N) array."
+def _HL(H, prior, chunk:int=2048) -> np.ndarray:
+    "G = H L as a dense (M, N) array, built a block of rows at a time (memory: H and G only)."
     if isinstance(prior, DiagPrior):
         G = H.multiply(prior.sd[None, :]).tocsr() if sp.issparse(H) else H * prior.sd[None, :]
         return G.toarray() if sp.issparse(G) else G
-    Ht = H.T.toarray() if sp.issparse(H) else np.asarray(H).T
-    return np.ascontiguousarray(prior.Lt(np.ascontiguousarray(Ht)).T)
+    M, N = H.shape
+    G = np.empty((M, N))
+    for a in range(0, M, chunk):
+        rows = H[a:a + chunk]
+        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows, float)
+        G[a:a + rows.shape[0]] = prior.Lt(np.ascontiguousarray(rows.T)).T          # (L' H_rows')'
+    return G
 
 @dataclass
 class Posterior:
@@ -140,7 +141,7 @@ class Posterior:
     form: str                      # 'state' or 'obs'
     d: np.ndarray                  # innovations y - H xa
     so: np.ndarray                 # observation error variances
-    G: np.ndarray = field(repr=False, default=None)       # H L
+    G: np.ndarray = field(repr=False, default=None)       # H L (obs form), So^-1/2 H L (state form)
     C: np.ndarray = field(repr=False, default=None)       # Cholesky factor (upper) of A (state) or P (obs)
     Hx: np.ndarray = field(repr=False, default=None)      # H x (posterior model values, without background)
     Hxa: np.ndarray = field(repr=False, default=None)
@@ -191,7 +192,7 @@ class Posterior:
     def chi2(self) -> float:
         "Reduced chi-square of the innovations, d' (H Sa H' + So)^-1 d / M: about 1 when the stated errors are right."
         if self.form == "obs": return float((self._solveT(self.d) ** 2).sum() / self.m)
-        b = self.G.T @ (self.d / self.so)
+        b = self.G.T @ (self.d / np.sqrt(self.so))
         return float(((self.d ** 2 / self.so).sum() - (self._solveT(b) ** 2).sum()) / self.m)
 
     def cost(self) -> float:
@@ -222,9 +223,10 @@ def invert(H,                     # (M, N) dense array or scipy sparse: ppm per 
     if form not in ("state", "obs"): raise InputError(f"form must be 'state', 'obs' or 'auto', got {form!r}", variable="form")
     G = _HL(Hd, prior)
     if form == "state":
-        A = _gram(G / np.sqrt(so)[:, None]); A[np.diag_indices(N)] += 1.0
+        G /= np.sqrt(so)[:, None]                                # in place: G is ours; from here So^-1/2 H L
+        A = _gram(G); A[np.diag_indices(N)] += 1.0
         C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
-        z = sla.cho_solve((C, False), G.T @ (d / so), check_finite=False)
+        z = sla.cho_solve((C, False), G.T @ (d / np.sqrt(so)), check_finite=False)
     else:
         P = _gram_rows(G); P[np.diag_indices(M)] += so
         C = sla.cholesky(P, lower=False, overwrite_a=True, check_finite=False)
