@@ -144,7 +144,8 @@ def run(self:EulerianModel,
         steps:int,                 # number of dt steps
         flux=None,                 # callable(time, step) -> gC m-2 d-1, (J, I) or (E, J, I); None: no surface flux
         n_members:int=None,        # ensemble size when q0 has no member axis (default 1)
-        mask=None,                 # (J, I) bool: fluxes switched off where True
+        mask=None,                 # (J, I): fluxes switched off where True, or the fraction (0-1) of each cell switched off
+        reset=None,                # callable(time, step) -> {member: (K, J, I) ppm} or None: restart members (staggered runs)
         output_every:int=8,        # steps between outputs (8 x 3 h = daily)
         progress:bool=True,
        )->xr.Dataset:              # co2 (time, member, lev, lat, lon), xco2, co2_surface, and the mass budget
@@ -155,8 +156,11 @@ def run(self:EulerianModel,
     q0 = _members_first(q0, E, (K, J, I), "q0")
     if not np.isfinite(q0).all() or (q0 < 0).any(): raise InputError("q0 must be finite and non-negative", variable="q0")
     if mask is not None:
-        mask = np.asarray(mask, bool)
+        mask = np.asarray(mask, float)
         if mask.shape != (J, I): raise GridMismatchError(f"mask has shape {mask.shape}, the grid {(J, I)}", variable="mask")
+        if not np.isfinite(mask).all() or (mask < 0).any() or (mask > 1).any():
+            raise InputError("a fractional mask must lie between 0 and 1", variable="mask")
+        keep = 1.0 - mask                                                        # the share of each cell's flux kept
     M = self._M.copy()
     m = np.ascontiguousarray(np.moveaxis(q0 * M[None], 0, -1))                  # (K, J, I, E) tracer mass
     area = g.area
@@ -164,9 +168,16 @@ def run(self:EulerianModel,
     added = 0.0; total0 = m.sum(axis=(0, 1, 2))
     for n in tqdm(range(steps), desc="Eulerian steps", disable=not progress, leave=False):
         t = t0 + pd.Timedelta(seconds=n * self.dt)
+        for e, q in ((reset(t, n) or {}).items() if reset is not None else ()):
+            q = np.asarray(q, float)
+            if q.shape != (K, J, I) or not np.isfinite(q).all() or (q < 0).any():
+                raise InputError(f"reset field for member {e} at {t} must be finite, non-negative and shaped {(K, J, I)}", variable="reset")
+            new = q * M
+            added = added + np.where(np.arange(E) == e, new.sum() - m[..., e].sum(), 0.0)   # the budget counts a restart as an addition
+            m[..., e] = new
         if flux is not None:
             fx = _check_flux(flux(t, n), E, g, t)
-            if mask is not None: fx = np.where(mask[None], 0.0, fx)
+            if mask is not None: fx = fx * keep[None]
             dm = fx * area[None] * (self.dt / 86400.0) * PPMKG_PER_GC            # (E, J, I)
             m[0] += np.moveaxis(dm, 0, -1); added = added + dm.sum(axis=(1, 2))
         f = mass_fluxes(g, self.winds, t + pd.Timedelta(seconds=self.dt / 2))
