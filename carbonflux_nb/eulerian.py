@@ -16,7 +16,7 @@ from .core import InputError, GridMismatchError
 from .atmos_grid import AtmosGrid, WindField, atmos_grid, mass_fluxes, courant, M_AIR, G0
 
 # %% auto #0
-__all__ = ['PPMKG_PER_GC', 'EulerianModel']
+__all__ = ['PPMKG_PER_GC', 'EPOCH', 'EulerianModel']
 
 # %% ../nbs/51_eulerian.ipynb #62a613fe
 @nb.njit(inline="always")
@@ -124,6 +124,7 @@ class EulerianModel:
 
 # %% ../nbs/51_eulerian.ipynb #cfc19dd8
 PPMKG_PER_GC = 1e6 * M_AIR / 12.011        # ppm x kg of air added by one gram of carbon as CO2
+EPOCH = pd.Timestamp("2000-01-01")
 
 def _members_first(x, E, shape, name):
     x = np.asarray(x, float)
@@ -148,6 +149,7 @@ def run(self:EulerianModel,
         reset=None,                # callable(time, step) -> {member: (K, J, I) ppm} or None: restart members (staggered runs)
         output_every:int=8,        # steps between outputs (8 x 3 h = daily)
         progress:bool=True,
+        return_state:bool=False,   # also return the final mole fraction (E, K, J, I), float64, to continue a run exactly
        )->xr.Dataset:              # co2 (time, member, lev, lat, lon), xco2, co2_surface, and the mass budget
     "Advance the ensemble `steps` steps of `dt`; fluxes enter the ground layer, transport and mixing follow."
     g = self.grid; K, J, I = g.shape
@@ -184,8 +186,9 @@ def run(self:EulerianModel,
         nsub = max(1, math.ceil(courant(g, f, self.dt) / self.max_courant))
         h = self.dt / nsub
         FU, FV, FW = f["U"] * h, f["V"] * h, f["W"] * h
-        for s in range(nsub):
-            if (n + s) % 2 == 0: _sweep_x(m, M, FU); _sweep_y(m, M, FV); _sweep_z(m, M, FW)
+        n_abs = int(round((t - EPOCH) / pd.Timedelta(seconds=self.dt)))          # the sweep order alternates with absolute time,
+        for s in range(nsub):                                                    # so a continued run equals an uninterrupted one
+            if (n_abs + s) % 2 == 0: _sweep_x(m, M, FU); _sweep_y(m, M, FV); _sweep_z(m, M, FW)
             else: _sweep_z(m, M, FW); _sweep_y(m, M, FV); _sweep_x(m, M, FU)
             M[:] = self._M                                                       # back to the (equal to round-off) constant air mass
         _mix(m, M, self._D * self.dt)
@@ -205,4 +208,5 @@ def run(self:EulerianModel,
                      "expected_mass": (("time", "member"), np.array(budget)[:, 1] / PPMKG_PER_GC / 1e15,
                                        {"units": "PgC", "long_name": "initial carbon plus every flux added"})},
                     coords={"time": pd.DatetimeIndex(times), "member": np.arange(E), **g.coords()})
-    return ds.assign_attrs(dt_s=self.dt, model="carbonflux_nb finite-volume twin")
+    ds = ds.assign_attrs(dt_s=self.dt, model="carbonflux_nb finite-volume twin")
+    return (ds, np.moveaxis(m / M[..., None], -1, 0)) if return_state else ds
