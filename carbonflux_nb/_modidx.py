@@ -872,6 +872,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'carbonflux_nb.maps.plot_series': ('maps.html#plot_series', 'carbonflux_nb/maps.py')},
             'carbonflux_nb.mega_bg': { 'carbonflux_nb.mega_bg.BackgroundSpec': ('mega_bg.html#backgroundspec', 'carbonflux_nb/mega_bg.py'),
                                        'carbonflux_nb.mega_bg._bins': ('mega_bg.html#_bins', 'carbonflux_nb/mega_bg.py'),
+                                       'carbonflux_nb.mega_bg.bilinear_at': ('mega_bg.html#bilinear_at', 'carbonflux_nb/mega_bg.py'),
                                        'carbonflux_nb.mega_bg.domain_fraction': ( 'mega_bg.html#domain_fraction',
                                                                                   'carbonflux_nb/mega_bg.py'),
                                        'carbonflux_nb.mega_bg.model_background': ( 'mega_bg.html#model_background',

@@ -15,8 +15,8 @@ from .atmos_grid import AtmosGrid, A_EARTH
 from .eulerian import EulerianModel
 
 # %% auto #0
-__all__ = ['BACKGROUNDS', 'BackgroundSpec', 'obs_background', 'domain_fraction', 'model_xco2_at', 'satellite_scaling',
-           'model_background', 'read_oco2_bins']
+__all__ = ['BACKGROUNDS', 'BackgroundSpec', 'obs_background', 'domain_fraction', 'bilinear_at', 'model_xco2_at',
+           'satellite_scaling', 'model_background', 'read_oco2_bins']
 
 # %% ../nbs/61_mega_bg.ipynb #21d25708
 @dataclass(frozen=True)
@@ -87,21 +87,26 @@ def domain_fraction(grid:AtmosGrid,                # the Eulerian model's grid
     return np.clip(frac / grid.area, 0.0, 1.0)
 
 # %% ../nbs/61_mega_bg.ipynb #3daeb731
-def model_xco2_at(field:xr.DataArray,             # XCO2 (day, lat, lon) on the model grid
+def bilinear_at(field:np.ndarray,                # (T, J, I) on a regular grid of cell centres, global in longitude
+                lat_c:np.ndarray, lon_c:np.ndarray,  # the grid's centres
+                it:np.ndarray, lat, lon)->np.ndarray:
+    "field[it] at points (lat, lon): bilinear, periodic in longitude, held at the first and last latitude rows."
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    J, I = field.shape[1:]
+    fy = np.clip((lat - lat_c[0]) / (lat_c[1] - lat_c[0]), 0, J - 1)
+    j0 = np.minimum(np.floor(fy).astype(int), J - 2); wy = fy - j0
+    fx = (lon - lon_c[0]) / (lon_c[1] - lon_c[0])
+    i0 = np.floor(fx).astype(int); wx = fx - i0; i0 %= I; i1 = (i0 + 1) % I
+    f = lambda j, i: field[it, j, i]
+    return (1 - wy) * ((1 - wx) * f(j0, i0) + wx * f(j0, i1)) + wy * ((1 - wx) * f(j0 + 1, i0) + wx * f(j0 + 1, i1))
+
+def model_xco2_at(field:xr.DataArray,             # (day, lat, lon) on the model grid, e.g. XCO2
                   obs:pd.DataFrame)->np.ndarray:  # time, lat, lon
-    "The model's daily XCO2 at each observation: the observation's day, bilinear in latitude and longitude (periodic)."
-    days = pd.to_datetime(obs.time).dt.floor("D")
-    missing = set(days.unique()) - set(pd.DatetimeIndex(field.day.values))
-    if missing: raise GridMismatchError(f"{len(missing)} observation days have no model field, first {min(missing)}", variable="day")
-    lon = field.lon.values
-    f = xr.concat([field.isel(lon=[-1]).assign_coords(lon=[lon[-1] - 360]), field, field.isel(lon=[0]).assign_coords(lon=[lon[0] + 360])], "lon")
-    out = np.empty(len(obs))
-    for d, idx in pd.Series(np.arange(len(obs))).groupby(days.values).groups.items():
-        pts = obs.iloc[np.asarray(idx)]
-        out[np.asarray(idx)] = f.sel(day=d).interp(lat=xr.DataArray(pts.lat.values, dims="o"),
-                                                   lon=xr.DataArray(((pts.lon.values + 180) % 360) - 180, dims="o"),
-                                                   kwargs={"fill_value": None}).values
-    return out
+    "The model's daily field at each observation: the observation's day, bilinear in latitude and longitude (periodic)."
+    days = pd.DatetimeIndex(pd.to_datetime(obs.time).dt.floor("D"))
+    it = pd.DatetimeIndex(field.day.values).get_indexer(days)
+    if (it < 0).any(): raise GridMismatchError(f"{int((it < 0).sum())} observations fall on days without a model field, first {days[it < 0][0]:%Y-%m-%d}", variable="day")
+    return bilinear_at(field.transpose("day", "lat", "lon").values, field.lat.values, field.lon.values, it, obs.lat.values, obs.lon.values)
 
 def satellite_scaling(free_xco2:xr.DataArray,       # XCO2 (day, lat, lon) of a free run
                       obs:pd.DataFrame,             # good satellite observations: time, lat, lon, value
@@ -115,7 +120,7 @@ def satellite_scaling(free_xco2:xr.DataArray,       # XCO2 (day, lat, lon) of a 
     f = (daily.value / daily.model).reindex(pd.DatetimeIndex(free_xco2.day.values))
     return f.interpolate(limit_direction="both").rename("factor")
 
-# %% ../nbs/61_mega_bg.ipynb #b3f68f52
+# %% ../nbs/61_mega_bg.ipynb #bea6a965
 def model_background(model:EulerianModel,
                      init,                          # callable(day) -> (K, J, I) ppm: the initial field at 00:00 of a day
                      days:pd.DatetimeIndex,         # consecutive days whose background is wanted
@@ -145,7 +150,7 @@ def model_background(model:EulerianModel,
                        "co2_surface": (("day", "lat", "lon"), sfc, {"units": "ppm", "long_name": "background surface CO2, daily mean"})},
                       coords=coords, attrs={"run_days": R})
 
-# %% ../nbs/61_mega_bg.ipynb #ba9ac8e4
+# %% ../nbs/61_mega_bg.ipynb #4ba07232
 def read_oco2_bins(path=None,                 # CSV (or .csv.gz) of binned XCO2; default: the shipped Brazil file
                    max_z:float=6.0)->pd.DataFrame:
     "Binned OCO-2 XCO2: time (bin day), lat, lon (bin centres), value (ppm); outliers beyond max_z robust s.d. of the month dropped."
