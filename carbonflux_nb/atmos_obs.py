@@ -176,7 +176,8 @@ def observe(run:xr.Dataset,             # an Eulerian run (co2: time, member, le
 
 # %% ../nbs/54_atmos_obs.ipynb #048a55d9
 def grid_soundings(snd:pd.DataFrame, res:float=1.0, hours:int=3, sqrt_n:bool=False, value:str="value",
-                   uncertainty:str="uncertainty")->pd.DataFrame:
+                   uncertainty:str="uncertainty",
+                   origin:tuple=(0.0, 0.0))->pd.DataFrame:      # (lat, lon) of a corner of the bins' grid (a domain's south-west corner)
     "Bins of good soundings: time (bin start), lat, lon (bin centres), value, uncertainty, n."
     for c in ("time", "lat", "lon", value, uncertainty):
         if c not in snd: raise InputError(f"soundings lack column {c!r}", variable=c)
@@ -184,7 +185,8 @@ def grid_soundings(snd:pd.DataFrame, res:float=1.0, hours:int=3, sqrt_n:bool=Fal
     if not np.isfinite(good[[value, uncertainty]].values).all(): raise InputError("NaN values or uncertainties in the soundings", variable=value)
     if (good[uncertainty] <= 0).any(): raise InputError("non-positive uncertainties in the soundings", variable=uncertainty)
     b = pd.DataFrame({"time": pd.to_datetime(good.time).dt.floor(f"{hours}h"),
-                      "lat": (np.floor(good.lat / res) + 0.5) * res, "lon": (np.floor(good.lon / res) + 0.5) * res,
+                      "lat": origin[0] + (np.floor((good.lat - origin[0]) / res) + 0.5) * res,
+                      "lon": origin[1] + (np.floor((good.lon - origin[1]) / res) + 0.5) * res,
                       "v": good[value].values, "u": good[uncertainty].values})
     out = b.groupby(["time", "lat", "lon"]).agg(value=("v", "mean"), uncertainty=("u", "mean"), n=("v", "size")).reset_index()
     if sqrt_n: out["uncertainty"] = out.uncertainty / np.sqrt(out.n)

@@ -61,28 +61,33 @@ def _name(ds, names, path, what):
 @dataclass(eq=False)
 class CFWinds:
     "Winds read from a CF file: u, v (m s-1) on sigma levels, interpolated and mass-fixed for a model grid on demand."
-    ds: xr.Dataset                 # the lazily opened file
-    path: Path
+    path: Path                     # the file (opened only to read a time slice, so no handle stays open)
     uname: str; vname: str; tname: str; lname: str; latname: str; lonname: str
     scale: float                   # to m s-1
     sigma: np.ndarray              # level sigma (p / p_s), file order
     fix: bool = True               # apply the mass fixer
     ps: float = PS_DRY             # Pa: surface pressure that turns pressure levels into sigma
+    times: pd.DatetimeIndex = None # the file's times
+    lat_f: np.ndarray = None       # the file's latitudes and longitudes, file order
+    lon_f: np.ndarray = None
+    engine: str = None
     _cache: dict = field(default_factory=dict, repr=False)   # interpolation weights and fixers, per target grid
     _slabs: dict = field(default_factory=dict, repr=False)   # the last few time slices read (at most 8)
 
-    @property
-    def times(self) -> pd.DatetimeIndex: return pd.DatetimeIndex(self.ds[self.tname].values)
     def __repr__(self): return f"CFWinds({self.path.name}: {len(self.times)} times {self.times[0]} .. {self.times[-1]}, {self.sigma.size} levels, fix={self.fix})"
 
 def read_cf_winds(path, fix:bool=True, ps:float=PS_DRY) -> CFWinds:
     "Open and check a CF NetCDF of u and v (see the text); `fix=False` turns the mass fixer off (for lessons)."
     path = Path(path)
     if not path.is_file(): raise InputError("file not found", path)
-    try: ds = xr.open_dataset(path, engine="h5netcdf")
+    engine = "h5netcdf"
+    try: ds = xr.open_dataset(path, engine=engine)
     except Exception:
-        try: ds = xr.open_dataset(path)
+        try: engine = None; ds = xr.open_dataset(path)
         except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", path) from None
+    with ds: return _check_cf(ds, path, fix, ps, engine)
+
+def _check_cf(ds, path, fix, ps, engine) -> CFWinds:
     un = _name(ds, ["u", "ua", "uwnd", "U", "eastward_wind"], path, "the eastward wind")
     vn = _name(ds, ["v", "va", "vwnd", "V", "northward_wind"], path, "the northward wind")
     tn = _name(ds, ["valid_time", "time"], path, "the time coordinate")
@@ -118,7 +123,10 @@ def read_cf_winds(path, fix:bool=True, ps:float=PS_DRY) -> CFWinds:
             if bad.any():
                 k = np.argwhere(bad)[0]
                 raise MissingDataError(f"{int(bad.sum())} NaN or fill values, first at time {pd.Timestamp(ds[tn].values[a + k[0]])}", path, n)
-    return CFWinds(ds, path, un, vn, tn, ln, yn, xn, _SPEED[ds[un].attrs["units"].strip()], sig, fix, ps)
+    out = CFWinds(path, un, vn, tn, ln, yn, xn, _SPEED[ds[un].attrs["units"].strip()], sig, fix, ps,
+                  pd.DatetimeIndex(ds[tn].values), lat.copy(), lon.copy(), engine)
+    ds.close()
+    return out
 
 # %% ../nbs/56_met_winds.ipynb #3a4ae90e
 def _lin(src:np.ndarray, tgt:np.ndarray, periodic:bool=False):
@@ -139,7 +147,7 @@ class _Weights:
 
 def _weights(w:CFWinds, sigma, lat, lon) -> _Weights:
     "Weights from the file's (sigma, lat, lon) in file order to target centres (sigma, lat, lon) 1-D each."
-    so = np.argsort(w.sigma); lat_f = w.ds[w.latname].values.astype(float); lon_f = w.ds[w.lonname].values.astype(float)
+    so = np.argsort(w.sigma); lat_f = w.lat_f.astype(float); lon_f = w.lon_f.astype(float)
     k0, k1, wk = _lin(w.sigma[so], sigma); yo = np.argsort(lat_f); j0, j1, wj = _lin(lat_f[yo], lat)
     xo = np.argsort(lon_f % 360); i0, i1, wi = _lin(lon_f[xo] % 360, np.asarray(lon, float) % 360, periodic=True)
     return _Weights((so[k0], so[k1], wk), (yo[j0], yo[j1], wj), (xo[i0], xo[i1], wi))
@@ -164,7 +172,8 @@ def _slices(w:CFWinds, t) -> tuple:
             key = (name, m)
             if key not in w._slabs:
                 if len(w._slabs) >= 8: w._slabs.pop(next(iter(w._slabs)))
-                w._slabs[key] = w.ds[name].isel({w.tname: m}).transpose(w.lname, w.latname, w.lonname).values.astype(float) * w.scale
+                with xr.open_dataset(w.path, engine=w.engine) as ds:
+                    w._slabs[key] = ds[name].isel({w.tname: m}).transpose(w.lname, w.latname, w.lonname).values.astype(float) * w.scale
             pair.append(w._slabs[key])
         out.append((1 - a) * pair[0] + a * pair[1])
     return tuple(out)
@@ -187,7 +196,7 @@ def _face_fluxes(w:CFWinds, grid:AtmosGrid, t) -> tuple:
     return U, V
 
 def _poisson(grid:AtmosGrid):
-    "Incidence matrix B (cells x column faces), face weights and the factored, pinned Laplacian of a global grid."
+    "Incidence matrix B (cells x column faces), face weights and the pinned Laplacian of a global grid."
     J, I = grid.shape[1:]
     cell = np.arange(J * I).reshape(J, I)
     dlam = np.deg2rad(np.diff(grid.lon_e)); dphi = np.deg2rad(np.diff(grid.lat_e))
@@ -203,12 +212,15 @@ def _poisson(grid:AtmosGrid):
     B = sp.csr_matrix((vals, (rows, cols)), shape=(J * I, nf))
     wts = np.r_[we, ws]
     L = (B @ sp.diags(wts) @ B.T).tocsc()
-    lu = spla.splu(L[:-1, :-1].tocsc())                                       # pin the last cell's potential to 0
-    return B, wts, lu
+    return B, wts, L[:-1, :-1].tocsc()                                         # pin the last cell's potential to 0
 
 @dataclass
 class _Fix:
-    B: sp.csr_matrix; w: np.ndarray; lu: object
+    B: sp.csr_matrix; w: np.ndarray; lap: sp.csc_matrix      # incidence, face weights, the pinned Laplacian
+    def solve(self, b):
+        # factored at every call (a few ms at 4 x 5 degrees): a SuperLU object kept alive until the interpreter
+        # exits makes nbdev's test runner fail at shutdown, so none is cached
+        return spla.splu(self.lap).solve(b)
 
 def _fixed_fluxes(w:CFWinds, grid:AtmosGrid, t) -> dict:
     U, V = _face_fluxes(w, grid, t)
@@ -219,7 +231,7 @@ def _fixed_fluxes(w:CFWinds, grid:AtmosGrid, t) -> dict:
         if key not in w._cache: w._cache[key] = _Fix(*_poisson(grid))
         P = w._cache[key]
         D = divergence(grid, {"U": U, "V": V, "W": np.zeros((K + 1, J, I))}).sum(0).ravel()
-        phi = np.r_[P.lu.solve(-D[:-1]), 0.0]
+        phi = np.r_[P.solve(-D[:-1]), 0.0]
         c = P.w * (P.B.T @ phi)                                                  # kg s-1 per column face
         frac = (grid.dp / grid.dp.sum())[:, None, None]
         U = U + frac * c[:J * I].reshape(J, I)
