@@ -25,7 +25,8 @@ from .bayes_inv import invert, DiagPrior, kron_prior
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'MegaTwin', 'build_mega_twin', 'background_at', 'prior_vector',
-           'mega_experiment', 'experiment_scores']
+           'mega_experiment', 'experiment_scores', 'save_twin', 'load_twin', 'twin_at', 'cached_background',
+           'seasonal_stats', 'mean_relative_deviation']
 
 # %% ../nbs/62_mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -213,7 +214,7 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
                     length_km:float=0.0, tau_months:float=0.0, progress:bool=True) -> dict:
     "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics."
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
-    bg = background_at(tw, background, progress)
+    bg = cached_background(tw, background, progress)
     ok = np.isfinite(bg["bins"])
     H = tw.H_bins[np.flatnonzero(ok)]
     y = tw.bins.value.values[ok] - bg["bins"][ok]
@@ -270,3 +271,96 @@ def experiment_scores(res:dict) -> dict:
     for code, v in res["validation"].items():
         for k in ("prior", "posterior"): out[f"{code}_rmse_{k}"] = v[k]["rmse"]
     return out
+
+# %% ../nbs/62_mega.ipynb #1c188be4
+import json, fcntl, contextlib
+from pathlib import Path
+from .io import atomic_output
+
+def save_twin(tw:MegaTwin, path) -> Path:
+    "Write the twin to folder `path` (atomically)."
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.mkdir(parents=True)
+        np.savez(tmp / "arrays.npz", snaps_truth=tw.init["truth"], snaps_free=tw.init["free"], factor=tw.init["factor"],
+                 land_frac=tw.land_frac, **{f"x_{k}": v for k, v in tw.x.items()})
+        sp.save_npz(tmp / "H.npz", tw.srm.H)
+        for name, df in (("states", tw.states), ("bins", tw.bins), ("stations", tw.stations), ("receptors", tw.srm.receptors)):
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "twin.json").write_text(json.dumps({"cfg": {k: (list(v) if isinstance(v, tuple) else v) for k, v in tw.cfg.items()},
+                                                   "start": str(tw.init["start"]), "timings": tw.timings}, indent=1))
+    return path
+
+def load_twin(path) -> MegaTwin:
+    "Read a twin written by `save_twin`."
+    path = Path(path)
+    if not (path / "twin.json").is_file(): raise InputError("not a MEGA twin folder (no twin.json)", path)
+    meta = json.loads((path / "twin.json").read_text()); cfg = meta["cfg"]; cfg["bbox"] = tuple(cfg["bbox"])
+    a = np.load(path / "arrays.npz")
+    st = get_settings(); reg = st.region(cfg["domain"])
+    g = atmos_grid(); dom = atmos_grid(cfg["res"], cfg["res"], bbox=cfg["bbox"])
+    world_m = monthly(build_world(world_spec("global", "small", seed=cfg["seed"], years=(cfg["year"], cfg["year"]))))
+    fx = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"], world_m=world_m)
+    fx_b = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"] + 1, world_m=world_m)
+    states = pd.read_parquet(path / "states.parquet")
+    srm = SRMatrix(sp.load_npz(path / "H.npz").tocsr(), pd.read_parquet(path / "receptors.parquet"), states.drop(columns="south"))
+    start = pd.Timestamp(meta["start"])
+    months = pd.date_range(f"{cfg['year']}-01-01", periods=cfg["n_months"], freq="MS")
+    end = months[-1] + pd.offsets.MonthBegin(1)
+    days = pd.date_range(start + pd.Timedelta(days=cfg["run_days"]), end, freq="D", inclusive="left")
+    tw = MegaTwin(cfg, g, dom, months, days, states, srm, pd.read_parquet(path / "bins.parquet"), pd.read_parquet(path / "stations.parquet"),
+                  {k[2:]: a[k] for k in a.files if k.startswith("x_")},
+                  {"truth": a["snaps_truth"], "free": a["snaps_free"], "factor": a["factor"], "start": start},
+                  fx, fx_b, a["land_frac"], meta.get("timings", {}))
+    for f in path.glob("bg_*.npz"):
+        b = np.load(f); tw._bg[f.stem[3:]] = {"bins": b["bins"], "stations": b["stations"]}
+    tw.cfg["path"] = str(path)
+    return tw
+
+@contextlib.contextmanager
+def _locked(path:Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def twin_at(path, progress:bool=True, **kw) -> MegaTwin:
+    "The twin in folder `path`, built (with `build_mega_twin(**kw)`) and saved first if absent; one builder at a time."
+    path = Path(path)
+    with _locked(path.with_name(path.name + ".lock")):
+        if not (path / "twin.json").is_file(): save_twin(build_mega_twin(progress=progress, **kw), path)
+    tw = load_twin(path)
+    for k, v in kw.items():
+        if k in tw.cfg and tw.cfg[k] != v and not (k == "res" and v is None):
+            raise InputError(f"the twin in {path} was built with {k}={tw.cfg[k]}, not {v}; use another folder", path, k)
+    return tw
+
+def cached_background(tw:MegaTwin, name:str, progress:bool=True) -> dict:
+    "background_at, saved beside a twin that lives on disk (and computed by one run at a time)."
+    if name in tw._bg or "path" not in tw.cfg: return background_at(tw, name, progress)
+    path = Path(tw.cfg["path"]) / f"bg_{name}.npz"
+    with _locked(path.with_suffix(".lock")):
+        if path.is_file():
+            b = np.load(path); tw._bg[name] = {"bins": b["bins"], "stations": b["stations"]}
+        else:
+            out = background_at(tw, name, progress)
+            with atomic_output(path) as tmp:
+                with open(tmp, "wb") as f: np.savez(f, **out)
+    return tw._bg[name]
+
+# %% ../nbs/62_mega.ipynb #8b1f430f
+def seasonal_stats(monthly:pd.Series) -> dict:
+    "Amplitude (max - min), month of the minimum, and the source-to-sink and sink-to-source months of a monthly series."
+    v = np.asarray(monthly, float); m = np.arange(1, v.size + 1)
+    sign = np.sign(v)
+    to_sink = [int(m[i]) for i in range(1, v.size) if sign[i - 1] > 0 >= sign[i]]
+    to_source = [int(m[i]) for i in range(1, v.size) if sign[i - 1] < 0 <= sign[i]]
+    return {"amplitude": float(v.max() - v.min()), "min_month": int(m[np.argmin(v)]),
+            "to_sink": to_sink[0] if to_sink else None, "to_source": to_source[0] if to_source else None}
+
+def mean_relative_deviation(series:list) -> float:
+    "Mean over months of the spread of several posteriors relative to their mean magnitude: mean |x_k - mean| / |mean|."
+    X = np.asarray(series, float)
+    mu = X.mean(0)
+    return float((np.abs(X - mu).mean(0) / np.maximum(np.abs(mu), 1e-12)).mean())
