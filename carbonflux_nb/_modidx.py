@@ -892,6 +892,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'carbonflux_nb.mega.prior_vector': ('mega.html#prior_vector', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega.save_twin': ('mega.html#save_twin', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega.seasonal_stats': ('mega.html#seasonal_stats', 'carbonflux_nb/mega.py'),
+                                    'carbonflux_nb.mega.summarise_sweep': ('mega.html#summarise_sweep', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega.twin_at': ('mega.html#twin_at', 'carbonflux_nb/mega.py')},
             'carbonflux_nb.mega_bg': { 'carbonflux_nb.mega_bg.BackgroundSpec': ('mega_bg.html#backgroundspec', 'carbonflux_nb/mega_bg.py'),
                                        'carbonflux_nb.mega_bg._bins': ('mega_bg.html#_bins', 'carbonflux_nb/mega_bg.py'),

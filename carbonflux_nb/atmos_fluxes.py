@@ -14,8 +14,8 @@ from .land_twin import world_spec, build_world, monthly
 from .metrics import carbontracker_regions, regrid_regions
 
 # %% auto #0
-__all__ = ['FOSSIL_SPOTS', 'TOTALS', 'GROWTH_PPM', 'CO2_START', 'conservative_regrid', 'AtmosFluxes', 'atmos_fluxes',
-           'initial_co2']
+__all__ = ['RECO_STEADY', 'FOSSIL_SPOTS', 'TOTALS', 'GROWTH_PPM', 'CO2_START', 'conservative_regrid', 'AtmosFluxes',
+           'atmos_fluxes', 'initial_co2']
 
 # %% ../nbs/53_atmos_fluxes.ipynb #6b452e34
 def _overlap(src_e:np.ndarray, dst_e:np.ndarray) -> np.ndarray:
@@ -40,6 +40,7 @@ def conservative_regrid(da:xr.DataArray, grid:AtmosGrid) -> xr.DataArray:
     return xr.DataArray(out, dims=dims, coords=coords, attrs=da.attrs, name=da.name)
 
 # %% ../nbs/53_atmos_fluxes.ipynb #5b31c75a
+RECO_STEADY = 0.5    # share of each cell's annual respiration spread evenly over the year
 FOSSIL_SPOTS = [  # lon, lat, width (degrees), weight
     (115, 33, 7, 3.0), (78, 24, 6, 1.2), (8, 49, 8, 1.4), (-82, 38, 9, 1.6), (135, 36, 4, 0.6), (50, 28, 6, 0.6),
     (-100, 20, 5, 0.3), (37, 55, 6, 0.4), (-47, -22, 4, 0.2), (28, -26, 3, 0.3)]
@@ -141,6 +142,13 @@ def atmos_fluxes(grid:AtmosGrid=None, year:int=2018, seed:int=0,
     # biosphere: the land twin's GPP and respiration, and a residual sink ~ GPP closing the budget
     gpp = conservative_regrid(world_m.gpp, grid).fillna(0).values * land[None]
     reco = conservative_regrid(world_m.reco, grid).fillna(0).values * land[None]
+    # a balanced biosphere: each cell's respiration rescaled to its GPP over the year (as SiB / CASA priors are);
+    # the land twin's own respiration is far from balance in places, which the residual below would otherwise absorb
+    ann_g, ann_r = (gpp * days[:, None, None]).sum(0), (reco * days[:, None, None]).sum(0)
+    reco = reco * np.where(ann_r > 0, ann_g / np.where(ann_r > 0, ann_r, 1), 1.0)[None]
+    # half of it as a steady (heterotrophic, soil) part: the land twin's respiration has no winter respiration
+    # and follows the summer too closely, which would give northern seasonal cycles several times the observed
+    reco = RECO_STEADY * (ann_g / days.sum())[None] + (1 - RECO_STEADY) * reco
     annual = lambda f: float((f * grid.area[None] * days[:, None, None]).sum() / 1e15)
     need = ppm_to_pgc(growth_ppm) - tot["fossil"] - tot["fire"] - tot["ocean"]          # the land's net flux, Pg C yr-1
     residual = gpp * ((need - annual(reco - gpp)) / annual(gpp))
@@ -160,7 +168,7 @@ def atmos_fluxes(grid:AtmosGrid=None, year:int=2018, seed:int=0,
                           "transcom": (("lat", "lon"), tc)}, coords=coords)
     return AtmosFluxes(grid, months, prior, scaling, land)
 
-# %% ../nbs/53_atmos_fluxes.ipynb #ffaa22f0
+# %% ../nbs/53_atmos_fluxes.ipynb #7b4314ce
 def initial_co2(grid:AtmosGrid, mean:float=CO2_START, gradient:float=3.0) -> np.ndarray:
     "(K, J, I) ppm: `mean` plus a north-south surface gradient (ppm from 60 S to 60 N) fading upwards; mass-weighted mean = `mean`."
     K, J, I = grid.shape

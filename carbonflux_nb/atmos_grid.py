@@ -79,6 +79,9 @@ class WindField:
     jet_width: float = 12.0        # degrees
     u_trade: float = 7.0           # m s-1, trade-wind maximum (easterly)
     trade_width: float = 15.0      # degrees
+    u_polar: float = 16.0          # m s-1, the subpolar westerlies (60-70 degrees) aloft, before the cos(latitude) factor
+    polar_lat: float = 63.0        # degrees
+    polar_width: float = 12.0      # degrees
     surface_factor: float = 0.35   # zonal wind at the ground relative to aloft
     eddy_speed: float = 12.0       # m s-1, typical eddy wind
     eddy_waves: tuple = (4, 5, 6)  # zonal wavenumbers
@@ -109,7 +112,8 @@ def _u_zonal(wf:WindField, phi_deg, shift):
     r = np.asarray(shift, float) / wf.shift_deg if wf.shift_deg else 0.0
     wn, ws = 1 - 0.25 * r, 1 + 0.25 * r                                   # the winter hemisphere's jet is the stronger
     jets = wn * _gauss(p - (wf.jet_lat + shift), wf.jet_width) + ws * _gauss(p + (wf.jet_lat - shift), wf.jet_width)
-    return np.cos(np.deg2rad(p)) * (wf.u_jet * jets - wf.u_trade * _gauss(p - 0.5 * shift, wf.trade_width))
+    polar = _gauss(p - (wf.polar_lat + 0.5 * shift), wf.polar_width) + _gauss(p + (wf.polar_lat - 0.5 * shift), wf.polar_width)
+    return np.cos(np.deg2rad(p)) * (wf.u_jet * jets + wf.u_polar * polar - wf.u_trade * _gauss(p - 0.5 * shift, wf.trade_width))
 
 def _psi_zonal(wf:WindField, phi_deg:np.ndarray, shift:float) -> np.ndarray:
     "psi(phi) = -a * integral from -90 of u dphi (m2 s-1), by fine trapezoids, at the given latitudes."
@@ -120,7 +124,7 @@ def _psi_zonal(wf:WindField, phi_deg:np.ndarray, shift:float) -> np.ndarray:
 
 def _eddy_env(phi_deg):
     p = np.deg2rad(phi_deg)
-    return np.cos(p) ** 2 * (_gauss(np.asarray(phi_deg) - 45, 22) + _gauss(np.asarray(phi_deg) + 45, 22))
+    return np.cos(p) ** 2 * (_gauss(np.asarray(phi_deg) - 48, 26) + _gauss(np.asarray(phi_deg) + 48, 26))
 
 def _psi_eddy(wf:WindField, lam_deg, phi_deg, t_s):
     "Eddy streamfunction (m2 s-1) at broadcastable lambda, phi (degrees) and time (s since 2000)."

@@ -111,7 +111,7 @@ class EulerianModel:
     max_courant: float = 0.9       # sub-steps keep every face's Courant number below this
     pbl_sigma: float = 0.85        # boundary layer top (sigma): fast mixing below
     tau_pbl: float = 3 * 3600.0    # s, mixing time scale between boundary-layer layers
-    tau_free: float = 20 * 86400.0 # s, mixing time scale of the free troposphere (convection, not resolved)
+    tau_free: float = 4 * 86400.0  # s, mixing time scale above the boundary layer (convection and fronts, not resolved)
 
     def __post_init__(self):
         if not self.grid.is_global: raise InputError("the Eulerian model runs on a global grid", variable="grid")

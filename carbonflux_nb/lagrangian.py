@@ -118,7 +118,7 @@ def _step(lon, lat, sig, alive, ids, start_s, now, max_age_s, u3, v3, s3, lon0, 
 # %% ../nbs/52_lagrangian.ipynb #4a90ac8e
 def advect(lon, lat, sig,                 # particle positions (degrees, sigma), float64 arrays, changed in place
            winds0:DomainWinds, winds1:DomainWinds, wt:float,   # the two wind times around now and the weight of the second
-           dt:float, kh:float=1000.0, ks:float=1e-8, pbl_sigma:float=0.85, tau_pbl:float=1800.0,
+           dt:float, kh:float=1000.0, ks:float=3e-8, pbl_sigma:float=0.85, tau_pbl:float=1800.0,
            alive=None,                    # bool, changed in place (False once a particle has left or aged out)
            ids=None,                      # int64 particle ids (default 0..N-1): the random streams
            start_s=None, now:float=0.0, max_age_s:float=np.inf,   # release times (s); particles not yet released wait
@@ -198,7 +198,7 @@ def build_srm(grid:AtmosGrid,              # the domain (regional grid, 1 degree
               bin_hours:float=3.0,         # receptor time bins
               period_days:float=None,      # length of the last period (default: the spacing of the others, or 30 d)
               sources:np.ndarray=None,     # (J, I) bool: cells that are state elements (default: all)
-              kh:float=1000.0, ks:float=1e-8, pbl_sigma:float=0.85, tau_pbl:float=1800.0,
+              kh:float=1000.0, ks:float=3e-8, pbl_sigma:float=0.85, tau_pbl:float=1800.0,
               seed:int=0, progress:bool=True)->SRMatrix:
     "The source-receptor matrix of `receptors` for fluxes in every source cell and release period (forward mode)."
     K, J, I = grid.shape

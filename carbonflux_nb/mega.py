@@ -24,9 +24,9 @@ from .mega_bg import (BACKGROUNDS, BackgroundSpec, obs_background, model_backgro
 from .bayes_inv import invert, DiagPrior, kron_prior
 
 # %% auto #0
-__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'MegaTwin', 'build_mega_twin', 'background_at', 'prior_vector',
-           'mega_experiment', 'experiment_scores', 'save_twin', 'load_twin', 'twin_at', 'cached_background',
-           'seasonal_stats', 'mean_relative_deviation']
+__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'CORRELATION', 'MegaTwin', 'build_mega_twin', 'background_at',
+           'prior_vector', 'mega_experiment', 'experiment_scores', 'save_twin', 'load_twin', 'twin_at',
+           'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../nbs/62_mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -149,9 +149,17 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     states = sts.assign(south=(sts.lat < SOUTH["lat_max"]) & (sts.lon > SOUTH["lon_min"]))
     land_frac = domain_fraction(g, (-180, 180, -90, 90), 1.0)
     cfg = dict(year=year, n_months=n_months, domain=domain, res=res, per_cell=per_cell, max_age=max_age, run_days=run_days, seed=seed, bbox=bbox)
-    return MegaTwin(cfg, g, dom, months, pd.date_range(obs_start, end, freq="D", inclusive="left"), states, srm,
-                    bins.reset_index(drop=True), stations, x, {"truth": snaps_t, "free": snaps_f, "factor": factor.values, "start": start},
-                    fx, fx_b, land_frac, timings)
+    bins = bins.reset_index(drop=True).rename(columns={"value": "value_eulerian"})
+    stations = stations.rename(columns={"value": "value_eulerian"})
+    tw = MegaTwin(cfg, g, dom, months, pd.date_range(obs_start, end, freq="D", inclusive="left"), states, srm,
+                  bins, stations, x, {"truth": snaps_t, "free": snaps_f, "factor": factor.values, "start": start},
+                  fx, fx_b, land_frac, timings)
+    # observations made with the inversion's own transport: the true background plus the particles' H times the true flux
+    bg = background_at(tw, "Truth_BG", progress)
+    tw.bins["value_particles"] = bg["bins"] + tw.H_bins @ x["truth"] + bins.uncertainty.values * r.standard_normal(len(bins))
+    tw.stations["value_particles"] = bg["stations"] + tw.H_stations @ x["truth"] + 0.3 * r.standard_normal(len(stations))
+    lap("true_background")
+    return tw
 
 # %% ../nbs/62_mega.ipynb #9086fea8
 def _mask(tw:MegaTwin, res:float) -> np.ndarray:
@@ -166,7 +174,7 @@ def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
     if name not in BACKGROUNDS: raise InputError(f"unknown background {name!r}; choose from {sorted(BACKGROUNDS)}", variable="background")
     spec = BACKGROUNDS[name]
     if spec.kind != "model":
-        ob = obs_background(tw.bins, spec.kind, spec.q)
+        ob = obs_background(tw.bins.rename(columns={"value_particles": "value"}), spec.kind, spec.q)
         key = tw.bins.assign(day=tw.bins.time.dt.floor("D"))[["day", "lat", "lon"]]
         out = {"bins": key.merge(ob, on=["day", "lat", "lon"], how="left").background.values, "stations": np.full(len(tw.stations), np.nan)}
     else:
@@ -210,14 +218,24 @@ def _scores(obs, mod) -> dict:
     d = mod[ok] - obs[ok]
     return {"r": float(np.corrcoef(obs[ok], mod[ok])[0, 1]), "rmse": float(np.sqrt((d ** 2).mean())), "mae": float(np.abs(d).mean())}
 
+CORRELATION = {"length_km": 1500.0, "tau_months": 2.8}   # the twin's prior error correlation (see the text)
+
 def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
-                    length_km:float=0.0, tau_months:float=0.0, progress:bool=True) -> dict:
+                    length_km:float=CORRELATION["length_km"], tau_months:float=CORRELATION["tau_months"],
+                    truth_transport:str="particles",     # observations from 'particles' (the inversion's transport) or 'eulerian'
+                    progress:bool=True) -> dict:
     "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics."
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
+    if truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {truth_transport!r}", variable="truth_transport")
+    col = f"value_{truth_transport}"
     bg = cached_background(tw, background, progress)
+    if BACKGROUNDS[background].kind != "model":                  # observation-based backgrounds come from the observations used
+        ob = obs_background(tw.bins.rename(columns={col: "value"}), BACKGROUNDS[background].kind, BACKGROUNDS[background].q)
+        key = tw.bins.assign(day=tw.bins.time.dt.floor("D"))[["day", "lat", "lon"]]
+        bg = {"bins": key.merge(ob, on=["day", "lat", "lon"], how="left").background.values, "stations": np.full(len(tw.stations), np.nan)}
     ok = np.isfinite(bg["bins"])
     H = tw.H_bins[np.flatnonzero(ok)]
-    y = tw.bins.value.values[ok] - bg["bins"][ok]
+    y = tw.bins[col].values[ok] - bg["bins"][ok]
     so = tw.bins.uncertainty.values[ok] ** 2
     xa = prior_vector(tw, prior, scale)
     sd = np.maximum(uncertainty * np.abs(xa), SD_FLOOR)
@@ -253,11 +271,12 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
     for code, idx in tw.stations.groupby("code").groups.items():
         idx = np.asarray(idx)
         b = bg["stations"][idx]
-        o = tw.stations.value.values[idx]
+        o = tw.stations[col].values[idx]
         val[code] = {"prior": _scores(o, b + Hs[idx] @ xa), "posterior": _scores(o, b + Hs[idx] @ post.x)}
     return {"months": months, "annual": pd.DataFrame(annual).T, "fit": fit, "validation": val,
             "dfs": post.dfs() if post.n <= 6000 else np.nan, "chi2": post.chi2(), "n_obs": int(ok.sum()), "n_state": post.n,
-            "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=length_km, tau_months=tau_months),
+            "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=length_km, tau_months=tau_months,
+                           truth_transport=truth_transport),
             "x": post.x, "xa": xa}
 
 def experiment_scores(res:dict) -> dict:
@@ -287,6 +306,7 @@ def save_twin(tw:MegaTwin, path) -> Path:
         sp.save_npz(tmp / "H.npz", tw.srm.H)
         for name, df in (("states", tw.states), ("bins", tw.bins), ("stations", tw.stations), ("receptors", tw.srm.receptors)):
             df.to_parquet(tmp / f"{name}.parquet", index=False)
+        for name, out in tw._bg.items(): np.savez(tmp / f"bg_{name}.npz", **out)
         (tmp / "twin.json").write_text(json.dumps({"cfg": {k: (list(v) if isinstance(v, tuple) else v) for k, v in tw.cfg.items()},
                                                    "start": str(tw.init["start"]), "timings": tw.timings}, indent=1))
     return path
@@ -364,3 +384,47 @@ def mean_relative_deviation(series:list) -> float:
     X = np.asarray(series, float)
     mu = X.mean(0)
     return float((np.abs(X - mu).mean(0) / np.maximum(np.abs(mu), 1e-12)).mean())
+
+def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
+    "From a sensitivity sweep's results table: (experiments table, monthly posteriors table, statements dict)."
+    from carbonflux_nb.workflows import read_record
+    ok = results[results.status == "ok"]
+    rows, months = [], []
+    for _, r in ok.iterrows():
+        rec = read_record(Path(sweep_dir) / r.run_id)["results"]
+        p = {k[6:]: r[k] for k in r.index if k.startswith("param.")}
+        prior, scale, unc, bg = p.get("prior", "A"), float(p.get("scale", 1.0) or 1.0), float(p.get("uncertainty", 0.5) or 0.5), p.get("background", "Reference")
+        prior, bg = (prior if isinstance(prior, str) else "A"), (bg if isinstance(bg, str) else "Reference")
+        label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}"
+        post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
+        row = {"experiment": label, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
+               "kind": "reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else ("prior test" if bg == "Reference" else "background test"),
+               **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
+                                          "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
+                                          "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
+                                          "domain_coverage_2sd", "south_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior",
+                                          "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "dfs", "chi2")},
+               "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
+               "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
+               **{f"amplitude_{k}": seasonal_stats(v)["amplitude"] for k, v in (("posterior", post), ("truth", truth))},
+               **{f"{k}_posterior": seasonal_stats(post)[k] for k in ("min_month", "to_sink", "to_source")},
+               **{f"{k}_truth": seasonal_stats(truth)[k] for k in ("min_month", "to_sink", "to_source")}}
+        rows.append(row)
+        months.append(pd.DataFrame({"experiment": label, "month": np.arange(1, post.size + 1), "posterior": post, "truth": truth,
+                                    "prior": rec["domain_monthly_prior"]}))
+    ex = pd.DataFrame(rows).sort_values(["kind", "experiment"]).reset_index(drop=True)
+    mo = pd.concat(months, ignore_index=True)
+    P = mo.pivot(index="month", columns="experiment", values="posterior")
+    prior_tests = ex[ex.kind != "background test"].experiment.tolist()
+    ref = ex[ex.kind == "reference"].experiment.iloc[0]
+    c_label = [e for e in prior_tests if e.startswith("prior C x1 50%")]
+    obs_bg = ex[ex.background.isin([n for n, b in BACKGROUNDS.items() if b.kind != "model"])]
+    mod_bg = ex[ex.background.isin([n for n, b in BACKGROUNDS.items() if b.kind == "model"]) & (ex.kind != "prior test")]
+    st = {"prior_mean_relative_deviation": mean_relative_deviation([P[e].values for e in prior_tests]),
+          "prior_ABC_mean_relative_deviation": mean_relative_deviation([P[e].values for e in prior_tests if " x1 50%" in e]),
+          "r_C_vs_A": float(np.corrcoef(P[c_label[0]], P[ref])[0, 1]) if c_label else None,
+          "seasonal_rmse_model_based": float(mod_bg.seasonal_rmse_truth.mean()), "seasonal_rmse_obs_based": float(obs_bg.seasonal_rmse_truth.mean()),
+          "amplitude_error_model_based": float((mod_bg.amplitude_posterior - mod_bg.amplitude_truth).abs().mean()),
+          "amplitude_error_obs_based": float((obs_bg.amplitude_posterior - obs_bg.amplitude_truth).abs().mean())}
+    st["model_based_better_seasonal_cycle"] = bool(st["seasonal_rmse_model_based"] < st["seasonal_rmse_obs_based"])
+    return ex, mo, st

@@ -34,7 +34,8 @@ BACKGROUNDS = {b.name: b for b in [
     BackgroundSpec("Lati_30", "lati", 30), BackgroundSpec("Lati_60", "lati", 60), BackgroundSpec("Lati_80", "lati", 80),
     BackgroundSpec("Reference", "model"), BackgroundSpec("TrueInit_BG", "model", init="truth"),
     BackgroundSpec("FreeInit_BG", "model", init="free"), BackgroundSpec("TrueFlux_BG", "model", flux="truth"),
-    BackgroundSpec("Masktest_BG", "model", mask_res=0.1)]}
+    BackgroundSpec("Masktest_BG", "model", mask_res=0.1),
+    BackgroundSpec("Truth_BG", "model", init="truth", flux="truth")]}
 
 # %% ../nbs/61_mega_bg.ipynb #ed4f936e
 def _bins(bins:pd.DataFrame, value:str="value") -> pd.DataFrame:
