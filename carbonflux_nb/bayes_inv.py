@@ -13,8 +13,8 @@ from scipy.linalg.blas import dsyrk
 from .core import InputError, MissingDataError, GridMismatchError
 
 # %% auto #0
-__all__ = ['DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'exp_correlation', 'great_circle_km', 'kron_prior', 'Posterior',
-           'invert']
+__all__ = ['DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'BlockPrior', 'exp_correlation', 'great_circle_km', 'kron_prior',
+           'Posterior', 'invert']
 
 # %% ../nbs/60_bayes_inv.ipynb #087bd4d4
 def _chol(C:np.ndarray, name:str) -> np.ndarray:
@@ -94,6 +94,22 @@ class KronPrior:
         return sla.solve_triangular(self._LS, V.T, lower=True).T.ravel()
     def var(self): return self.sd ** 2 * np.kron(np.diag(self.T), np.diag(self.S))
     def dense(self): return self.sd[:, None] * np.kron(self.T, self.S) * self.sd[None, :]      # tests only
+
+@dataclass
+class BlockPrior:
+    "Independent blocks, Sa = blockdiag(S_1, S_2, ...): e.g. fluxes with a Kronecker prior and background offsets with a diagonal one."
+    blocks: list
+    def __post_init__(self): self._cuts = np.cumsum([0] + [b.n for b in self.blocks])
+    @property
+    def n(self): return int(self._cuts[-1])
+    def _map(self, f, X):
+        X = np.asarray(X, float)
+        return np.concatenate([f(b, X[a:c]) for b, a, c in zip(self.blocks, self._cuts[:-1], self._cuts[1:])])
+    def L(self, X): return self._map(lambda b, x: b.L(x), X)
+    def Lt(self, X): return self._map(lambda b, x: b.Lt(x), X)
+    def whiten(self, v): return self._map(lambda b, x: b.whiten(x), v)
+    def var(self): return np.concatenate([b.var() for b in self.blocks])
+    def dense(self): return sla.block_diag(*[b.dense() for b in self.blocks])
 
 def exp_correlation(d, length) -> np.ndarray:
     "exp(-d / length): positive definite on the sphere with great-circle distances (Gneiting 2013) and on a line."

@@ -21,7 +21,7 @@ from .lagrangian import build_srm, SRMatrix
 from .land_twin import world_spec, build_world, monthly
 from .mega_bg import (BACKGROUNDS, BackgroundSpec, obs_background, model_background, model_xco2_at,
                                    satellite_scaling, domain_fraction, bilinear_at)
-from .bayes_inv import invert, DiagPrior, kron_prior
+from .bayes_inv import invert, DiagPrior, BlockPrior, kron_prior
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'CORRELATION', 'MegaTwin', 'build_mega_twin', 'background_at',
@@ -45,7 +45,7 @@ class MegaTwin:
     bins: pd.DataFrame                 # assimilated XCO2 bins: time, lat, lon, value, uncertainty, n
     stations: pd.DataFrame             # validation samples: code, time, lat, lon, value
     x: dict                            # 'A', 'B', 'truth', 'fossil': (N,) gC m-2 d-1
-    init: dict                         # 'truth', 'free': (days, K, J, I) float32 at 00:00; 'factor': satellite scaling per day
+    init: dict                         # 'truth', 'free': (days, K, J, I) float32 at 00:00; 'factor', 'factor_global': satellite scaling (days, J)
     fluxes: object                     # AtmosFluxes (4 x 5), prior and truth
     fluxes_b: object                   # AtmosFluxes of the other product (prior B)
     land_frac: np.ndarray              # (J, I) Natural Earth land fraction of the 4 x 5 cells
@@ -128,7 +128,9 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     bins = grid_soundings(snd[inside], res=res, hours=3, origin=(dom.lat_e[0], dom.lon_e[0]))
     # the daily satellite scaling of the free run (all good soundings)
     free_daily = x3_f.resample(time="1D", label="left", closed="right").mean().rename(time="day")
-    factor = satellite_scaling(free_daily.sel(day=slice(start, end - pd.Timedelta(days=1))), snd[["time", "lat", "lon", "value"]])
+    sat_days = free_daily.sel(day=slice(start, end - pd.Timedelta(days=1)))
+    factor = satellite_scaling(sat_days, snd[["time", "lat", "lon", "value"]], band_deg=10.0)
+    factor_global = satellite_scaling(sat_days, snd[["time", "lat", "lon", "value"]])
     # validation stations
     sdays = pd.date_range(obs_start, end, freq="D", inclusive="left") + pd.Timedelta(hours=station_hour)
     stations = pd.concat([pd.DataFrame({"code": code, "time": sdays, "lat": ll[0], "lon": ll[1]})
@@ -152,7 +154,7 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     bins = bins.reset_index(drop=True).rename(columns={"value": "value_eulerian"})
     stations = stations.rename(columns={"value": "value_eulerian"})
     tw = MegaTwin(cfg, g, dom, months, pd.date_range(obs_start, end, freq="D", inclusive="left"), states, srm,
-                  bins, stations, x, {"truth": snaps_t, "free": snaps_f, "factor": factor.values, "start": start},
+                  bins, stations, x, {"truth": snaps_t, "free": snaps_f, "factor": factor.values, "factor_global": factor_global.values, "start": start},
                   fx, fx_b, land_frac, timings)
     # observations made with the inversion's own transport: the true background plus the particles' H times the true flux
     bg = background_at(tw, "Truth_BG", progress)
@@ -180,8 +182,8 @@ def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
     else:
         start = tw.init["start"]
         snaps = tw.init["truth" if spec.init == "truth" else "free"]
-        fac = tw.init["factor"] if spec.init == "scaled" else np.ones(len(snaps))
-        init = lambda day: snaps[(day - start).days].astype(float) * fac[(day - start).days]
+        fac = {"scaled": tw.init["factor"], "scaled_global": tw.init["factor_global"]}.get(spec.init, np.ones((len(snaps), tw.grid.shape[1])))
+        init = lambda day: snaps[(day - start).days].astype(float) * fac[(day - start).days][None, :, None]
         fx = tw.fluxes
         ocean = lambda t, kind: (fx.prior.ocean * (fx.scaling.ocean if kind == "truth" else 1)).sel(time=pd.Timestamp(t).to_period("M").to_timestamp()).values
         share = _mask(tw, spec.mask_res)
@@ -223,6 +225,7 @@ CORRELATION = {"length_km": 1500.0, "tau_months": 2.8}   # the twin's prior erro
 def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
                     length_km:float=CORRELATION["length_km"], tau_months:float=CORRELATION["tau_months"],
                     truth_transport:str="particles",     # observations from 'particles' (the inversion's transport) or 'eulerian'
+                    bg_offset_sd:float=0.0,              # ppm: > 0 also estimates one background offset per month (prior sd)
                     progress:bool=True) -> dict:
     "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics."
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
@@ -243,10 +246,18 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         cells = tw.states[tw.states.period == tw.states.period.iloc[0]]
         pr = kron_prior(sd, cells.lat.values, cells.lon.values, len(tw.months), length_km=length_km, tau=tau_months)
     else: pr = DiagPrior(sd)
-    post = invert(H, y, xa, pr, so)
+    N = xa.size
+    if bg_offset_sd > 0:                                         # one additive background offset per month, for every bin of it
+        mi = tw.months.get_indexer(pd.DatetimeIndex(tw.bins.time.values[ok]).to_period("M").to_timestamp())
+        O = sp.csr_matrix((np.ones(mi.size), (np.arange(mi.size), mi)), shape=(mi.size, len(tw.months)))
+        H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(len(tw.months))]
+        pr = BlockPrior([pr, DiagPrior(np.full(len(tw.months), float(bg_offset_sd)))])
+    else: xa_full = xa
+    post = invert(H, y, xa_full, pr, so)
+    pad = lambda W: np.vstack([W, np.zeros((post.n - N,) + W.shape[1:])]) if post.n > N else W
     # totals of the natural flux: net minus the prescribed fossil
     W = np.concatenate([_totals(tw, np.ones(len(tw.states), bool)), _totals(tw, tw.states.south.values)], axis=1)
-    agg = post.aggregate(W)
+    agg = post.aggregate(pad(W))
     fossil = W.T @ tw.x["fossil"]
     nm = len(tw.months)
     months = pd.DataFrame({"month": np.tile(tw.months, 2), "region": np.repeat(["domain", "south"], nm),
@@ -255,7 +266,7 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
                            "truth": W.T @ tw.x["truth"] - fossil})
     annual = {}
     for region, cols in (("domain", slice(0, nm)), ("south", slice(nm, 2 * nm))):
-        a = post.aggregate(W[:, cols].sum(1)).iloc[0]
+        a = post.aggregate(pad(W[:, cols].sum(1)[:, None])).iloc[0]
         f = (W[:, cols].sum(1) @ tw.x["fossil"])
         k = 12 / nm                                                           # Pg C per year from the months covered
         annual[region] = {"prior": k * (a.prior - f), "posterior": k * (a.posterior - f), "posterior_sd": k * a.posterior_sd,
@@ -272,12 +283,12 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         idx = np.asarray(idx)
         b = bg["stations"][idx]
         o = tw.stations[col].values[idx]
-        val[code] = {"prior": _scores(o, b + Hs[idx] @ xa), "posterior": _scores(o, b + Hs[idx] @ post.x)}
+        val[code] = {"prior": _scores(o, b + Hs[idx] @ xa), "posterior": _scores(o, b + Hs[idx] @ post.x[:N])}
     return {"months": months, "annual": pd.DataFrame(annual).T, "fit": fit, "validation": val,
             "dfs": post.dfs() if post.n <= 6000 else np.nan, "chi2": post.chi2(), "n_obs": int(ok.sum()), "n_state": post.n,
             "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=length_km, tau_months=tau_months,
                            truth_transport=truth_transport),
-            "x": post.x, "xa": xa}
+            "x": post.x[:N], "xa": xa, "bg_offsets": post.x[N:]}
 
 def experiment_scores(res:dict) -> dict:
     "The twin scores of one experiment: RMSE of monthly natural-flux totals (Pg C per month), 2-sigma coverage, station RMSE."
@@ -301,7 +312,7 @@ def save_twin(tw:MegaTwin, path) -> Path:
     path = Path(path)
     with atomic_output(path) as tmp:
         tmp.mkdir(parents=True)
-        np.savez(tmp / "arrays.npz", snaps_truth=tw.init["truth"], snaps_free=tw.init["free"], factor=tw.init["factor"],
+        np.savez(tmp / "arrays.npz", snaps_truth=tw.init["truth"], snaps_free=tw.init["free"], factor=tw.init["factor"], factor_global=tw.init["factor_global"],
                  land_frac=tw.land_frac, **{f"x_{k}": v for k, v in tw.x.items()})
         sp.save_npz(tmp / "H.npz", tw.srm.H)
         for name, df in (("states", tw.states), ("bins", tw.bins), ("stations", tw.stations), ("receptors", tw.srm.receptors)):
@@ -330,7 +341,7 @@ def load_twin(path) -> MegaTwin:
     days = pd.date_range(start + pd.Timedelta(days=cfg["run_days"]), end, freq="D", inclusive="left")
     tw = MegaTwin(cfg, g, dom, months, days, states, srm, pd.read_parquet(path / "bins.parquet"), pd.read_parquet(path / "stations.parquet"),
                   {k[2:]: a[k] for k in a.files if k.startswith("x_")},
-                  {"truth": a["snaps_truth"], "free": a["snaps_free"], "factor": a["factor"], "start": start},
+                  {"truth": a["snaps_truth"], "free": a["snaps_free"], "factor": a["factor"], "factor_global": a["factor_global"], "start": start},
                   fx, fx_b, a["land_frac"], meta.get("timings", {}))
     for f in path.glob("bg_*.npz"):
         b = np.load(f); tw._bg[f.stem[3:]] = {"bins": b["bins"], "stations": b["stations"]}
@@ -395,10 +406,16 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
         p = {k[6:]: r[k] for k in r.index if k.startswith("param.")}
         prior, scale, unc, bg = p.get("prior", "A"), float(p.get("scale", 1.0) or 1.0), float(p.get("uncertainty", 0.5) or 0.5), p.get("background", "Reference")
         prior, bg = (prior if isinstance(prior, str) else "A"), (bg if isinstance(bg, str) else "Reference")
-        label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}"
+        length = p.get("length_km"); length = CORRELATION["length_km"] if length is None or (isinstance(length, float) and np.isnan(length)) else float(length)
+        transport = p.get("truth_transport"); transport = transport if isinstance(transport, str) else "particles"
+        label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior") + ("" if transport == "particles" else " / Eulerian truth")
+        off = p.get("bg_offset_sd"); off = 0.0 if off is None or (isinstance(off, float) and np.isnan(off)) else float(off)
+        label += f" / background offsets {off:g} ppm" if off > 0 else ""
+        special = length <= 0 or transport != "particles" or bg == "Truth_BG" or off > 0
         post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
         row = {"experiment": label, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
-               "kind": "reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else ("prior test" if bg == "Reference" else "background test"),
+               "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
+                                                           ("prior test" if bg == "Reference" else "background test")),
                **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
                                           "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
                                           "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
@@ -415,11 +432,11 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
     ex = pd.DataFrame(rows).sort_values(["kind", "experiment"]).reset_index(drop=True)
     mo = pd.concat(months, ignore_index=True)
     P = mo.pivot(index="month", columns="experiment", values="posterior")
-    prior_tests = ex[ex.kind != "background test"].experiment.tolist()
+    prior_tests = ex[ex.kind.isin(["reference", "prior test"])].experiment.tolist()
     ref = ex[ex.kind == "reference"].experiment.iloc[0]
     c_label = [e for e in prior_tests if e.startswith("prior C x1 50%")]
-    obs_bg = ex[ex.background.isin([n for n, b in BACKGROUNDS.items() if b.kind != "model"])]
-    mod_bg = ex[ex.background.isin([n for n, b in BACKGROUNDS.items() if b.kind == "model"]) & (ex.kind != "prior test")]
+    obs_bg = ex[(ex.kind == "background test") & ex.background.isin([n for n, b in BACKGROUNDS.items() if b.kind != "model"])]
+    mod_bg = ex[ex.kind.isin(["reference", "background test"]) & ex.background.isin([n for n, b in BACKGROUNDS.items() if b.kind == "model"])]
     st = {"prior_mean_relative_deviation": mean_relative_deviation([P[e].values for e in prior_tests]),
           "prior_ABC_mean_relative_deviation": mean_relative_deviation([P[e].values for e in prior_tests if " x1 50%" in e]),
           "r_C_vs_A": float(np.corrcoef(P[c_label[0]], P[ref])[0, 1]) if c_label else None,

@@ -25,7 +25,7 @@ class BackgroundSpec:
     name: str
     kind: str                  # 'grid', 'lati' or 'model'
     q: float = 50.0            # percentile (observation-based)
-    init: str = "scaled"       # model: 'scaled' (free run scaled to the satellite), 'truth', 'free'
+    init: str = "scaled"       # model: 'scaled' (free run scaled to the satellite per latitude band), 'scaled_global', 'truth', 'free'
     flux: str = "prior"        # model: fluxes outside the domain, 'prior' or 'truth'
     mask_res: float = 1.0      # model: resolution of the domain mask, degrees
 
@@ -35,7 +35,8 @@ BACKGROUNDS = {b.name: b for b in [
     BackgroundSpec("Reference", "model"), BackgroundSpec("TrueInit_BG", "model", init="truth"),
     BackgroundSpec("FreeInit_BG", "model", init="free"), BackgroundSpec("TrueFlux_BG", "model", flux="truth"),
     BackgroundSpec("Masktest_BG", "model", mask_res=0.1),
-    BackgroundSpec("Truth_BG", "model", init="truth", flux="truth")]}
+    BackgroundSpec("Truth_BG", "model", init="truth", flux="truth"),
+    BackgroundSpec("GlobalScale_BG", "model", init="scaled_global")]}
 
 # %% ../nbs/61_mega_bg.ipynb #ed4f936e
 def _bins(bins:pd.DataFrame, value:str="value") -> pd.DataFrame:
@@ -111,17 +112,35 @@ def model_xco2_at(field:xr.DataArray,             # (day, lat, lon) on the model
 
 def satellite_scaling(free_xco2:xr.DataArray,       # XCO2 (day, lat, lon) of a free run
                       obs:pd.DataFrame,             # good satellite observations: time, lat, lon, value
-                      )->pd.Series:
-    "Daily factor that scales the free run's 3-D field so its XCO2 matches the day's mean satellite XCO2 at the observations."
+                      band_deg:float=None,          # None: one factor per day; else one per day and latitude band
+                      smooth_days:int=7,            # banded factors: centred running mean over days (sparse data)
+                      )->xr.DataArray:              # (day, lat) factors on the model's latitudes
+    "Daily factors that scale the free run's 3-D field so its XCO2 matches the day's mean satellite XCO2 at the observations (globally or per band)."
     b = _bins(obs)
     b = b[b.day.isin(pd.DatetimeIndex(free_xco2.day.values))]
     if b.empty: raise MissingDataError("no satellite observation falls on a day of the model run", variable="obs")
     b["model"] = model_xco2_at(free_xco2, b)
-    daily = b.groupby("day")[["value", "model"]].mean()
-    f = (daily.value / daily.model).reindex(pd.DatetimeIndex(free_xco2.day.values))
-    return f.interpolate(limit_direction="both").rename("factor")
+    days, lat = pd.DatetimeIndex(free_xco2.day.values), free_xco2.lat.values
+    if band_deg is None:
+        daily = b.groupby("day")[["value", "model"]].mean()
+        f = (daily.value / daily.model).reindex(days).interpolate(limit_direction="both").values
+        out = np.repeat(f[:, None], lat.size, axis=1)
+    else:
+        b["band"] = np.floor(b.lat / band_deg)
+        g = b.groupby(["day", "band"])[["value", "model"]].sum()                  # sums: the running mean weights by data
+        g = g.unstack("band").reindex(days).fillna(0.0)
+        roll = lambda d: d.rolling(smooth_days, center=True, min_periods=1).sum()
+        ratio = (roll(g["value"]) / roll(g["model"]).replace(0.0, np.nan))         # (day, band)
+        centres = (ratio.columns.values + 0.5) * band_deg
+        out = np.empty((days.size, lat.size))
+        fall = (b.groupby("day").value.mean() / b.groupby("day").model.mean()).reindex(days).interpolate(limit_direction="both").values
+        for d in range(days.size):
+            r = ratio.iloc[d].values; ok = np.isfinite(r)
+            out[d] = np.interp(lat, centres[ok], r[ok]) if ok.any() else fall[d]      # held beyond the outermost bands with data
+    return xr.DataArray(out, dims=("day", "lat"), coords={"day": days, "lat": lat}, name="factor",
+                        attrs={"long_name": "satellite scaling of the free run's field", "band_deg": band_deg or 0})
 
-# %% ../nbs/61_mega_bg.ipynb #bea6a965
+# %% ../nbs/61_mega_bg.ipynb #cb922bc7
 def model_background(model:EulerianModel,
                      init,                          # callable(day) -> (K, J, I) ppm: the initial field at 00:00 of a day
                      days:pd.DatetimeIndex,         # consecutive days whose background is wanted
@@ -151,7 +170,7 @@ def model_background(model:EulerianModel,
                        "co2_surface": (("day", "lat", "lon"), sfc, {"units": "ppm", "long_name": "background surface CO2, daily mean"})},
                       coords=coords, attrs={"run_days": R})
 
-# %% ../nbs/61_mega_bg.ipynb #4ba07232
+# %% ../nbs/61_mega_bg.ipynb #ecc5e58a
 def read_oco2_bins(path=None,                 # CSV (or .csv.gz) of binned XCO2; default: the shipped Brazil file
                    max_z:float=6.0)->pd.DataFrame:
     "Binned OCO-2 XCO2: time (bin day), lat, lon (bin centres), value (ppm); outliers beyond max_z robust s.d. of the month dropped."
