@@ -24,8 +24,8 @@ from .mega_bg import (BACKGROUNDS, BackgroundSpec, obs_background, model_backgro
 from .bayes_inv import invert, DiagPrior, BlockPrior, kron_prior
 
 # %% auto #0
-__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'CORRELATION', 'MegaTwin', 'build_mega_twin', 'background_at',
-           'prior_vector', 'mega_experiment', 'experiment_scores', 'save_twin', 'load_twin', 'twin_at',
+__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'MegaTwin', 'build_mega_twin',
+           'background_at', 'prior_vector', 'mega_experiment', 'experiment_scores', 'save_twin', 'load_twin', 'twin_at',
            'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../nbs/62_mega.ipynb #a2d16534
@@ -221,11 +221,13 @@ def _scores(obs, mod) -> dict:
     return {"r": float(np.corrcoef(obs[ok], mod[ok])[0, 1]), "rmse": float(np.sqrt((d ** 2).mean())), "mae": float(np.abs(d).mean())}
 
 CORRELATION = {"length_km": 1500.0, "tau_months": 2.8}   # the twin's prior error correlation (see the text)
+BG_OFFSETS = {"bg_offset_sd": 1.0, "bg_offset_bands": 3}  # background offsets estimated with the fluxes: 1 ppm, per month and 3 latitude bands
 
 def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
                     length_km:float=CORRELATION["length_km"], tau_months:float=CORRELATION["tau_months"],
                     truth_transport:str="particles",     # observations from 'particles' (the inversion's transport) or 'eulerian'
-                    bg_offset_sd:float=0.0,              # ppm: > 0 also estimates one background offset per month (prior sd)
+                    bg_offset_sd:float=BG_OFFSETS["bg_offset_sd"],        # ppm: > 0 also estimates background offsets (prior sd); 0: the paper
+                    bg_offset_bands:int=BG_OFFSETS["bg_offset_bands"],    # one per month and latitude band of the domain (equal bands)
                     progress:bool=True) -> dict:
     "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics."
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
@@ -249,9 +251,12 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
     N = xa.size
     if bg_offset_sd > 0:                                         # one additive background offset per month, for every bin of it
         mi = tw.months.get_indexer(pd.DatetimeIndex(tw.bins.time.values[ok]).to_period("M").to_timestamp())
-        O = sp.csr_matrix((np.ones(mi.size), (np.arange(mi.size), mi)), shape=(mi.size, len(tw.months)))
-        H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(len(tw.months))]
-        pr = BlockPrior([pr, DiagPrior(np.full(len(tw.months), float(bg_offset_sd)))])
+        y0, y1 = tw.cfg["bbox"][2], tw.cfg["bbox"][3]
+        bi = np.clip(((tw.bins.lat.values[ok] - y0) / (y1 - y0) * bg_offset_bands).astype(int), 0, bg_offset_bands - 1)
+        n_off = len(tw.months) * bg_offset_bands
+        O = sp.csr_matrix((np.ones(mi.size), (np.arange(mi.size), mi * bg_offset_bands + bi)), shape=(mi.size, n_off))
+        H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(n_off)]
+        pr = BlockPrior([pr, DiagPrior(np.full(n_off, float(bg_offset_sd)))])
     else: xa_full = xa
     post = invert(H, y, xa_full, pr, so)
     pad = lambda W: np.vstack([W, np.zeros((post.n - N,) + W.shape[1:])]) if post.n > N else W
@@ -409,9 +414,9 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
         length = p.get("length_km"); length = CORRELATION["length_km"] if length is None or (isinstance(length, float) and np.isnan(length)) else float(length)
         transport = p.get("truth_transport"); transport = transport if isinstance(transport, str) else "particles"
         label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior") + ("" if transport == "particles" else " / Eulerian truth")
-        off = p.get("bg_offset_sd"); off = 0.0 if off is None or (isinstance(off, float) and np.isnan(off)) else float(off)
-        label += f" / background offsets {off:g} ppm" if off > 0 else ""
-        special = length <= 0 or transport != "particles" or bg == "Truth_BG" or off > 0
+        off = p.get("bg_offset_sd"); off = BG_OFFSETS["bg_offset_sd"] if off is None or (isinstance(off, float) and np.isnan(off)) else float(off)
+        label += "" if off > 0 else " / no background offsets"
+        special = length <= 0 or transport != "particles" or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0
         post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
         row = {"experiment": label, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
                "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
