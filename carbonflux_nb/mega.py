@@ -409,12 +409,11 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
     for _, r in ok.iterrows():
         rec = read_record(Path(sweep_dir) / r.run_id)["results"]
         p = {k[6:]: r[k] for k in r.index if k.startswith("param.")}
-        prior, scale, unc, bg = p.get("prior", "A"), float(p.get("scale", 1.0) or 1.0), float(p.get("uncertainty", 0.5) or 0.5), p.get("background", "Reference")
-        prior, bg = (prior if isinstance(prior, str) else "A"), (bg if isinstance(bg, str) else "Reference")
-        length = p.get("length_km"); length = CORRELATION["length_km"] if length is None or (isinstance(length, float) and np.isnan(length)) else float(length)
-        transport = p.get("truth_transport"); transport = transport if isinstance(transport, str) else "particles"
+        given = lambda k, default: default if p.get(k) is None or (isinstance(p.get(k), float) and np.isnan(p.get(k))) else p.get(k)
+        prior, bg, transport = given("prior", "A"), given("background", "Reference"), given("truth_transport", "particles")
+        scale, unc, length = float(given("scale", 1.0)), float(given("uncertainty", 0.5)), float(given("length_km", CORRELATION["length_km"]))
         label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior") + ("" if transport == "particles" else " / Eulerian truth")
-        off = p.get("bg_offset_sd"); off = BG_OFFSETS["bg_offset_sd"] if off is None or (isinstance(off, float) and np.isnan(off)) else float(off)
+        off = float(given("bg_offset_sd", BG_OFFSETS["bg_offset_sd"]))
         label += "" if off > 0 else " / no background offsets"
         special = length <= 0 or transport != "particles" or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0
         post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
