@@ -206,6 +206,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'carbonflux_nb.bayes_inv.Posterior.posterior_sd': ( 'bayes_inv.html#posterior.posterior_sd',
                                                                                              'carbonflux_nb/bayes_inv.py'),
                                          'carbonflux_nb.bayes_inv._HL': ('bayes_inv.html#_hl', 'carbonflux_nb/bayes_inv.py'),
+                                         'carbonflux_nb.bayes_inv._blas_guard': ( 'bayes_inv.html#_blas_guard',
+                                                                                  'carbonflux_nb/bayes_inv.py'),
                                          'carbonflux_nb.bayes_inv._chol': ('bayes_inv.html#_chol', 'carbonflux_nb/bayes_inv.py'),
                                          'carbonflux_nb.bayes_inv._gram': ('bayes_inv.html#_gram', 'carbonflux_nb/bayes_inv.py'),
                                          'carbonflux_nb.bayes_inv._gram_rows': ('bayes_inv.html#_gram_rows', 'carbonflux_nb/bayes_inv.py'),

@@ -12,8 +12,8 @@ import scipy.sparse as sp
 from .core import InputError, MissingDataError, GridMismatchError
 
 # %% auto #0
-__all__ = ['DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'BlockPrior', 'exp_correlation', 'great_circle_km', 'kron_prior',
-           'Posterior', 'invert']
+__all__ = ['BIG_N', 'DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'BlockPrior', 'exp_correlation', 'great_circle_km',
+           'kron_prior', 'Posterior', 'invert']
 
 # %% ../nbs/60_bayes_inv.ipynb #087bd4d4
 def _chol(C:np.ndarray, name:str) -> np.ndarray:
@@ -143,6 +143,16 @@ def _gram_rows(G:np.ndarray) -> np.ndarray:
     "G G' (M x M), upper triangle."
     return _gram(G.T)
 
+BIG_N = 8192      # above this matrix size the factorisation runs on one BLAS thread (see `_blas_guard`)
+
+def _blas_guard(n:int):
+    """One BLAS thread for factorisations of size > BIG_N: on this project's 2-core machine the bundled OpenBLAS
+    segfaulted in multithreaded potrf and syrk at n = 16,000 (one thread works, at about half the speed)."""
+    import contextlib
+    if n <= BIG_N: return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1, user_api="blas")
+
 def _HL(H, prior, chunk:int=2048) -> np.ndarray:
     "G = H L as a dense (M, N) array, built a block of rows at a time (memory: H and G only)."
     if isinstance(prior, DiagPrior):
@@ -248,12 +258,14 @@ def invert(H,                     # (M, N) dense array or scipy sparse: ppm per 
     G = _HL(Hd, prior)
     if form == "state":
         G /= np.sqrt(so)[:, None]                                # in place: G is ours; from here So^-1/2 H L
-        A = _gram(G); A[np.diag_indices(N)] += 1.0
-        C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
+        with _blas_guard(N):
+            A = _gram(G); A[np.diag_indices(N)] += 1.0
+            C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
         z = sla.cho_solve((C, False), G.T @ (d / np.sqrt(so)), check_finite=False)
     else:
-        P = _gram_rows(G); P[np.diag_indices(M)] += so
-        C = sla.cholesky(P, lower=False, overwrite_a=True, check_finite=False)
+        with _blas_guard(M):
+            P = _gram_rows(G); P[np.diag_indices(M)] += so
+            C = sla.cholesky(P, lower=False, overwrite_a=True, check_finite=False)
         z = G.T @ sla.cho_solve((C, False), d, check_finite=False)
     x = xa + prior.L(z)
     return Posterior(x, xa, prior, form, d, so, G, C, Hd @ x, Hxa)
