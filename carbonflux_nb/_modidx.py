@@ -896,6 +896,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'carbonflux_nb.mega._daily_runs': ('mega.html#_daily_runs', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega._locked': ('mega.html#_locked', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega._mask': ('mega.html#_mask', 'carbonflux_nb/mega.py'),
+                                    'carbonflux_nb.mega._obs_bg': ('mega.html#_obs_bg', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega._on_domain': ('mega.html#_on_domain', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega._sample': ('mega.html#_sample', 'carbonflux_nb/mega.py'),
                                     'carbonflux_nb.mega._scores': ('mega.html#_scores', 'carbonflux_nb/mega.py'),

@@ -168,7 +168,7 @@ def atmos_fluxes(grid:AtmosGrid=None, year:int=2018, seed:int=0,
                           "transcom": (("lat", "lon"), tc)}, coords=coords)
     return AtmosFluxes(grid, months, prior, scaling, land)
 
-# %% ../nbs/53_atmos_fluxes.ipynb #7b4314ce
+# %% ../nbs/53_atmos_fluxes.ipynb #b475f59f
 def initial_co2(grid:AtmosGrid, mean:float=CO2_START, gradient:float=3.0) -> np.ndarray:
     "(K, J, I) ppm: `mean` plus a north-south surface gradient (ppm from 60 S to 60 N) fading upwards; mass-weighted mean = `mean`."
     K, J, I = grid.shape

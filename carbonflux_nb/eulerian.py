@@ -146,7 +146,6 @@ def run(self:EulerianModel,
         flux=None,                 # callable(time, step) -> gC m-2 d-1, (J, I) or (E, J, I); None: no surface flux
         n_members:int=None,        # ensemble size when q0 has no member axis (default 1)
         mask=None,                 # (J, I): fluxes switched off where True, or the fraction (0-1) of each cell switched off
-        reset=None,                # callable(time, step) -> {member: (K, J, I) ppm} or None: restart members (staggered runs)
         output_every:int=8,        # steps between outputs (8 x 3 h = daily)
         progress:bool=True,
         return_state:bool=False,   # also return the final mole fraction (E, K, J, I), float64, to continue a run exactly
@@ -170,13 +169,6 @@ def run(self:EulerianModel,
     added = 0.0; total0 = m.sum(axis=(0, 1, 2))
     for n in tqdm(range(steps), desc="Eulerian steps", disable=not progress, leave=False):
         t = t0 + pd.Timedelta(seconds=n * self.dt)
-        for e, q in ((reset(t, n) or {}).items() if reset is not None else ()):
-            q = np.asarray(q, float)
-            if q.shape != (K, J, I) or not np.isfinite(q).all() or (q < 0).any():
-                raise InputError(f"reset field for member {e} at {t} must be finite, non-negative and shaped {(K, J, I)}", variable="reset")
-            new = q * M
-            added = added + np.where(np.arange(E) == e, new.sum() - m[..., e].sum(), 0.0)   # the budget counts a restart as an addition
-            m[..., e] = new
         if flux is not None:
             fx = _check_flux(flux(t, n), E, g, t)
             if mask is not None: fx = fx * keep[None]

@@ -170,15 +170,18 @@ def _mask(tw:MegaTwin, res:float) -> np.ndarray:
     land = tw.land_frac if res == 1.0 else domain_fraction(tw.grid, (-180, 180, -90, 90), res)
     return np.clip(np.where(land > 0, dom_land / np.where(land > 0, land, 1), 0.0), 0.0, 1.0)
 
+def _obs_bg(tw:MegaTwin, spec:BackgroundSpec, col:str) -> dict:
+    "An observation-based background from the bins' column `col`, at the bins (none at the stations)."
+    ob = obs_background(tw.bins.rename(columns={col: "value"}), spec.kind, spec.q)
+    key = tw.bins.assign(day=tw.bins.time.dt.floor("D"))[["day", "lat", "lon"]]
+    return {"bins": key.merge(ob, on=["day", "lat", "lon"], how="left").background.values, "stations": np.full(len(tw.stations), np.nan)}
+
 def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
     "Background (ppm) at the bins ('bins') and station samples ('stations'; NaN for observation-based backgrounds)."
     if name in tw._bg: return tw._bg[name]
     if name not in BACKGROUNDS: raise InputError(f"unknown background {name!r}; choose from {sorted(BACKGROUNDS)}", variable="background")
     spec = BACKGROUNDS[name]
-    if spec.kind != "model":
-        ob = obs_background(tw.bins.rename(columns={"value_particles": "value"}), spec.kind, spec.q)
-        key = tw.bins.assign(day=tw.bins.time.dt.floor("D"))[["day", "lat", "lon"]]
-        out = {"bins": key.merge(ob, on=["day", "lat", "lon"], how="left").background.values, "stations": np.full(len(tw.stations), np.nan)}
+    if spec.kind != "model": out = _obs_bg(tw, spec, "value_particles")
     else:
         start = tw.init["start"]
         snaps = tw.init["truth" if spec.init == "truth" else "free"]
@@ -233,11 +236,9 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
     if truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {truth_transport!r}", variable="truth_transport")
     col = f"value_{truth_transport}"
-    bg = cached_background(tw, background, progress)
-    if BACKGROUNDS[background].kind != "model":                  # observation-based backgrounds come from the observations used
-        ob = obs_background(tw.bins.rename(columns={col: "value"}), BACKGROUNDS[background].kind, BACKGROUNDS[background].q)
-        key = tw.bins.assign(day=tw.bins.time.dt.floor("D"))[["day", "lat", "lon"]]
-        bg = {"bins": key.merge(ob, on=["day", "lat", "lon"], how="left").background.values, "stations": np.full(len(tw.stations), np.nan)}
+    if background not in BACKGROUNDS: raise InputError(f"unknown background {background!r}; choose from {sorted(BACKGROUNDS)}", variable="background")
+    spec = BACKGROUNDS[background]                               # observation-based backgrounds come from the observations used
+    bg = _obs_bg(tw, spec, col) if spec.kind != "model" else cached_background(tw, background, progress)
     ok = np.isfinite(bg["bins"])
     H = tw.H_bins[np.flatnonzero(ok)]
     y = tw.bins[col].values[ok] - bg["bins"][ok]
@@ -249,7 +250,7 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         pr = kron_prior(sd, cells.lat.values, cells.lon.values, len(tw.months), length_km=length_km, tau=tau_months)
     else: pr = DiagPrior(sd)
     N = xa.size
-    if bg_offset_sd > 0:                                         # one additive background offset per month, for every bin of it
+    if bg_offset_sd > 0:                                         # additive background offsets: one per month and latitude band
         mi = tw.months.get_indexer(pd.DatetimeIndex(tw.bins.time.values[ok]).to_period("M").to_timestamp())
         y0, y1 = tw.cfg["bbox"][2], tw.cfg["bbox"][3]
         bi = np.clip(((tw.bins.lat.values[ok] - y0) / (y1 - y0) * bg_offset_bands).astype(int), 0, bg_offset_bands - 1)
