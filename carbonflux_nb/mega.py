@@ -334,7 +334,6 @@ def load_twin(path) -> MegaTwin:
     if not (path / "twin.json").is_file(): raise InputError("not a MEGA twin folder (no twin.json)", path)
     meta = json.loads((path / "twin.json").read_text()); cfg = meta["cfg"]; cfg["bbox"] = tuple(cfg["bbox"])
     a = np.load(path / "arrays.npz")
-    st = get_settings(); reg = st.region(cfg["domain"])
     g = atmos_grid(); dom = atmos_grid(cfg["res"], cfg["res"], bbox=cfg["bbox"])
     world_m = monthly(build_world(world_spec("global", "small", seed=cfg["seed"], years=(cfg["year"], cfg["year"]))))
     fx = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"], world_m=world_m)
