@@ -224,13 +224,16 @@ def _scores(obs, mod) -> dict:
     return {"r": float(np.corrcoef(obs[ok], mod[ok])[0, 1]), "rmse": float(np.sqrt((d ** 2).mean())), "mae": float(np.abs(d).mean())}
 
 CORRELATION = {"length_km": 1500.0, "tau_months": 2.8}   # the twin's prior error correlation (see the text)
-BG_OFFSETS = {"bg_offset_sd": 1.0, "bg_offset_bands": 3}  # background offsets estimated with the fluxes: 1 ppm, per month and 3 latitude bands
+BG_OFFSETS = {"bg_offset_sd": 1.0, "bg_offset_bands": 3,  # background offsets estimated with the fluxes: 1 ppm per month and latitude band,
+              "bg_short_days": 7, "bg_short_sd": 0.4}      # and 0.4 ppm per week and band
 
 def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
                     length_km:float=CORRELATION["length_km"], tau_months:float=CORRELATION["tau_months"],
                     truth_transport:str="particles",     # observations from 'particles' (the inversion's transport) or 'eulerian'
                     bg_offset_sd:float=BG_OFFSETS["bg_offset_sd"],        # ppm: > 0 also estimates background offsets (prior sd); 0: the paper
                     bg_offset_bands:int=BG_OFFSETS["bg_offset_bands"],    # one per month and latitude band of the domain (equal bands)
+                    bg_short_days:int=BG_OFFSETS["bg_short_days"],        # faster offsets: per that many days and band (0: none)
+                    bg_short_sd:float=BG_OFFSETS["bg_short_sd"],          # their prior sd, ppm
                     progress:bool=True) -> dict:
     "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics."
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
@@ -256,22 +259,29 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         bi = np.clip(((tw.bins.lat.values[ok] - y0) / (y1 - y0) * bg_offset_bands).astype(int), 0, bg_offset_bands - 1)
         n_off = len(tw.months) * bg_offset_bands
         O = sp.csr_matrix((np.ones(mi.size), (np.arange(mi.size), mi * bg_offset_bands + bi)), shape=(mi.size, n_off))
+        blocks, sds = [O], [np.full(n_off, float(bg_offset_sd))]
+        if bg_short_days > 0 and bg_short_sd > 0:                # and faster ones: per `bg_short_days` days and band
+            di = ((pd.DatetimeIndex(tw.bins.time.values[ok]) - tw.days[0]).days // bg_short_days).values
+            n_s = int(di.max()) + 1
+            blocks.append(sp.csr_matrix((np.ones(di.size), (np.arange(di.size), di * bg_offset_bands + bi)), shape=(di.size, n_s * bg_offset_bands)))
+            sds.append(np.full(n_s * bg_offset_bands, float(bg_short_sd)))
+        O = sp.hstack(blocks).tocsr(); n_off = O.shape[1]
         H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(n_off)]
-        pr = BlockPrior([pr, DiagPrior(np.full(n_off, float(bg_offset_sd)))])
+        pr = BlockPrior([pr, DiagPrior(np.concatenate(sds))])
     else: xa_full = xa
     post = invert(H, y, xa_full, pr, so)
     pad = lambda W: np.vstack([W, np.zeros((post.n - N,) + W.shape[1:])]) if post.n > N else W
     # totals of the natural flux: net minus the prescribed fossil
-    W = np.concatenate([_totals(tw, np.ones(len(tw.states), bool)), _totals(tw, tw.states.south.values)], axis=1)
+    W = np.concatenate([_totals(tw, np.ones(len(tw.states), bool)), _totals(tw, tw.states.south.values), _totals(tw, ~tw.states.south.values)], axis=1)
     agg = post.aggregate(pad(W))
     fossil = W.T @ tw.x["fossil"]
     nm = len(tw.months)
-    months = pd.DataFrame({"month": np.tile(tw.months, 2), "region": np.repeat(["domain", "south"], nm),
+    months = pd.DataFrame({"month": np.tile(tw.months, 3), "region": np.repeat(["domain", "south", "rest"], nm),
                            "prior": agg.prior.values - fossil, "posterior": agg.posterior.values - fossil,
                            "prior_sd": agg.prior_sd.values, "posterior_sd": agg.posterior_sd.values,
                            "truth": W.T @ tw.x["truth"] - fossil})
     annual = {}
-    for region, cols in (("domain", slice(0, nm)), ("south", slice(nm, 2 * nm))):
+    for region, cols in (("domain", slice(0, nm)), ("south", slice(nm, 2 * nm)), ("rest", slice(2 * nm, 3 * nm))):
         a = post.aggregate(pad(W[:, cols].sum(1)[:, None])).iloc[0]
         f = (W[:, cols].sum(1) @ tw.x["fossil"])
         k = 12 / nm                                                           # Pg C per year from the months covered
@@ -396,10 +406,10 @@ def seasonal_stats(monthly:pd.Series) -> dict:
             "to_sink": to_sink[0] if to_sink else None, "to_source": to_source[0] if to_source else None}
 
 def mean_relative_deviation(series:list) -> float:
-    "Mean over months of the spread of several posteriors relative to their mean magnitude: mean |x_k - mean| / |mean|."
+    "Spread of several monthly posteriors relative to their size: mean |x_k - mean| over experiments and months / mean |mean| over months."
     X = np.asarray(series, float)
     mu = X.mean(0)
-    return float((np.abs(X - mu).mean(0) / np.maximum(np.abs(mu), 1e-12)).mean())
+    return float(np.abs(X - mu).mean() / max(np.abs(mu).mean(), 1e-12))
 
 def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
     "From a sensitivity sweep's results table: (experiments table, monthly posteriors table, statements dict)."
@@ -422,8 +432,10 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
                                                            ("prior test" if bg == "Reference" else "background test")),
                **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
                                           "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
+                                          "rest_posterior_PgC_yr", "rest_posterior_sd_PgC_yr", "rest_truth_PgC_yr",
                                           "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
-                                          "domain_coverage_2sd", "south_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior",
+                                          "rest_rmse_prior", "rest_rmse_posterior", "domain_coverage_2sd", "south_coverage_2sd",
+                                          "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior",
                                           "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "dfs", "chi2")},
                "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
                "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
@@ -432,7 +444,9 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
                **{f"{k}_truth": seasonal_stats(truth)[k] for k in ("min_month", "to_sink", "to_source")}}
         rows.append(row)
         months.append(pd.DataFrame({"experiment": label, "month": np.arange(1, post.size + 1), "posterior": post, "truth": truth,
-                                    "prior": rec["domain_monthly_prior"]}))
+                                    "prior": rec["domain_monthly_prior"],
+                                    **{f"{g}_{k}": rec.get(f"{g}_monthly_{k}", [np.nan] * post.size)
+                                       for g in ("south", "rest") for k in ("posterior", "truth", "prior", "posterior_sd")}}))
     ex = pd.DataFrame(rows).sort_values(["kind", "experiment"]).reset_index(drop=True)
     mo = pd.concat(months, ignore_index=True)
     P = mo.pivot(index="month", columns="experiment", values="posterior")
