@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/upscale_bench.py
 	$(BIN)/python benchmarks/fluxformer_bench.py
 	$(BIN)/python benchmarks/inversion_bench.py
+	$(BIN)/python benchmarks/enkf_bench.py
 
 clean:
 	rm -rf out benchmarks/_work .pytest_cache
