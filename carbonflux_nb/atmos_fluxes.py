@@ -80,9 +80,10 @@ class AtmosFluxes:
         if kind == "truth": bio, ocean = bio * self.scaling.bio, ocean * self.scaling.ocean
         return xr.Dataset({"fossil": p.fossil, "fire": p.fire, "ocean": ocean, "bio": bio}).assign_attrs(units="gC m-2 d-1", kind=kind)
 
-    def at(self, t, kind:str="truth") -> np.ndarray:
-        "Total flux (J, I) at time t: the month's components with the biosphere's diurnal cycle."
+    def components(self, t, kind:str="truth") -> dict:
+        "The flux components (J, I) at time t, gC m-2 d-1: fossil, fire, ocean, and bio with the biosphere's diurnal cycle."
         t = pd.Timestamp(t)
+        if kind not in ("prior", "truth"): raise InputError(f"kind must be 'prior' or 'truth', got {kind!r}", variable="kind")
         i = self.months.get_indexer([t.to_period("M").to_timestamp()])[0]
         if i < 0: raise InputError(f"{t} is outside the fluxes' months {self.months[0]:%Y-%m} to {self.months[-1]:%Y-%m}", variable="time")
         p = self.prior.isel(time=i)
@@ -91,7 +92,12 @@ class AtmosFluxes:
         bio = p.reco.values - gpp + p.residual.values * shape
         ocean = p.ocean.values
         if kind == "truth": bio, ocean = bio * self.scaling.bio.values[i], ocean * self.scaling.ocean.values[i]
-        return p.fossil.values + p.fire.values + ocean + bio
+        return {"fossil": p.fossil.values, "fire": p.fire.values, "ocean": ocean, "bio": bio}
+
+    def at(self, t, kind:str="truth") -> np.ndarray:
+        "Total flux (J, I) at time t: the month's components with the biosphere's diurnal cycle."
+        c = self.components(t, kind)
+        return c["fossil"] + c["fire"] + c["ocean"] + c["bio"]
 
 def _diurnal(grid:AtmosGrid, t:pd.Timestamp, hours:float=3.0) -> np.ndarray:
     "The sun's elevation factor max(cos zenith, 0) over the `hours` from t, divided by its daily mean (J, I)."

@@ -147,6 +147,7 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None, method:str="sqrt",
                   inflation:str="multi",              # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi'
                   theta:float=1.0, mu=None,           # fixed factors, or the previous cycle's (the estimate's starting point)
                   smooth:float=1.0,                   # weight of this cycle's estimate against the previous factors (log space; 1: none)
+                  inflate_members:bool=True,          # carry the inflated spread into the analysis members (False: theta in the gain only, Eq. 3)
                   bounds:dict=None, seed=None) -> Analysis:
     "One EnKF analysis with multiple inflation, in ensemble space (see the text)."
     if method not in ("stochastic", "sqrt"): raise InputError(f"method must be 'stochastic' or 'sqrt', got {method!r}", variable="method")
@@ -172,7 +173,7 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None, method:str="sqrt",
     t2 = time.perf_counter()
     has = stats.n > 0
     sq = np.sqrt(theta)
-    A = sq * A                                             # inflated forecast anomalies
+    A_raw, A = A, sq * A                                   # forecast anomalies, raw and inflated
     # S~' R~^-1 S~ = theta sum_k G_k / mu_k and S~' R~^-1 d = sqrt(theta) sum_k b_k / mu_k: no second pass
     lam, V = np.linalg.eigh(theta * np.tensordot(1 / mu[has], stats.G[has], axes=1))
     lam = np.clip(lam, 0, None)
@@ -180,14 +181,17 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None, method:str="sqrt",
     if method == "sqrt":
         w = inv(sq * (stats.b[has] / mu[has][:, None]).sum(0))   # mean update weights (normalised anomalies)
         T = (V / np.sqrt(1 + lam)) @ V.T                   # symmetric square root of (I + S'R^-1S)^-1
-        Ea = xm[:, None] + A @ (w[:, None] / np.sqrt(m - 1) + T)
+        Ea = xm[:, None] + A @ (w[:, None] / np.sqrt(m - 1)) + (A if inflate_members else A_raw) @ T
     else:
         rr = mu[types] * r                                 # inflated observation error variances
         g = seed if isinstance(seed, np.random.Generator) else rng(0 if seed is None else seed, "enkf", "perturbations")
         P = g.standard_normal((y.size, m)) * np.sqrt(rr)[:, None]
         P -= P.mean(1, keepdims=True)                      # centred perturbations
-        D = (y[:, None] + P - HE) + (HE - ym[:, None]) * (1 - sq)   # innovations of the inflated members
-        Ea = (xm[:, None] + A) + A @ inv((sq * S / rr[:, None]).T @ D) / np.sqrt(m - 1)
+        if inflate_members:
+            D = (y[:, None] + P - HE) + (HE - ym[:, None]) * (1 - sq)   # innovations of the inflated members
+            Ea = (xm[:, None] + A) + A @ inv((sq * S / rr[:, None]).T @ D) / np.sqrt(m - 1)
+        else:                                                        # Eq. 3 as written: the forecast members, the inflated gain
+            Ea = E + A @ inv((sq * S / rr[:, None]).T @ (y[:, None] + P - HE)) / np.sqrt(m - 1)
     t3 = time.perf_counter()
     return Analysis(Ea, theta, mu, ok, msg, y.size, float(np.sqrt((d ** 2).mean())), t2 - t1, (t1 - t0) + (t3 - t2))
 
