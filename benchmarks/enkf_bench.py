@@ -10,7 +10,10 @@ of 4 state elements: a sparse H), m members, seeded. Methods, each on the same i
   straightforward  P = A A' / (m - 1) formed (n x n), K = P H' (H P H' + R)^-1 by a p x p solve, the mean updated
                    by K d and the anomalies by the square-root transform; run where P fits in memory
 
-    .venv/bin/python benchmarks/enkf_bench.py [--n 100000] [--p 10000] [--m 64] [--straight 2000 5000 10000] [--check]
+    .venv/bin/python benchmarks/enkf_bench.py [--n 100000] [--p 10000] [--m 64] [--straight 2000 5000 10000] [--cycle-members 64] [--check]
+
+Then one MCAS filter cycle on the twin (chapter 71): the forecast of --cycle-members members over 7 days (the
+batched Eulerian model) and the analysis (inflation estimate and the seven regional updates), timed apart.
 
 The estimate's cost is `Analysis.seconds_estimate` (the likelihood maximisation; the pass over the observations
 is shared with the update). --check exits 1 unless the estimate adds at most 25 % to the analysis at the full size, and the
@@ -59,6 +62,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000); ap.add_argument("--p", type=int, default=10_000); ap.add_argument("--m", type=int, default=64)
     ap.add_argument("--straight", type=int, nargs="*", default=[2000, 5000, 10000])
+    ap.add_argument("--cycle-members", type=int, default=64, help="members of the MCAS cycle (0: skip it)")
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args(argv)
     from carbonflux_nb.enkf import enkf_analysis
@@ -86,6 +90,16 @@ def main(argv=None):
         st = "not run (P would need %.0f GB)" % (r["n"] ** 2 * 8 / 1e9) if np.isnan(r["straight_s"]) else f"{r['straight_s']:.2f}"
         ra = "" if np.isnan(r["ratio"]) else f"{r['ratio']:.0f}x"
         print(f"| {r['n']:,} | {r['ensemble_s']:.3f} | {r['with_ml_s']:.3f} | {r['estimate_s']:.4f} | {r['ml_extra_%']:.0f} % | {st} | {ra} |")
+    if a.cycle_members:
+        from carbonflux_nb.mcas import build_mcas_twin, run_mcas
+        tw = build_mcas_twin(n_weeks=1, window_days=7, progress=False)
+        t = time.perf_counter()
+        r = run_mcas(tw, "both", 0, n_members=a.cycle_members, step_days=7, insitu_days=7, sat_days=7, progress=False)
+        tot = time.perf_counter() - t
+        f, an = r.seconds["forecast"], r.seconds["analysis"]
+        n_obs = int(r.cycles.n_insitu.iloc[0] + r.cycles.n_satellite.iloc[0])
+        print(f"\nMCAS cycle, {a.cycle_members} members, 7 days, {n_obs} observations, state {tw.grid.shape} field + {tw.regs.n_lam} lambdas:")
+        print(f"| total (s) | forecast (s) | analysis (s) | forecast share |\n|---:|---:|---:|---:|\n| {tot:.1f} | {f:.1f} | {an:.1f} | {f / (f + an):.0%} |")
     full = [r for r in rows if r["n"] == a.n][0]
     ok &= full["ml_extra_%"] <= 25
     if a.check and not ok: print("CHECK FAILED"); sys.exit(1)

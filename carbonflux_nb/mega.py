@@ -25,8 +25,8 @@ from .bayes_inv import invert, DiagPrior, BlockPrior, kron_prior
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'MegaTwin', 'build_mega_twin',
-           'background_at', 'prior_vector', 'mega_experiment', 'experiment_scores', 'save_twin', 'load_twin', 'twin_at',
-           'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
+           'background_at', 'prior_vector', 'mega_experiment', 'experiment_scores', 'validation_table', 'save_twin',
+           'load_twin', 'twin_at', 'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../nbs/62_mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -315,8 +315,16 @@ def experiment_scores(res:dict) -> dict:
         out[f"{region}_rmse_posterior"] = float(np.sqrt(((d.posterior - d.truth) ** 2).mean()))
         out[f"{region}_coverage_2sd"] = float((np.abs(d.posterior - d.truth) <= 2 * d.posterior_sd).mean())
     for code, v in res["validation"].items():
-        for k in ("prior", "posterior"): out[f"{code}_rmse_{k}"] = v[k]["rmse"]
+        for k in ("prior", "posterior"):
+            for metric in ("rmse", "r", "mae"): out[f"{code}_{metric}_{k}"] = v[k][metric]
     return out
+
+def validation_table(res:dict) -> pd.DataFrame:
+    "The validation stations' r, RMSE and MAE (ppm) of prior and posterior, and the RMSE and MAE reductions in percent."
+    t = pd.DataFrame({(code, k): v[k] for code, v in res["validation"].items() for k in ("prior", "posterior")}).T.unstack()
+    for metric in ("rmse", "mae"):
+        t[(metric, "reduction_%")] = 100 * (1 - t[(metric, "posterior")] / t[(metric, "prior")])
+    return t.sort_index(axis=1, level=0)
 
 # %% ../nbs/62_mega.ipynb #1c188be4
 import json, fcntl, contextlib
@@ -435,7 +443,8 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
                                           "rest_posterior_PgC_yr", "rest_posterior_sd_PgC_yr", "rest_truth_PgC_yr",
                                           "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
                                           "rest_rmse_prior", "rest_rmse_posterior", "domain_coverage_2sd", "south_coverage_2sd",
-                                          "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior",
+                                          "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior", "GSN_r_prior", "GSN_r_posterior",
+                                          "GSN_mae_prior", "GSN_mae_posterior", "DMS_r_prior", "DMS_r_posterior", "DMS_mae_prior", "DMS_mae_posterior",
                                           "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "dfs", "chi2")},
                "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
                "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
