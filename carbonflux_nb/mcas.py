@@ -427,6 +427,9 @@ def product_totals(tw:McasTwin, product:list, start, end) -> dict:
     regs, area = tw.regs, tw.grid.area
     days = pd.date_range(start, end, freq="D", inclusive="left")
     acc = {c: 0.0 for c in ("fossil", "fire", "ocean", "bio")}; nat = np.zeros(tw.grid.shape[1:])
+    tc = regs.transcom; tc_ids = np.arange(1, 23)
+    onehot = (tc[None] == tc_ids[:, None, None]).reshape(22, -1).astype(float)          # (22, cells)
+    monthly = {}                                                                         # month -> (sum over days of the natural flux per region, days)
     for d in days:
         mi = d.month - 1; week = int((d - tw.start) / pd.Timedelta(days=7))
         for w, pr, lam in product:
@@ -436,27 +439,29 @@ def product_totals(tw:McasTwin, product:list, start, end) -> dict:
             for name, f in (("fossil", c["fossil"][mi]), ("fire", c["fire"][mi]), ("ocean", ocean), ("bio", bio)):
                 acc[name] += w * float((f * area).sum()) / 1e15
             nat += w * (bio + ocean) * area / 1e15
+            m = monthly.setdefault(d.to_period("M"), [np.zeros(22), set()])
+            m[0] += w * onehot @ ((bio + ocean) * area / 1e15).ravel(); m[1].add(d)
     k = 365.0 / len(days)
-    tc = regs.transcom
     out = {name: k * v for name, v in acc.items()}
     out["transcom"] = pd.Series({r: k * nat[tc == r].sum() for r in range(1, 23)})
+    out["transcom_monthly"] = pd.DataFrame({str(p): 365.0 * v / len(dd) for p, (v, dd) in monthly.items()}, index=tc_ids).T  # Pg C per year, monthly means
     return out
 
 def budget_table(tw:McasTwin, products:dict, start, end) -> tuple:
-    "(Table 1: Pg C per year per product, TransCom natural fluxes per product)."
+    "(Table 1: Pg C per year per product, TransCom natural fluxes per product, and their monthly means (product, month) x region)."
     M = tw.grid.air_mass
     it0 = max(0, int((pd.Timestamp(start) - tw.start) / pd.Timedelta(hours=12)) - 1); it1 = int((pd.Timestamp(end) - tw.start) / pd.Timedelta(hours=12)) - 1
     gm = lambda i: float((tw.truth_co2[i] * M).sum() / M.sum())
     from carbonflux_nb.core import PGC_PER_PPM
     growth = (gm(it1) - gm(it0)) * PGC_PER_PPM * 365.0 / ((pd.Timestamp(end) - pd.Timestamp(start)).days)
-    rows, tcs = {}, {}
+    rows, tcs, tcm = {}, {}, {}
     for name, prod in products.items():
         t = product_totals(tw, prod, start, end)
         rows[name] = {"fossil": t["fossil"], "NEE": t["bio"], "fire": t["fire"], "net land": t["bio"] + t["fire"], "ocean": t["ocean"],
                       "net flux": t["fossil"] + t["fire"] + t["bio"] + t["ocean"], "atmospheric growth": growth}
         rows[name]["imbalance"] = rows[name]["net flux"] - growth
-        tcs[name] = t["transcom"]
-    return pd.DataFrame(rows).T, pd.DataFrame(tcs)
+        tcs[name] = t["transcom"]; tcm[name] = t["transcom_monthly"]
+    return pd.DataFrame(rows).T, pd.DataFrame(tcs), pd.concat(tcm, names=["product", "month"])
 
 def forward_predictions(tw:McasTwin, products:dict, spinup_weeks:int=0, progress:bool=False) -> pd.DataFrame:
     "The withheld in situ samples and TCCON columns after the breeding period, predicted by each product (one batched run)."
@@ -495,13 +500,16 @@ def mcas_experiment(tw:McasTwin, experiment:str="both", priors=(0, 1), spinup_we
     else:
         p = list(runs)[0]; prods["prior"], prods["posterior"] = prods[f"prior {p}"], prods[f"posterior {p}"]
     s0 = tw.start + pd.Timedelta(days=7 * spinup_weeks); e0 = tw.start + pd.Timedelta(days=7 * tw.cfg["n_weeks"])
-    budget, tcs = budget_table(tw, prods, s0, e0)
+    budget, tcs, tcm = budget_table(tw, prods, s0, e0)
+    amp = tcm.groupby(level="product").agg(lambda v: v.max() - v.min())                # seasonal amplitude over the scored months, per region
+    amp_rmse = np.sqrt(((amp.drop(index="truth") - amp.loc["truth"]) ** 2).mean(1))
     pred = forward_predictions(tw, prods, spinup_weeks)
     val = validation_scores(pred, list(prods))
     err = tcs.drop(columns="truth").sub(tcs["truth"], axis=0)
     tc_rmse = np.sqrt((err ** 2).mean())
     cycles = pd.concat({p: r.cycles for p, r in runs.items()}, names=["prior"]).reset_index(level=0)
     return {"experiment": experiment, "runs": runs, "products": prods, "budget": budget, "transcom": tcs, "transcom_rmse": tc_rmse,
+            "transcom_monthly": tcm, "amplitude": amp, "amplitude_rmse": amp_rmse,
             "validation": val, "predictions": pred, "cycles": cycles, "period": (s0, e0)}
 
 def experiment_summary(res:dict) -> dict:
@@ -511,7 +519,7 @@ def experiment_summary(res:dict) -> dict:
     for k in ("prior", "posterior"):
         out[f"{k}_imbalance"] = float(b.loc[k, "imbalance"]); out[f"{k}_net_flux"] = float(b.loc[k, "net flux"])
         out[f"{k}_nee"] = float(b.loc[k, "NEE"]); out[f"{k}_ocean"] = float(b.loc[k, "ocean"])
-        out[f"{k}_transcom_rmse"] = float(t[k])
+        out[f"{k}_transcom_rmse"] = float(t[k]); out[f"{k}_amplitude_rmse"] = float(res["amplitude_rmse"][k])
         for grp, short in (("in situ (withheld)", "insitu"), ("TCCON", "tccon")):
             for m in ("rmse", "r", "bias"): out[f"{k}_{short}_{m}"] = float(v.loc[(grp, k), m])
     out.update(truth_imbalance=float(b.loc["truth", "imbalance"]), truth_nee=float(b.loc["truth", "NEE"]), truth_ocean=float(b.loc["truth", "ocean"]),
