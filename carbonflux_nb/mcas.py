@@ -22,7 +22,7 @@ from .bayes_inv import great_circle_km
 from .enkf import enkf_analysis, ml_inflation, InnovationStats
 
 # %% auto #0
-__all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'MCAS_BOUNDS', 'McasRegions',
+__all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS', 'McasRegions',
            'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator', 'McasTwin', 'build_mcas_twin', 'McasResult',
            'FluxSource', 'flux_source', 'run_mcas', 'product_totals', 'budget_table', 'forward_predictions',
            'validation_scores', 'mcas_experiment', 'experiment_summary']
@@ -179,6 +179,8 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
                     withhold:float=0.05, extension_km:float=800.0, progress:bool=True) -> McasTwin:
     "The truth run and every observation of an MCAS twin experiment of `n_weeks` cycles (see the text)."
     st = get_settings(); seed = st.seed if seed is None else int(seed)
+    bad = set(errors or {}) - set(MCAS_ERRORS) | {f"{g}.{k}" for g, e in (errors or {}).items() if g in MCAS_ERRORS for k in e if k not in MCAS_ERRORS[g]}
+    if bad: raise InputError(f"unknown error settings {sorted(bad)}; groups {sorted(MCAS_ERRORS)}, keys true_scale, bias, stated", variable="errors")
     errors = {k: MCAS_ERRORS[k] | (errors or {}).get(k, {}) for k in MCAS_ERRORS}
     start = pd.Timestamp(start); end = start + pd.Timedelta(days=7 * n_weeks + window_days)
     if end > pd.Timestamp(f"{start.year + 1}-01-01"):
@@ -239,6 +241,7 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
 
 # %% ../nbs/71_mcas.ipynb #0cc693af
 EXPERIMENTS = {"insitu": (0,), "satellite": (1,), "both": (0, 1)}
+OBS_TYPES = {"continuous": "insitu", "flask": "insitu", "aircraft": "insitu", "oco2": "satellite"}   # kind -> inflation group (mu)
 MCAS_BOUNDS = {"theta": (0.05, 50.0), "mu": (0.1, 50.0)}   # theta below 1 allowed: the fresh prior spread of the lambdas may exceed their error
 
 @dataclass
@@ -246,7 +249,7 @@ class McasResult:
     cfg: dict
     lam: np.ndarray               # (n_cycles, n_lam): analysed lambda means, one row per week
     lam_sd: np.ndarray            # (n_cycles, n_lam): their ensemble spread
-    cycles: pd.DataFrame          # per cycle: theta, mu_insitu, mu_satellite, ok (False: the optimiser failed, previous factors kept), message, counts
+    cycles: pd.DataFrame          # per cycle: theta, mu_<group> per observation group, ok (False: the optimiser failed, previous factors kept), message, n_<group>
     regions: pd.DataFrame         # per cycle and localization region: observations used (inside, and passing the correlation test)
     seconds: dict                 # forecast, analysis
 
@@ -304,7 +307,8 @@ def _flux_fn(tw:McasTwin, products:list):
 
 def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, n_members:int=32, method:str="sqrt",
              inflation:str="multi",                 # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
-             theta:float=1.0, mu=(1.0, 1.0),        # fixed factors ('fixed'), or the first cycle's starting values
+             theta:float=1.0, mu=None,              # fixed factors ('fixed'), or the first cycle's starting values (default 1)
+             obs_types:dict=None,                   # observation kind -> inflation group, one mu each (default OBS_TYPES: in situ, satellite)
              bounds:dict=MCAS_BOUNDS,               # the estimate's bounds
              localization:bool=True, corr_threshold:float=0.7,
              inflate_members:bool=False,            # False: theta in the gain only, members keep their spread (Eq. 3)
@@ -332,8 +336,13 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, n_members:int=32, 
     per_day = int(86400 / model.dt); out_per_day = per_day // OUTPUT_EVERY
     W = blend_weights(regs)
     obs = tw.obs
-    usable = (~obs.validation.values) & np.isin(obs.type.values, EXPERIMENTS[experiment])
-    th, mu_ = (1.0, np.ones(2)) if inflation == "none" else (float(theta), np.asarray(mu, float).copy())
+    obs_types = OBS_TYPES if obs_types is None else dict(obs_types)
+    groups = list(dict.fromkeys(obs_types.values())); n_groups = len(groups)
+    gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items()})      # NaN: a kind not assimilated
+    usable = (~obs.validation.values) & np.isin(obs.type.values, EXPERIMENTS[experiment]) & gtype.notna().values
+    gtype = gtype.fillna(-1).values.astype(int)
+    mu = np.ones(n_groups) if mu is None else np.broadcast_to(np.asarray(mu, float), (n_groups,)).copy()
+    th, mu_ = (1.0, np.ones(n_groups)) if inflation == "none" else (float(theta), mu)
     lam_hist, lam_sd, rows, infl, secs = [], [], [], [], {"forecast": 0.0, "analysis": 0.0}
     src = flux_source(tw)
     client = None
@@ -357,19 +366,18 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, n_members:int=32, 
         sel = usable & (tt >= 0) & (tt < np.where(obs.type.values == 0, insitu_days, sat_days) * out_per_day)
         idx = np.flatnonzero(sel)
         HE = tw.op.subset(idx).apply(co2, t_offset=off)
-        y, r, types = obs.value.values[idx], obs.uncertainty.values[idx] ** 2, obs.type.values[idx]
+        y, r, types, otype = obs.value.values[idx], obs.uncertainty.values[idx] ** 2, gtype[idx], obs.type.values[idx]
         X = np.concatenate([c_step.reshape(E, nc).T, lam.T])                 # (nc + n_lam, E)
         Xc_new = np.zeros((nc, E)); lam_new = lam.T.copy()
         jy, ix = obs.jy.values[idx], obs.ix.values[idx]
         # the cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3), from all its observations at once
         if inflation not in ("none", "fixed") and idx.size >= 2:
             S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(E - 1)
-            est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, 2), inflation, start=(th, mu_), bounds=bounds)
-            th, mu_ = est.theta, est.mu
-            infl.append({"cycle": k, "time": t_k, "theta": th, "mu_insitu": mu_[0], "mu_satellite": mu_[1], "ok": est.ok,
-                         "message": est.message, "n_insitu": int((types == 0).sum()), "n_satellite": int((types == 1).sum())})
-        else: infl.append({"cycle": k, "time": t_k, "theta": th, "mu_insitu": mu_[0], "mu_satellite": mu_[1], "ok": True,
-                           "message": inflation, "n_insitu": int((types == 0).sum()), "n_satellite": int((types == 1).sum())})
+            est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), inflation, start=(th, mu_), bounds=bounds)
+            th, mu_, ok, msg = est.theta, est.mu, est.ok, est.message
+        else: ok, msg = True, inflation
+        infl.append({"cycle": k, "time": t_k, "theta": th, **{f"mu_{g_}": mu_[j] for j, g_ in enumerate(groups)}, "ok": ok, "message": msg,
+                     **{f"n_{g_}": int((types == j).sum()) for j, g_ in enumerate(groups)}})
         for reg in range(7 if localization else 1):
             if localization:
                 ext = regs.in_extended(reg)
@@ -389,9 +397,9 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, n_members:int=32, 
             crow = (np.arange(K)[:, None] * (J * I) + cells[None]).ravel() if co2_in_state else np.zeros(0, int)
             srows = np.r_[crow, nc + li]
             rec = {"cycle": k, "time": t_k, "region": LOC_REGIONS[reg] if localization else "global",
-                   "n_insitu": int((types[use] == 0).sum()), "n_satellite": int((types[use] == 1).sum()), "n_correlated": int(corr.sum())}
+                   "n_insitu": int((otype[use] == 0).sum()), "n_satellite": int((otype[use] == 1).sum()), "n_correlated": int(corr.sum())}
             if use.sum() >= 2:
-                Xa = enkf_analysis(X[srows], HE[use], y[use], r[use], types[use], n_types=2, method=method, inflation="fixed",
+                Xa = enkf_analysis(X[srows], HE[use], y[use], r[use], types[use], n_types=n_groups, method=method, inflation="fixed",
                                    theta=th, mu=mu_, inflate_members=inflate_members, seed=g).E
             else: Xa = X[srows]
             w = (W[reg].ravel()[cells] if localization else np.ones(cells.size))
@@ -410,13 +418,13 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, n_members:int=32, 
                               progress=False, return_state=True)
             C = np.broadcast_to(c1, (E, K, J, I)).copy()
         secs["analysis"] += time.perf_counter() - t1
-    cfg = dict(experiment=experiment, prior=prior, n_members=n_members, method=method, inflation=inflation, theta=theta, mu=list(mu),
+    cfg = dict(experiment=experiment, prior=prior, n_members=n_members, method=method, inflation=inflation, theta=theta, mu=list(mu), obs_types=obs_types,
                localization=localization, corr_threshold=corr_threshold, inflate_members=inflate_members, co2_in_state=co2_in_state,
                lam_forecast=lam_forecast, step_days=step_days, insitu_days=insitu_days, sat_days=sat_days,
                lam_sd_region=lam_sd_region, lam_sd_eco=lam_sd_eco, seed=seed)
     return McasResult(cfg, np.array(lam_hist), np.array(lam_sd), pd.DataFrame(infl), pd.DataFrame(rows), {k: round(v, 1) for k, v in secs.items()})
 
-# %% ../nbs/71_mcas.ipynb #0945be7a
+# %% ../nbs/71_mcas.ipynb #e1080485
 def _monthly_components(tw:McasTwin) -> dict:
     m = {0: tw.fluxes.monthly("prior"), 1: tw.fluxes_b.monthly("truth"), "truth": tw.fluxes.monthly("truth")}
     return {k: {c: v[c].values for c in ("fossil", "fire", "ocean", "bio")} for k, v in m.items()}
@@ -486,7 +494,7 @@ def validation_scores(pred:pd.DataFrame, names:list) -> pd.DataFrame:
             rows[(grp, n)] = {"n": len(d), "rmse": float(np.sqrt((e ** 2).mean())), "r": float(np.corrcoef(d[n], d.value)[0, 1]), "bias": float(e.mean())}
     return pd.DataFrame(rows).T
 
-# %% ../nbs/71_mcas.ipynb #e1080485
+# %% ../nbs/71_mcas.ipynb #1e3fd64b
 def mcas_experiment(tw:McasTwin, experiment:str="both", priors=(0, 1), spinup_weeks:int=2, progress:bool=True, **filter_kw) -> dict:
     "The filter with each prior; Table 1 (budget), Table 2 (validation), TransCom natural fluxes, and the cycles' inflation factors."
     if not 0 <= spinup_weeks < tw.cfg["n_weeks"]: raise InputError(f"spinup_weeks must be below the {tw.cfg['n_weeks']} weeks", variable="spinup_weeks")
