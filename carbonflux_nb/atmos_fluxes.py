@@ -70,6 +70,11 @@ class AtmosFluxes:
     prior: xr.Dataset             # fossil, fire, ocean, gpp, reco, residual (time=months, lat, lon)
     scaling: xr.Dataset           # bio, ocean: true / prior factors (time, lat, lon), and the TransCom region map
     land: np.ndarray              # land fraction (J, I)
+    extra: xr.DataArray = None    # a land flux only the truth has (time, lat, lon; gC m-2 d-1), none by default
+
+    def _extra(self, i=None):
+        if self.extra is None: return 0.0
+        return self.extra if i is None else self.extra.values[i]
 
     def monthly(self, kind:str="truth") -> xr.Dataset:
         "Monthly mean components (the biosphere's net flux as `bio`), prior or truth."
@@ -77,7 +82,7 @@ class AtmosFluxes:
         p = self.prior
         bio = p.reco - p.gpp + p.residual
         ocean = p.ocean
-        if kind == "truth": bio, ocean = bio * self.scaling.bio, ocean * self.scaling.ocean
+        if kind == "truth": bio, ocean = bio * self.scaling.bio + self._extra(), ocean * self.scaling.ocean
         return xr.Dataset({"fossil": p.fossil, "fire": p.fire, "ocean": ocean, "bio": bio}).assign_attrs(units="gC m-2 d-1", kind=kind)
 
     def components(self, t, kind:str="truth") -> dict:
@@ -91,7 +96,7 @@ class AtmosFluxes:
         gpp = p.gpp.values * shape
         bio = p.reco.values - gpp + p.residual.values * shape
         ocean = p.ocean.values
-        if kind == "truth": bio, ocean = bio * self.scaling.bio.values[i], ocean * self.scaling.ocean.values[i]
+        if kind == "truth": bio, ocean = bio * self.scaling.bio.values[i] + self._extra(i), ocean * self.scaling.ocean.values[i]
         return {"fossil": p.fossil.values, "fire": p.fire.values, "ocean": ocean, "bio": bio}
 
     def at(self, t, kind:str="truth") -> np.ndarray:

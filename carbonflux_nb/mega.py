@@ -5,7 +5,7 @@
 # %% ../nbs/62_mega.ipynb #692bff99
 from __future__ import annotations
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -24,13 +24,28 @@ from .mega_bg import (BACKGROUNDS, BackgroundSpec, obs_background, model_backgro
 from .bayes_inv import invert, DiagPrior, BlockPrior, kron_prior
 
 # %% auto #0
-__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'MegaTwin', 'build_mega_twin',
-           'background_at', 'prior_vector', 'mega_experiment', 'experiment_scores', 'validation_table', 'save_twin',
-           'load_twin', 'twin_at', 'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
+__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'sub_region_sink', 'MegaTwin',
+           'build_mega_twin', 'background_at', 'prior_vector', 'mega_experiment', 'experiment_scores',
+           'validation_table', 'save_twin', 'load_twin', 'twin_at', 'cached_background', 'seasonal_stats',
+           'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../nbs/62_mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
 SOUTH = {"lat_max": 33.0, "lon_min": 97.0}          # the sub-region ('Southern China'): south of 33 N, east of 97 E
+MISSING_SINK = -0.47                                 # Pg C per year: the truth's sink in the sub-region that no prior has
+
+def sub_region_sink(fx, bbox, pgc_yr:float=MISSING_SINK) -> xr.DataArray:
+    "A steady land flux (months, lat, lon; gC m-2 d-1) of `pgc_yr` a year in the transport cells wholly inside the sub-region, in proportion to annual GPP."
+    g = fx.grid
+    inside = ((g.lat_e[1:] <= SOUTH["lat_max"]) & (g.lat_e[:-1] >= bbox[2]))[:, None] & \
+             ((g.lon_e[:-1] >= SOUTH["lon_min"]) & (g.lon_e[1:] <= bbox[1]))[None, :]
+    days = fx.months.days_in_month.values.astype(float)
+    w = (fx.prior.gpp.values * days[:, None, None]).sum(0) * inside                  # gC m-2 over the year
+    mass = float((w * g.area).sum())
+    if mass <= 0: raise InputError(f"the sub-region {SOUTH} has no land with GPP inside the domain {bbox}", variable="missing_sink")
+    rate = pgc_yr * 1e15 * w / mass / days.sum()                                       # gC m-2 d-1, the same every month
+    return xr.DataArray(np.broadcast_to(rate, (len(days),) + rate.shape).copy(), dims=("time", "lat", "lon"), coords=fx.prior.gpp.coords,
+                        attrs={"units": "gC m-2 d-1", "long_name": "the sub-region's sink that no prior has"})
 
 @dataclass
 class MegaTwin:
@@ -89,6 +104,7 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
                     domain:str="china", res:float=None,   # domain preset (settings.ini) and its resolution (default: the preset's)
                     per_cell:int=10, max_age:float=20.0, run_days:int=20,
                     station_hour:int=6,                   # UTC hour of the daily station samples (afternoon in East Asia)
+                    missing_sink:float=MISSING_SINK,      # Pg C per year in the sub-region, in the truth only (0: none)
                     seed:int=None, progress:bool=True)->MegaTwin:
     "Build the shared parts of MEGA's twin experiments (see the text)."
     st = get_settings(); seed = st.seed if seed is None else seed
@@ -102,6 +118,7 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     g = atmos_grid(); wf = WindField(seed=seed); model = EulerianModel(g, wf)
     world_m = monthly(build_world(world_spec("global", "small", seed=seed, years=(year, year))))
     fx = atmos_fluxes(g, year=year, seed=seed, world_m=world_m)
+    if missing_sink: fx = replace(fx, extra=sub_region_sink(fx, bbox, missing_sink))
     fx_b = atmos_fluxes(g, year=year, seed=seed + 1, world_m=world_m)
     lap("fluxes")
     start = pd.Timestamp(f"{year}-01-01")
@@ -150,7 +167,8 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     x["fossil"] = pick(comps["A"]["fossil"])
     states = sts.assign(south=(sts.lat < SOUTH["lat_max"]) & (sts.lon > SOUTH["lon_min"]))
     land_frac = domain_fraction(g, (-180, 180, -90, 90), 1.0)
-    cfg = dict(year=year, n_months=n_months, domain=domain, res=res, per_cell=per_cell, max_age=max_age, run_days=run_days, seed=seed, bbox=bbox)
+    cfg = dict(year=year, n_months=n_months, domain=domain, res=res, per_cell=per_cell, max_age=max_age, run_days=run_days, seed=seed, bbox=bbox,
+               missing_sink=float(missing_sink))
     bins = bins.reset_index(drop=True).rename(columns={"value": "value_eulerian"})
     stations = stations.rename(columns={"value": "value_eulerian"})
     tw = MegaTwin(cfg, g, dom, months, pd.date_range(obs_start, end, freq="D", inclusive="left"), states, srm,
@@ -351,10 +369,12 @@ def load_twin(path) -> MegaTwin:
     path = Path(path)
     if not (path / "twin.json").is_file(): raise InputError("not a MEGA twin folder (no twin.json)", path)
     meta = json.loads((path / "twin.json").read_text()); cfg = meta["cfg"]; cfg["bbox"] = tuple(cfg["bbox"])
+    cfg.setdefault("missing_sink", 0.0)                                               # twins written before the sink existed
     a = np.load(path / "arrays.npz")
     g = atmos_grid(); dom = atmos_grid(cfg["res"], cfg["res"], bbox=cfg["bbox"])
     world_m = monthly(build_world(world_spec("global", "small", seed=cfg["seed"], years=(cfg["year"], cfg["year"]))))
     fx = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"], world_m=world_m)
+    if cfg["missing_sink"]: fx = replace(fx, extra=sub_region_sink(fx, cfg["bbox"], cfg["missing_sink"]))
     fx_b = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"] + 1, world_m=world_m)
     states = pd.read_parquet(path / "states.parquet")
     srm = SRMatrix(sp.load_npz(path / "H.npz").tocsr(), pd.read_parquet(path / "receptors.parquet"), states.drop(columns="south"))
@@ -433,7 +453,9 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
         label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior") + ("" if transport == "particles" else " / Eulerian truth")
         off = float(given("bg_offset_sd", BG_OFFSETS["bg_offset_sd"]))
         label += "" if off > 0 else " / no background offsets"
-        special = length <= 0 or transport != "particles" or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0
+        sink = float(given("missing_sink", MISSING_SINK))
+        label += "" if sink == MISSING_SINK else f" / missing sink {sink:g}"
+        special = length <= 0 or transport != "particles" or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
         post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
         row = {"experiment": label, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
                "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
