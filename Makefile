@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 ## make test: install, check notebooks and package agree, then every notebook as a test plus pytest
 test: $(STAMP) check-sync
-	$(BIN)/python -m pytest -n $(NPROC) --dist loadgroup tests
+	$(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=30 tests
 
 ## export notebooks to the package and clean them (run before committing)
 sync: $(STAMP)

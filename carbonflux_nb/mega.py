@@ -461,8 +461,8 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
                "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
                                                            ("prior test" if bg == "Reference" else "background test")),
                **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
-                                          "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
-                                          "rest_posterior_PgC_yr", "rest_posterior_sd_PgC_yr", "rest_truth_PgC_yr",
+                                          "south_prior_PgC_yr", "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
+                                          "rest_prior_PgC_yr", "rest_posterior_PgC_yr", "rest_posterior_sd_PgC_yr", "rest_truth_PgC_yr",
                                           "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
                                           "rest_rmse_prior", "rest_rmse_posterior", "domain_coverage_2sd", "south_coverage_2sd",
                                           "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior", "GSN_r_prior", "GSN_r_posterior",
