@@ -261,6 +261,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'carbonflux_nb.core.check_same_grid': ('core.html#check_same_grid', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.check_time_axis': ('core.html#check_time_axis', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.convert_units': ('core.html#convert_units', 'carbonflux_nb/core.py'),
+                                    'carbonflux_nb.core.cpu_threads': ('core.html#cpu_threads', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.data_path': ('core.html#data_path', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.days_in_month': ('core.html#days_in_month', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.in_test': ('core.html#in_test', 'carbonflux_nb/core.py'),

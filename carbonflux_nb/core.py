@@ -16,7 +16,7 @@ __all__ = ['M_C', 'M_CO2', 'M_AIR', 'SECONDS_PER_DAY', 'DAYS_PER_YEAR', 'R_EARTH
            'CarbonfluxError', 'InputError', 'UnitsError', 'TimeAxisError', 'GridMismatchError', 'MissingDataError',
            'ConfigError', 'RunError', 'canonical_units', 'convert_units', 'ppm_to_pgc', 'pgc_to_ppm', 'cell_area',
            'Region', 'check_same_grid', 'area_total', 'area_mean', 'days_in_month', 'annual_totals', 'check_time_axis',
-           'data_path', 'use_offline_geodata', 'rng', 'in_test']
+           'data_path', 'use_offline_geodata', 'rng', 'in_test', 'cpu_threads']
 
 # %% ../nbs/00_core.ipynb #1f3462e4
 class CarbonfluxError(Exception):
@@ -300,3 +300,9 @@ def rng(seed:int, *keys) -> np.random.Generator:
 def in_test() -> bool:
     "True while notebooks run as tests (nbdev sets IN_TEST): cells may shrink sizes, never switch code paths."
     return bool(os.environ.get("IN_TEST"))
+
+def cpu_threads(cap:int=None) -> int:
+    "Threads one process should use: OMP_NUM_THREADS where set (the test runner gives each parallel worker its share of the cores), else the cores; at most `cap`."
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    n = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    return max(1, min(cap, n) if cap else n)

@@ -2,7 +2,7 @@
 
 Cells flagged `#| slow` or `#| notest` are skipped here (settings: tst_flags); the papermill run notebooks run
 them at full size."""
-import subprocess, sys
+import os, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -11,10 +11,25 @@ NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpo
 NBDEV_TEST = Path(sys.executable).parent / "nbdev-test"
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def notebook_env() -> dict:
+    """The environment of one notebook's test process: its share of the cores for OpenMP and BLAS threads.
+
+    With pytest-xdist running notebooks side by side, torch, LightGBM, XGBoost and BLAS would each start a thread per
+    core and spin against each other: two torch notebooks together took over 5 minutes each on 2 cores, against under
+    one minute alone. A variable already set by the caller wins."""
+    env = dict(os.environ)
+    share = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    for v in THREAD_VARS: env.setdefault(v, str(share))
+    return env
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "nbs")) for p in NOTEBOOKS])
 def test_notebook(nb):
     r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=1800)
+                       timeout=1800, env=notebook_env())
     assert r.returncode == 0, f"{nb.name} failed:\n{r.stdout[-4000:]}\n{r.stderr[-8000:]}"
 
 
