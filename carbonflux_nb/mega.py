@@ -100,6 +100,17 @@ def _on_domain(fx, dom:AtmosGrid, kind:str) -> dict:
     m = fx.monthly(kind)
     return {c: conservative_regrid(m[c], dom).fillna(0.0).values for c in ("fossil", "fire", "bio")}
 
+def _on_states(a:np.ndarray, months:pd.DatetimeIndex, dom:AtmosGrid, states:pd.DataFrame) -> np.ndarray:
+    "Values of a (months, Jd, Id) domain field at the state elements (period, cell)."
+    return a[months.get_indexer(pd.DatetimeIndex(states.period)), np.searchsorted(dom.lat, states.lat.values), np.searchsorted(dom.lon, states.lon.values)]
+
+def _twin_fluxes(g:AtmosGrid, year:int, seed:int, bbox, missing_sink:float) -> tuple:
+    "The twin's fluxes (prior and truth, the truth with the sub-region's missing sink) and the other product's (prior B)."
+    world_m = monthly(build_world(world_spec("global", "small", seed=seed, years=(year, year))))
+    fx = atmos_fluxes(g, year=year, seed=seed, world_m=world_m)
+    if missing_sink: fx = replace(fx, extra=sub_region_sink(fx, bbox, missing_sink))
+    return fx, atmos_fluxes(g, year=year, seed=seed + 1, world_m=world_m)
+
 def build_mega_twin(year:int=2018, n_months:int=12,      # state months from January
                     domain:str="china", res:float=None,   # domain preset (settings.ini) and its resolution (default: the preset's)
                     per_cell:int=10, max_age:float=20.0, run_days:int=20,
@@ -116,10 +127,7 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
         nonlocal clock
         timings[name] = round(time.perf_counter() - clock, 1); clock = time.perf_counter()
     g = atmos_grid(); wf = WindField(seed=seed); model = EulerianModel(g, wf)
-    world_m = monthly(build_world(world_spec("global", "small", seed=seed, years=(year, year))))
-    fx = atmos_fluxes(g, year=year, seed=seed, world_m=world_m)
-    if missing_sink: fx = replace(fx, extra=sub_region_sink(fx, bbox, missing_sink))
-    fx_b = atmos_fluxes(g, year=year, seed=seed + 1, world_m=world_m)
+    fx, fx_b = _twin_fluxes(g, year, seed, bbox, missing_sink)
     lap("fluxes")
     start = pd.Timestamp(f"{year}-01-01")
     months = pd.date_range(start, periods=n_months, freq="MS")
@@ -161,8 +169,7 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     # priors and truth on the state elements (period, cell) in srm.states' order
     comps = {k: _on_domain(f, dom, kind) for k, f, kind in (("A", fx, "prior"), ("B", fx_b, "truth"), ("truth", fx, "truth"))}
     sts = srm.states
-    it = months.get_indexer(pd.DatetimeIndex(sts.period)); jj = np.searchsorted(dom.lat, sts.lat.values); ii = np.searchsorted(dom.lon, sts.lon.values)
-    pick = lambda a: a[it, jj, ii]
+    pick = lambda a: _on_states(a, months, dom, sts)
     x = {k: pick(c["fossil"] + c["fire"] + c["bio"]) for k, c in comps.items()}
     x["fossil"] = pick(comps["A"]["fossil"])
     states = sts.assign(south=(sts.lat < SOUTH["lat_max"]) & (sts.lon > SOUTH["lon_min"]))
@@ -372,10 +379,7 @@ def load_twin(path) -> MegaTwin:
     cfg.setdefault("missing_sink", 0.0)                                               # twins written before the sink existed
     a = np.load(path / "arrays.npz")
     g = atmos_grid(); dom = atmos_grid(cfg["res"], cfg["res"], bbox=cfg["bbox"])
-    world_m = monthly(build_world(world_spec("global", "small", seed=cfg["seed"], years=(cfg["year"], cfg["year"]))))
-    fx = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"], world_m=world_m)
-    if cfg["missing_sink"]: fx = replace(fx, extra=sub_region_sink(fx, cfg["bbox"], cfg["missing_sink"]))
-    fx_b = atmos_fluxes(g, year=cfg["year"], seed=cfg["seed"] + 1, world_m=world_m)
+    fx, fx_b = _twin_fluxes(g, cfg["year"], cfg["seed"], cfg["bbox"], cfg["missing_sink"])
     states = pd.read_parquet(path / "states.parquet")
     srm = SRMatrix(sp.load_npz(path / "H.npz").tocsr(), pd.read_parquet(path / "receptors.parquet"), states.drop(columns="south"))
     start = pd.Timestamp(meta["start"])
