@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # pytest workers: one per core, at most 4
 NPROC  := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
-.PHONY: install demo test sync check-sync bench clean
+.PHONY: install demo test test-portable sync check-sync bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ demo: $(STAMP)
 ## make test: install, check notebooks and package agree, then every notebook as a test plus pytest
 test: $(STAMP) check-sync
 	$(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=30 tests
+
+## make test-portable: the same tests on other numerical kernels, as another processor would run them: numba compiled
+## for a generic x86-64 (no AVX/FMA), OpenBLAS's Prescott kernels, numpy's baseline SIMD loops (its exp, log, sin
+## differ in the last bits), torch's default (non-vectorised) ATen kernels and MKL limited to SSE4.2. A test that
+## passes here and under `make test` does not depend on how this machine rounds. Run it when a numerical kernel changes.
+## (numpy's dispatched features are read from the installed numpy, so the list follows its version)
+PORTABLE_ENV = NUMBA_CPU_NAME=generic OPENBLAS_CORETYPE=Prescott \
+	NPY_DISABLE_CPU_FEATURES="$$($(BIN)/python -c 'import numpy._core._multiarray_umath as m; print(*m.__cpu_dispatch__)')" \
+	ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
+test-portable: $(STAMP) check-sync
+	$(PORTABLE_ENV) $(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=10 tests
 
 ## export notebooks to the package and clean them (run before committing)
 sync: $(STAMP)

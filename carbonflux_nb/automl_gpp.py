@@ -290,7 +290,7 @@ def _h2o_default(algo:str, base_models:list, seed:int, min_rows:int=10):
     kw = dict(seed=seed, keep_cross_validation_predictions=True)
     return {"GBM": lambda: H2OGradientBoostingEstimator(min_rows=min_rows, **kw), "DRF": lambda: H2ORandomForestEstimator(**kw),
             "GLM": lambda: H2OGeneralizedLinearEstimator(**kw),
-            "DeepLearning": lambda: H2ODeepLearningEstimator(hidden=[20, 20], epochs=10, **kw),
+            "DeepLearning": lambda: H2ODeepLearningEstimator(hidden=[20, 20], epochs=10, reproducible=True, **kw),  # one thread: repeatable
             "StackedEnsemble": lambda: H2OStackedEnsembleEstimator(base_models=base_models, seed=seed)}[algo]()
 
 def _fit_h2o(train:pd.DataFrame, test:pd.DataFrame, folds:np.ndarray, features:list, target:str,
@@ -359,7 +359,9 @@ def _fit_flaml(train:pd.DataFrame, test:pd.DataFrame, folds:np.ndarray, features
         a.fit(Xtr, ytr, task="regression", metric="mse", estimator_list=FLAML_ALGOS, time_budget=float(budget_s),
               max_iter=max_iter, seed=seed, eval_method="cv", split_type="group", groups=folds,
               n_splits=int(np.unique(folds).size), n_jobs=nthreads, verbose=0, log_file_name="", retrain_full=False,
-              custom_hp={"catboost": {"allow_writing_files": {"domain": False}}})   # no catboost_* folders in the cwd
+              custom_hp={"catboost": {"allow_writing_files": {"domain": False}}},   # no catboost_* folders in the cwd
+              # with a trial cap, learners take turns instead of being chosen from measured trial times (machine-dependent)
+              **({"learner_selector": "roundrobin"} if max_iter else {}))
     automl_s = time.time() - t0
     rows, models, preds = [], {}, {}
     for name in FLAML_ALGOS:

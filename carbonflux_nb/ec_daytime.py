@@ -14,7 +14,7 @@ from .core import InputError, MissingDataError
 from .ec_common import check_halfhourly, potential_radiation
 
 # %% auto #0
-__all__ = ['T0_K', 'TREF_K', 'VPD0', 'ALPHA_MAX', 'SD_PRIOR', 'light_response', 'partitioning_windows',
+__all__ = ['T0_K', 'TREF_K', 'VPD0', 'ALPHA_MAX', 'ALPHA_TOL', 'SD_PRIOR', 'light_response', 'partitioning_windows',
            'smooth_temperature_sensitivity', 'partition_daytime', 'plot_light_response', 'plot_daytime_parameters']
 
 # %% ../nbs/14_ec_daytime.ipynb #43d02e49
@@ -22,6 +22,7 @@ T0_K = 227.13              # K, Lloyd & Taylor's T0 (-46.02 degC)
 TREF_K = 273.15 + 15.0     # K, reference temperature of RRef
 VPD0 = 10.0                # hPa, VPD above which the saturation declines (Lasslop et al. 2010)
 ALPHA_MAX = 0.22           # upper bound of alpha before it is fixed to the last good window's value
+ALPHA_TOL = 5e-4           # umol J-1: a fitted alpha in [-ALPHA_TOL, 0) is "no light response" (set to 0), not a failure
 SD_PRIOR = np.array([50.0, 600.0, 10.0, 80.0])   # Lasslop's prior SDs of k, beta, alpha, RRef (REddyProc default)
 
 def light_response(
@@ -393,7 +394,7 @@ def _iopt(fixed_vpd, fixed_alpha):
     return np.array([0, 1, 2, 3])
 
 @njit(cache=True)
-def _optim_bounds(theta0, prior, flux, sd, rg, dv, vpd, tk, last_alpha, neglect_vpd):
+def _optim_bounds(theta0, prior, flux, sd, rg, dv, vpd, tk, last_alpha, neglect_vpd, alpha_tol=ALPHA_TOL):
     "optimLRCBounds: fit with the Lasslop refit cascade -> (theta or NaN, cost, code, k fixed, alpha fixed)."
     if not np.isfinite(last_alpha): last_alpha = ALPHA_MAX
     fixed_vpd = neglect_vpd or not np.any(vpd >= VPD0)
@@ -415,12 +416,13 @@ def _optim_bounds(theta0, prior, flux, sd, rg, dv, vpd, tk, last_alpha, neglect_
             th, fmin, fail = _optim_prior(th0, _iopt(fixed_vpd, fixed_alpha), flux, sd, rg, dv, tk, prior)
     code = fail
     if fail != 0: th[:] = np.nan
-    elif th[2] < 0 or th[3] < 0 or th[1] < 0 or th[1] >= 250:
+    elif th[2] < -alpha_tol or th[3] < 0 or th[1] < 0 or th[1] >= 250:
         th[:] = np.nan; code = 1002
+    elif th[2] < 0: th[2] = 0.0                       # within round-off of no light response: accepted as alpha = 0
     return th, fmin, code, fixed_vpd, fixed_alpha
 
 @njit(cache=True)
-def _fit_lrc(flux, sd, rg, dv, vpd, tk, e0, rref_night, last_alpha, neglect_vpd):
+def _fit_lrc(flux, sd, rg, dv, vpd, tk, e0, rref_night, last_alpha, neglect_vpd, alpha_tol=ALPHA_TOL):
     "fitLRC's three starts (beta prior x 1, 1.3, 0.8); the lowest cost wins -> (theta, iopt, code, prior)."
     nee = -flux
     prior = np.array([0.05, abs(_quantile7(nee, 0.03) - _quantile7(nee, 0.97)), 0.1, rref_night, e0])
@@ -430,7 +432,8 @@ def _fit_lrc(flux, sd, rg, dv, vpd, tk, e0, rref_night, last_alpha, neglect_vpd)
     for s in range(3):
         th0 = prior.copy()
         th0[1] = prior[1] * (1.0, 1.3, 0.8)[s]
-        th, fmin, code, fixed_vpd, fixed_alpha = _optim_bounds(th0, prior, flux, sd, rg, dv, vpd, tk, last_alpha, neglect_vpd)
+        th, fmin, code, fixed_vpd, fixed_alpha = _optim_bounds(th0, prior, flux, sd, rg, dv, vpd, tk, last_alpha, neglect_vpd,
+                                                               alpha_tol)
         thetas[s] = th; codes[s] = code; fv[s] = fixed_vpd; fa[s] = fixed_alpha
         if np.isfinite(th[0]) and fmin < best_f: best_f, best = fmin, s
     if best < 0: return thetas[0], _iopt(fv[0], fa[0]), codes[0], prior
@@ -509,7 +512,8 @@ def _cov_bootstrap(theta, iopt, flux, sd, rg, dv, tk, prior, sde0, nb):
 
 # %% ../nbs/14_ec_daytime.ipynb #7da1d5a7
 @njit(cache=True)
-def _fit_windows(nee, sdnee, temp, vpd, rg, is_day, rec_start, rec_end, e0w, sde0w, rrefw, min_n, nb, seed):
+def _fit_windows(nee, sdnee, temp, vpd, rg, is_day, rec_start, rec_end, e0w, sde0w, rrefw, min_n, nb, seed,
+                 alpha_tol=ALPHA_TOL):
     "All light-response windows in time order -> theta (nw, 5), cov (nw, 5, 5), code, iMeanRec, fitted (nw, 5), n."
     np.random.seed(seed)
     nw = rec_start.size
@@ -543,7 +547,7 @@ def _fit_windows(nee, sdnee, temp, vpd, rg, is_day, rec_start, rec_end, e0w, sde
                 flux[j] = -nee[i]; sd[j] = sdnee[i]; r[j] = rg[i]; vp[j] = vpd[i]
                 dv[j] = vpd[i] - VPD0 if vpd[i] > VPD0 else 0.0
                 tk[j] = temp[i] + 273.15; j += 1
-        th, iopt, c, prior = _fit_lrc(flux, sd, r, dv, vp, tk, e0w[w], rrefw[w], last_alpha, neglect)
+        th, iopt, c, prior = _fit_lrc(flux, sd, r, dv, vp, tk, e0w[w], rrefw[w], last_alpha, neglect, alpha_tol)
         if c != 0:
             code[w] = c; continue
         if nb > 0:
@@ -555,7 +559,7 @@ def _fit_windows(nee, sdnee, temp, vpd, rg, is_day, rec_start, rec_end, e0w, sde
             code[w] = c; continue
         theta[w], cov[w], code[w] = th, C, 0
         for j in range(iopt.size): fitted[w, iopt[j]] = True
-        last_alpha = th[2]
+        if th[2] > 0: last_alpha = th[2]              # a window accepted as "no light response" is no fallback
     return theta, cov, code, imean, fitted, nvalid
 
 # %% ../nbs/14_ec_daytime.ipynb #d625a1f8
@@ -654,11 +658,13 @@ def partition_daytime(
     seed:int=0,               # seed of the bootstrap
     min_records:int=10,       # fewest records to fit a window (REddyProc's minNRecInDayWindow)
     sd_as_reddyproc:bool=True,# propagate the uncertainty with REddyProc 1.3.3's two slips (see above)
+    alpha_tol:float=ALPHA_TOL,# umol J-1: alpha in [-alpha_tol, 0) is accepted as 0 (0: REddyProc's rule, alpha < 0 rejected)
 )->pd.DataFrame:              # REddyProc's output columns on df's index
     "Day-time partitioning of NEE into GPP and Reco (Lasslop et al. 2010) as REddyProc's `sGLFluxPartition`."
     source = df.attrs.get("source")
     per_day = check_halfhourly(df, source)
     if n_boot < 0 or n_boot == 1: raise InputError(f"n_boot = {n_boot}: give 0 (curvature) or at least 2 resamples", source, "n_boot")
+    if not alpha_tol >= 0: raise InputError(f"alpha_tol = {alpha_tol}: a tolerance is >= 0 umol J-1", source, "alpha_tol")
     if min_records < 3: raise InputError(f"min_records = {min_records}: a window needs at least 3 records", source, "min_records")
     s_ = f"_{suffix}" if suffix else ""
     nee, nee_qc, nee_sd = nee or f"NEE{s_}_f", nee_qc or f"NEE{s_}_fqc", nee_sd or f"NEE{s_}_fsd"
@@ -703,7 +709,7 @@ def partition_daytime(
     w4 = partitioning_windows(n, per_day, 4)
     rs, re_ = w4.iRecStart.to_numpy(), w4.iRecEnd.to_numpy()
     theta, cov, code, imean, fitted, nvalid = _fit_windows(meas, sd, x_t, x_vpd, x_rg, is_day, rs, re_, e0s, sde0s,
-                                                          rref, min_records, n_boot, seed)
+                                                          rref, min_records, n_boot, seed, alpha_tol)
     if (nvalid < min_records).all():
         raise MissingDataError(f"no 4-day window has {min_records} measured day-time NEE records (Rg > 4 W m-2, "
                                f"{nee_qc} == 0); the most in one window is {int(nvalid.max())}", source, nee)

@@ -43,3 +43,20 @@ def default_sigint():
     ran in it (libraries that start servers change the handler), so without this a simulated Ctrl-C may never arrive."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# The slowest tests, seconds on the 2-core machine (`make test` prints the 30 slowest; update when they change a lot).
+# They are started first, so that pytest-xdist's workers do not end with one long notebook running alone.
+SLOW_FIRST = {"71_mcas": 280, "41_sif_ec": 240, "33_fluxformer_twin": 225, "22_automl_fluxnet": 190, "62_mega": 160,
+              "21_automl_products": 140, "20_automl_gpp": 120, "31_fluxformer": 100, "runs/automl_gpp": 85, "runs/mega": 85,
+              "52_lagrangian": 80, "runs/mcas": 80, "34_fluxformer_fluxnet": 70, "70_enkf": 60, "09_land_twin": 60,
+              "test_same_seed_identical_outputs": 50}
+
+
+def _expected_seconds(item) -> float:
+    name = item.name.removeprefix("test_notebook[").removesuffix(".ipynb]")
+    return SLOW_FIRST.get(name, 0)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=_expected_seconds, reverse=True)     # stable: the rest keep their order

@@ -26,10 +26,21 @@ def notebook_env() -> dict:
     return env
 
 
+def cell_timing_args() -> list:
+    """`CARBONFLUX_CELL_TIMING=S` (seconds): nbdev-test reports every cell slower than S, and the lines are appended to
+    out/cell_timing.txt (notebook:cell id: seconds), to find what makes a notebook's test slow."""
+    s = os.environ.get("CARBONFLUX_CELL_TIMING")
+    return ["--cell-timing-min", s] if s else []
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "nbs")) for p in NOTEBOOKS])
 def test_notebook(nb):
-    r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=1800, env=notebook_env())
+    r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0", *cell_timing_args()], cwd=ROOT, capture_output=True,
+                       text=True, timeout=1800, env=notebook_env())
+    if cell_timing_args():
+        (ROOT / "out").mkdir(exist_ok=True)
+        with open(ROOT / "out" / "cell_timing.txt", "a") as f:
+            f.writelines(l + "\n" for l in r.stdout.splitlines() if l.startswith(nb.name + ":"))
     assert r.returncode == 0, f"{nb.name} failed:\n{r.stdout[-4000:]}\n{r.stderr[-8000:]}"
 
 
