@@ -27,9 +27,9 @@ def notebook_env() -> dict:
 
 
 def cell_timing_args() -> list:
-    """`CARBONFLUX_CELL_TIMING=S` (seconds): nbdev-test reports every cell slower than S, and the lines are appended to
+    """`CELL_TIMING_MIN=S` (seconds): nbdev-test reports every cell slower than S, and the lines are appended to
     out/cell_timing.txt (notebook:cell id: seconds), to find what makes a notebook's test slow."""
-    s = os.environ.get("CARBONFLUX_CELL_TIMING")
+    s = os.environ.get("CELL_TIMING_MIN")
     return ["--cell-timing-min", s] if s else []
 
 
