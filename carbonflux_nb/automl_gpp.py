@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from .core import InputError, MissingDataError, RunError, rng
+from .core import InputError, MissingDataError, RunError, rng, cpu_threads
 from .config import get_settings
 from .metrics import scores
 from .land_twin import DRIVERS, TIBET_ECOSYSTEMS, sample_towers
@@ -104,13 +104,13 @@ class H2OSession:
                  port:int=None,       # explicit port (default: settings.h2o_port + offset)
                  offset:int=0,        # offset added to settings.h2o_port (one per notebook or run)
                  max_mem:str=None,    # JVM heap, e.g. '4G' (default: settings.h2o_max_mem)
-                 nthreads:int=None,   # threads (default: settings.h2o_nthreads)
+                 nthreads:int=None,   # threads (default: settings.h2o_nthreads, at most OMP_NUM_THREADS where set)
                  stop_timeout:float=30,  # seconds to wait for the JVM to exit before killing it
                 ):
         s = get_settings()
         self.requested, self.explicit = int(port if port is not None else s.h2o_port + offset), port is not None
         self.port = self.requested
-        self.max_mem, self.nthreads = max_mem or s.h2o_max_mem, int(nthreads or s.h2o_nthreads)
+        self.max_mem, self.nthreads = max_mem or s.h2o_max_mem, int(nthreads or cpu_threads(s.h2o_nthreads))
         self.stop_timeout, self.pid, self.workdir, self._server, self._prev = stop_timeout, None, None, None, None
 
     def __enter__(self):
@@ -468,7 +468,7 @@ def fit_pft(table:pd.DataFrame,          # training table: pft, site, target, fe
         rows += r; models.update(m); preds.update(pr)
     if "flaml" in platforms:
         r, m, secs["flaml"], pr = _fit_flaml(train, test, folds, features, target, budget_s, seed, flaml_max_iter,
-                                             int(get_settings().h2o_nthreads))
+                                             cpu_threads(int(get_settings().h2o_nthreads)))
         rows += r; models.update(m); preds.update(pr)
     lb = pd.DataFrame(rows)
     key = "test_RMSE" if select_by == "test" else "cv_RMSE"

@@ -47,10 +47,10 @@ def default_sigint():
 
 # The slowest tests, seconds on the 2-core machine (`make test` prints the 30 slowest; update when they change a lot).
 # They are started first, so that pytest-xdist's workers do not end with one long notebook running alone.
-SLOW_FIRST = {"71_mcas": 280, "41_sif_ec": 240, "33_fluxformer_twin": 225, "22_automl_fluxnet": 190, "62_mega": 160,
-              "21_automl_products": 140, "20_automl_gpp": 120, "31_fluxformer": 100, "runs/automl_gpp": 85, "runs/mega": 85,
-              "52_lagrangian": 80, "runs/mcas": 80, "34_fluxformer_fluxnet": 70, "70_enkf": 60, "09_land_twin": 60,
-              "test_same_seed_identical_outputs": 50}
+SLOW_FIRST = {"21_automl_products": 105, "71_mcas": 97, "20_automl_gpp": 96, "62_mega": 92, "22_automl_fluxnet": 87,
+              "runs/automl_gpp": 84, "41_sif_ec": 82, "test_same_seed_identical_outputs": 80, "33_fluxformer_twin": 61,
+              "runs/mcas": 53, "31_fluxformer": 36, "70_enkf": 36, "16_ec_validation": 35, "runs/sif_ec": 34,
+              "runs/fluxformer": 30, "34_fluxformer_fluxnet": 29}
 
 
 def _expected_seconds(item) -> float:

@@ -11,14 +11,14 @@ NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpo
 NBDEV_TEST = Path(sys.executable).parent / "nbdev-test"
 
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def notebook_env() -> dict:
     """The environment of one notebook's test process: its share of the cores for OpenMP and BLAS threads.
 
-    With pytest-xdist running notebooks side by side, torch, LightGBM, XGBoost and BLAS would each start a thread per
-    core and spin against each other: two torch notebooks together took over 5 minutes each on 2 cores, against under
+    With pytest-xdist running notebooks side by side, torch, LightGBM, XGBoost, BLAS and numba's parallel loops would each
+    start a thread per core and spin against each other (h2o and FLAML take the share through `core.cpu_threads`): two torch notebooks together took over 5 minutes each on 2 cores, against under
     one minute alone. A variable already set by the caller wins."""
     env = dict(os.environ)
     share = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))

@@ -10,6 +10,10 @@ from test_cli import run_cli
 NB = ROOT / "nbs" / "runs" / "gridded_example.ipynb"
 
 
+# one worker runs both tests, so the three runs of the module fixture are made once, not once per worker
+pytestmark = pytest.mark.xdist_group("reproducibility")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro")
@@ -25,6 +29,8 @@ def load(out, rid):
 
 
 def test_same_seed_identical_outputs(runs):
+    """Bit for bit, and safely so: both runs are processes on this machine with the same environment; LightGBM runs on one
+    thread (deterministic), the grid is one chunk predicted row by row, and the truth is elementwise numpy."""
     a, b = load(runs, "a"), load(runs, "b")
     for v in ("gpp", "gpp_true"):
         np.testing.assert_array_equal(a[v].values, b[v].values)
