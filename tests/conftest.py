@@ -47,14 +47,13 @@ def default_sigint():
 
 # The slowest tests, seconds on the 2-core machine (`make test` prints the 30 slowest; update when they change a lot).
 # They are started first, so that pytest-xdist's workers do not end with one long notebook running alone.
-SLOW_FIRST = {"21_automl_products": 105, "71_mcas": 97, "20_automl_gpp": 96, "62_mega": 92, "22_automl_fluxnet": 87,
-              "runs/automl_gpp": 84, "41_sif_ec": 82, "test_reproducibility": 80, "33_fluxformer_twin": 61,
-              "runs/mcas": 53, "31_fluxformer": 36, "70_enkf": 36, "16_ec_validation": 35, "runs/sif_ec": 34,
-              "runs/fluxformer": 30, "34_fluxformer_fluxnet": 29}
+SLOW_FIRST = {"20_automl_gpp": 93, "21_automl_products": 88, "runs/automl_gpp": 87, "22_automl_fluxnet": 82, "41_sif_ec": 78,
+              "71_mcas": 71, "33_fluxformer_twin": 60, "test_same_seed_same_numbers_other_seed_others": 45, "62_mega": 44,
+              "70_enkf": 41, "runs/mcas": 41, "31_fluxformer": 38, "34_fluxformer_fluxnet": 38, "runs/sif_ec": 33,
+              "test_sweep_failure_interrupt_resume": 27, "runs/fluxformer": 24}
 
 
 def _expected_seconds(item) -> float:
-    if item.path.name == "test_reproducibility.py": return SLOW_FIRST["test_reproducibility"]   # kept together: one fixture
     name = item.name.removeprefix("test_notebook[").removesuffix(".ipynb]")
     return SLOW_FIRST.get(name, 0)
 

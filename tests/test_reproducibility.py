@@ -10,10 +10,6 @@ from test_cli import run_cli
 NB = ROOT / "nbs" / "runs" / "gridded_example.ipynb"
 
 
-# one worker runs both tests, so the three runs of the module fixture are made once, not once per worker
-pytestmark = pytest.mark.xdist_group("reproducibility")
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro")
@@ -28,7 +24,7 @@ def load(out, rid):
         return ds.load()
 
 
-def test_same_seed_identical_outputs(runs):
+def same_seed_identical_outputs(runs):
     """Bit for bit, and safely so: both runs are processes on this machine with the same environment; LightGBM runs on one
     thread (deterministic), the grid is one chunk predicted row by row, and the truth is elementwise numpy."""
     a, b = load(runs, "a"), load(runs, "b")
@@ -38,8 +34,14 @@ def test_same_seed_identical_outputs(runs):
     assert json.loads((runs / "a" / "results.json").read_text()) == json.loads((runs / "b" / "results.json").read_text())
 
 
-def test_other_seed_differs(runs):
+def other_seed_differs(runs):
     a, c = load(runs, "a"), load(runs, "c")
     assert not np.array_equal(a.gpp_true.values, c.gpp_true.values)
     assert json.loads((runs / "a" / "results.json").read_text())["seed"] == 5
     assert json.loads((runs / "c" / "results.json").read_text())["seed"] == 6
+
+
+def test_same_seed_same_numbers_other_seed_others(runs):
+    "One test, so that the three runs are made once (pytest-xdist would make a module fixture once per worker)."
+    same_seed_identical_outputs(runs)
+    other_seed_differs(runs)
