@@ -24,7 +24,6 @@ demo: $(STAMP)
 
 ## make test: install, check notebooks and package agree, then every notebook as a test plus pytest
 test: $(STAMP) check-sync
-	$(BIN)/python tests/warm_kernels.py
 	$(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=30 tests
 
 ## make test-portable: the same tests on other numerical kernels, as another processor would run them: numba compiled
@@ -36,7 +35,6 @@ PORTABLE_ENV = NUMBA_CPU_NAME=generic OPENBLAS_CORETYPE=Prescott \
 	NPY_DISABLE_CPU_FEATURES="$$($(BIN)/python -c 'import numpy._core._multiarray_umath as m; print(*m.__cpu_dispatch__)')" \
 	ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
 test-portable: $(STAMP) check-sync
-	$(PORTABLE_ENV) $(BIN)/python tests/warm_kernels.py
 	$(PORTABLE_ENV) $(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=10 tests
 
 ## export notebooks to the package and clean them (run before committing)
