@@ -17,9 +17,10 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 def notebook_env() -> dict:
     """The environment of one notebook's test process: its share of the cores for OpenMP and BLAS threads.
 
-    With pytest-xdist running notebooks side by side, torch, LightGBM, XGBoost, BLAS and numba's parallel loops would each
-    start a thread per core and spin against each other (h2o and FLAML take the share through `core.cpu_threads`): two torch notebooks together took over 5 minutes each on 2 cores, against under
-    one minute alone. A variable already set by the caller wins."""
+    With pytest-xdist running notebooks side by side, torch, LightGBM, XGBoost, BLAS and numba's parallel loops would
+    each start a thread per core and spin against each other (h2o and FLAML take the share through `core.cpu_threads`):
+    two torch notebooks together took over 5 minutes each on 2 cores, against under one minute alone. A variable
+    already set by the caller wins."""
     env = dict(os.environ)
     share = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
     for v in THREAD_VARS: env.setdefault(v, str(share))
@@ -35,9 +36,10 @@ def cell_timing_args() -> list:
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "nbs")) for p in NOTEBOOKS])
 def test_notebook(nb):
-    r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0", *cell_timing_args()], cwd=ROOT, capture_output=True,
-                       text=True, timeout=1800, env=notebook_env())
-    if cell_timing_args():
+    timing = cell_timing_args()
+    r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0", *timing], cwd=ROOT, capture_output=True, text=True,
+                       timeout=1800, env=notebook_env())
+    if timing:
         (ROOT / "out").mkdir(exist_ok=True)
         with open(ROOT / "out" / "cell_timing.txt", "a") as f:
             f.writelines(l + "\n" for l in r.stdout.splitlines() if l.startswith(nb.name + ":"))
