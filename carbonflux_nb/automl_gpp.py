@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_automl_gpp.ipynb #c265710b
 from __future__ import annotations
-import contextlib, io, json, os, shutil, socket, tempfile, time, uuid, warnings
+import contextlib, io, json, os, shlex, shutil, socket, tempfile, time, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -106,11 +106,13 @@ class H2OSession:
                  max_mem:str=None,    # JVM heap, e.g. '4G' (default: settings.h2o_max_mem)
                  nthreads:int=None,   # threads (default: settings.h2o_nthreads, at most OMP_NUM_THREADS where set)
                  stop_timeout:float=30,  # seconds to wait for the JVM to exit before killing it
+                 jvm_args:str=None,   # extra JVM options (default: settings.h2o_jvm_args)
                 ):
         s = get_settings()
         self.requested, self.explicit = int(port if port is not None else s.h2o_port + offset), port is not None
         self.port = self.requested
         self.max_mem, self.nthreads = max_mem or s.h2o_max_mem, int(nthreads or cpu_threads(s.h2o_nthreads))
+        self.jvm_args = shlex.split(jvm_args if jvm_args is not None else (s.h2o_jvm_args or ""))
         self.stop_timeout, self.pid, self.workdir, self._server, self._prev = stop_timeout, None, None, None, None
 
     def __enter__(self):
@@ -128,7 +130,8 @@ class H2OSession:
         try:
             with contextlib.redirect_stdout(io.StringIO()): h2o.init(ip="127.0.0.1", port=self.port, nthreads=self.nthreads, max_mem_size=self.max_mem,
                      name=f"carbonflux_{os.getpid()}_{self.port}", ice_root=str(self.workdir / "ice"),
-                                                                    log_dir=str(self.workdir / "logs"), bind_to_localhost=True, verbose=False)
+                                                                    log_dir=str(self.workdir / "logs"), bind_to_localhost=True, verbose=False,
+                                                                    jvm_custom_args=self.jvm_args or None)
             self._server = h2o.connection().local_server
             if self._server is None: raise RunError(f"h2o on port {self.port} was not started by this session")
             self.pid = self._server._process.pid

@@ -37,7 +37,8 @@ def find_settings(start=None) -> Path:
 # %% ../nbs/01_config.ipynb #de5ddfd7
 _TYPES = dict(data_dir=Path, out_dir=Path, seed=int, dask_workers=int, dask_threads_per_worker=int,
               dask_memory_limit=str, scheduler_address=str, upscale_chunk_cells=int, h2o_max_mem=str,
-              h2o_port=int, h2o_nthreads=int, default_region=str)
+              h2o_port=int, h2o_nthreads=int, h2o_jvm_args=str, default_region=str)
+_OPTIONAL = dict(h2o_jvm_args="")   # keys a settings file may lack (older files), with their defaults
 _REGION_TYPES = dict(description=str, lon_min=float, lon_max=float, lat_min=float, lat_max=float,
                      resolution=float, demo_resolution=float)
 
@@ -56,6 +57,7 @@ class Settings:
     h2o_port: int
     h2o_nthreads: int
     default_region: str
+    h2o_jvm_args: str | None = None    # extra JVM options for h2o, e.g. "-XX:TieredStopAtLevel=1"
     regions: dict = field(default_factory=dict)
     source: Path | None = None
 
@@ -98,7 +100,7 @@ def load_settings(path=None, overrides:dict|list=None, env=None) -> Settings:
     path = Path(path) if path else find_settings()
     cp = configparser.ConfigParser(interpolation=None)
     if not cp.read(path) or not cp.has_section(SECTION): raise ConfigError(f"{path}: no [{SECTION}] section")
-    raw = {k: v for k, v in cp.items(SECTION)}
+    raw = {**_OPTIONAL, **{k: v for k, v in cp.items(SECTION)}}
     regions = {s.split(".", 1)[1]: dict(cp.items(s)) for s in cp.sections() if s.startswith("region.")}
     if isinstance(overrides, (list, tuple)):
         bad = [o for o in overrides if "=" not in o]

@@ -57,6 +57,7 @@ class SIFECData:
                                  # sif_true, sif_trop (monthly TROPOMI-like, NaN before May 2018 or cloudy), sif_oco, n_oco
     towers: pd.DataFrame         # the table's rows at the towers, with gpp (observed), site
     tower_regions: tuple
+    world: xr.Dataset = None     # the 8-day world the samples were drawn from (e.g. to draw other observing systems)
 
     def held_out(self, df:pd.DataFrame=None) -> pd.Series:
         "True for rows on continents without towers."
@@ -133,7 +134,7 @@ def sif_ec_data(spec:WorldSpec=None,              # default: the global world at
     towers = table[table.pixel.isin(picks)].copy()
     towers.insert(0, "site", towers.pixel.map({p: f"S{i + 1:02d}" for i, p in enumerate(picks)}))
     towers["gpp"] = np.concatenate([_tower_obs(g.gpp_true.values, r) for _, g in towers.groupby("pixel", sort=True)])
-    return SIFECData(spec, wm, mask, table, towers.reset_index(drop=True), tuple(tower_regions))
+    return SIFECData(spec, wm, mask, table, towers.reset_index(drop=True), tuple(tower_regions), world)
 
 # %% ../nbs/41_sif_ec.ipynb #76078f51
 def fit_loop(net:nn.Module, opt:torch.optim.Optimizer,

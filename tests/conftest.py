@@ -1,11 +1,17 @@
 "Shared fixtures: the project root, and a small run notebook written for the tests."
-import sys
+import os, sys
 from pathlib import Path
 import nbformat, pytest
 from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+# h2o's JVMs with the quick JIT only (settings.ini: h2o_jvm_args): the same models from about half the JVM's CPU time on
+# the tests' small fits, where the optimising compiler's threads would compete with the notebooks running beside them
+# (measured: 4 PFTs of the tiny Tibetan world, H2O AutoML with 3 models each, 33 -> 19 CPU seconds of the JVM).
+# Inherited by every notebook and command the tests start; a value set by the caller wins.
+os.environ.setdefault("CARBONFLUX_H2O_JVM_ARGS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 
 @pytest.fixture(scope="session")
