@@ -18,7 +18,7 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 from carbonflux_nb.datasets import load_detha98
-from carbonflux_nb.ec_pipeline import process_site
+from carbonflux_nb.ec.pipeline import process_site
 t_import = time.perf_counter() - t0
 df = load_detha98()
 daytime, repeat = sys.argv[1] == "1", int(sys.argv[2])

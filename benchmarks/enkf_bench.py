@@ -4,7 +4,7 @@ inflation, against a straightforward implementation that forms the state covaria
 Problem: n state elements, p observations of two types (half "in situ", half "satellite", each an interpolation
 of 4 state elements: a sparse H), m members, seeded. Methods, each on the same inputs:
 
-  ensemble space   `enkf.enkf_analysis(method="sqrt", inflation="fixed")`: S' R^-1 S (m x m), its eigendecomposition;
+  ensemble space   `inversion.enkf.enkf_analysis(method="sqrt", inflation="fixed")`: S' R^-1 S (m x m), its eigendecomposition;
                    and the same with `inflation="multi"` (theta, mu_1, mu_2 estimated by maximum likelihood first):
                    the estimate's extra time is the difference
   straightforward  P = A A' / (m - 1) formed (n x n), K = P H' (H P H' + R)^-1 by a p x p solve, the mean updated
@@ -65,7 +65,7 @@ def main(argv=None):
     ap.add_argument("--cycle-members", type=int, default=64, help="members of the MCAS cycle (0: skip it)")
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args(argv)
-    from carbonflux_nb.enkf import enkf_analysis
+    from carbonflux_nb.inversion.enkf import enkf_analysis
     print(f"BLAS: {[(i['internal_api'], i['num_threads']) for i in threadpool_info()]}; m = {a.m}, p = {a.p}")
     rows, ok = [], True
     for n in sorted(set(a.straight + [a.n])):
@@ -91,7 +91,7 @@ def main(argv=None):
         ra = "" if np.isnan(r["ratio"]) else f"{r['ratio']:.0f}x"
         print(f"| {r['n']:,} | {r['ensemble_s']:.3f} | {r['with_ml_s']:.3f} | {r['estimate_s']:.4f} | {r['ml_extra_%']:.0f} % | {st} | {ra} |")
     if a.cycle_members:
-        from carbonflux_nb.mcas import build_mcas_twin, run_mcas
+        from carbonflux_nb.inversion.mcas import build_mcas_twin, run_mcas
         tw = build_mcas_twin(n_weeks=1, window_days=7, progress=False)
         t = time.perf_counter()
         r = run_mcas(tw, "both", 0, n_members=a.cycle_members, step_days=7, insitu_days=7, sat_days=7, progress=False)

@@ -10,8 +10,8 @@ year (2,920 three-hour steps). Members share the winds, so the cost per member f
 """
 import argparse, os, platform, sys, time
 import numpy as np
-from carbonflux_nb.atmos_grid import atmos_grid, WindField
-from carbonflux_nb.eulerian import EulerianModel
+from carbonflux_nb.twin.atmos import atmos_grid, WindField
+from carbonflux_nb.atmos.eulerian import EulerianModel
 
 
 def main():

@@ -27,9 +27,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from carbonflux_nb.land_twin import world_spec, build_world, monthly, sample_towers     # noqa: E402
-from carbonflux_nb.fluxformer_data import GLOBAL_TOWERS, climate_region, twin_tower_data, grid_data   # noqa: E402
-from carbonflux_nb.fluxformer import MonthlyModels                                      # noqa: E402
+from carbonflux_nb.twin.land import world_spec, build_world, monthly, sample_towers     # noqa: E402
+from carbonflux_nb.gpp.fluxformer_data import GLOBAL_TOWERS, climate_region, twin_tower_data, grid_data   # noqa: E402
+from carbonflux_nb.gpp.fluxformer import MonthlyModels                                      # noqa: E402
 
 
 def main():

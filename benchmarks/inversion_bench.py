@@ -7,7 +7,7 @@ its own), on the same seeded inputs:
   textbook         x = xa + inv(H' inv(So) H + inv(Sa)) H' inv(So) (y - H xa), every inverse by numpy.linalg.inv
                    and So and Sa as the dense matrices the formula names
   textbook-diagSo  the same, but inv(So) applied as 1 / so (the diagonal exploited); inv of the two N x N matrices kept
-  carbonflux       `bayes_inv.invert(form="state")`: G = H L, syrk, Cholesky, two triangular solves
+  carbonflux       `inversion.bayes.invert(form="state")`: G = H L, syrk, Cholesky, two triangular solves
 
 and a scaling table of `invert` with a Kronecker prior (10 months x N/10 cells, 500 km and 1-month correlation
 lengths; the N x N prior never formed) for N = 1,000 / 4,000 / 16,000 at the same M.
@@ -49,7 +49,7 @@ def _grid(n_cells):
 
 
 def run_case(case, n, m, out, warm=True):
-    if case.startswith("carbonflux"): from carbonflux_nb.bayes_inv import invert, DiagPrior, kron_prior   # imports not timed
+    if case.startswith("carbonflux"): from carbonflux_nb.inversion.bayes import invert, DiagPrior, kron_prior   # imports not timed
     if warm: run_case(case, 20, 60, None, warm=False)        # a tiny problem first: first calls load LAPACK and friends
     H, xa, sd, so, y = _inputs(n, m)
     base = _rss_mb()

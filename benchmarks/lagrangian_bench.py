@@ -8,8 +8,8 @@
 import argparse, os, platform, resource, sys, time
 import numpy as np, pandas as pd
 from carbonflux_nb.config import get_settings
-from carbonflux_nb.atmos_grid import atmos_grid, WindField
-from carbonflux_nb.lagrangian import domain_winds, advect, build_srm
+from carbonflux_nb.twin.atmos import atmos_grid, WindField
+from carbonflux_nb.atmos.lagrangian import domain_winds, advect, build_srm
 
 
 def main():

@@ -8,7 +8,7 @@ import gzip, hashlib
 from pathlib import Path
 import pandas as pd
 from .core import InputError, data_path
-from .fluxio import read_hesseflux, read_fluxnet2015_monthly_sites
+from .ec.readers import read_hesseflux, read_fluxnet2015_monthly_sites
 
 # %% auto #0
 __all__ = ['SAMPLES', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98', 'load_fluxnet2015_monthly']

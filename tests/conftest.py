@@ -53,9 +53,9 @@ def default_sigint():
 
 # The slowest tests, seconds on the 2-core machine (`make test` prints the 30 slowest; update when they change a lot).
 # They are started first, so that pytest-xdist's workers do not end with one long notebook running alone.
-SLOW_FIRST = {"20_automl_gpp": 93, "21_automl_products": 88, "runs/automl_gpp": 87, "22_automl_fluxnet": 82, "41_sif_ec": 78,
-              "71_mcas": 71, "33_fluxformer_twin": 60, "test_same_seed_same_numbers_other_seed_others": 45, "62_mega": 44,
-              "70_enkf": 41, "runs/mcas": 41, "31_fluxformer": 38, "34_fluxformer_fluxnet": 38, "runs/sif_ec": 33,
+SLOW_FIRST = {"20_gpp.automl": 93, "21_gpp.automl_products": 88, "runs/automl_gpp": 87, "22_lesson_automl_fluxnet": 82, "41_gpp.sif_ec": 78,
+              "71_inversion.mcas": 71, "33_lesson_fluxformer_twin": 60, "test_same_seed_same_numbers_other_seed_others": 45, "62_inversion.mega": 44,
+              "70_inversion.enkf": 41, "runs/mcas": 41, "31_gpp.fluxformer": 38, "34_lesson_fluxformer_fluxnet": 38, "runs/sif_ec": 33,
               "test_sweep_failure_interrupt_resume": 27, "runs/fluxformer": 24}
 
 

@@ -1,4 +1,4 @@
-"""No orphan h2o JVM: a session started by `automl_gpp.H2OSession` is gone (checked by its PID) after a normal
+"""No orphan h2o JVM: a session started by `gpp.automl.H2OSession` is gone (checked by its PID) after a normal
 exit, after an error inside the `with` block and after Ctrl-C, each in a process of its own."""
 import json, os, signal, subprocess, sys, time
 import psutil, socket
@@ -9,7 +9,7 @@ pytest.importorskip("h2o")
 
 SCRIPT = r"""
 import json, sys, time
-from carbonflux_nb.automl_gpp import H2OSession
+from carbonflux_nb.gpp.automl import H2OSession
 how = sys.argv[1]
 with H2OSession(offset=int(sys.argv[2]), max_mem="1G", nthreads=1) as s:
     print(json.dumps({"pid": s.pid, "port": s.port}), flush=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from carbonflux_nb.core import InputError, UnitsError, M_C, SECONDS_PER_DAY
-from carbonflux_nb.sif_reader import example_sif_table, read_sif_table
+from carbonflux_nb.gpp.sif_reader import example_sif_table, read_sif_table
 
 NAMES = {"site": "SITE_ID", "time": "DATE", "sif": "SIF_743", "gpp": "GPP_DT_VUT_REF", "ta": "TA_F", "srad": "SW_IN_F",
          "vpd": "VPD_F", "prec": "P_F", "lat": "LAT", "lon": "LON", "sif_uncertainty": "SIF_743_SD"}
