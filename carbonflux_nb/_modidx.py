@@ -172,6 +172,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'carbonflux_nb.core.cell_area': ('core.html#cell_area', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.check_same_grid': ('core.html#check_same_grid', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.check_time_axis': ('core.html#check_time_axis', 'carbonflux_nb/core.py'),
+                                    'carbonflux_nb.core.config_from': ('core.html#config_from', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.convert_units': ('core.html#convert_units', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.cpu_threads': ('core.html#cpu_threads', 'carbonflux_nb/core.py'),
                                     'carbonflux_nb.core.data_path': ('core.html#data_path', 'carbonflux_nb/core.py'),

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from .constants import (M_C_G_PER_MOL, M_CO2_G_PER_MOL, M_AIR_G_PER_MOL, R_EARTH_M, EARTH_SURFACE_M2,
+                                     SECONDS_PER_DAY, DAYS_PER_YEAR, PGC_PER_PPM)
 
 # %% auto #0
-__all__ = ['M_C', 'M_CO2', 'M_AIR', 'SECONDS_PER_DAY', 'DAYS_PER_YEAR', 'R_EARTH', 'EARTH_SURFACE', 'PGC_PER_PPM',
-           'CarbonfluxError', 'InputError', 'UnitsError', 'TimeAxisError', 'GridMismatchError', 'MissingDataError',
-           'ConfigError', 'RunError', 'canonical_units', 'convert_units', 'ppm_to_pgc', 'pgc_to_ppm', 'cell_area',
-           'Region', 'check_same_grid', 'area_total', 'area_mean', 'days_in_month', 'annual_totals', 'check_time_axis',
-           'data_path', 'use_offline_geodata', 'rng', 'in_test', 'cpu_threads']
+__all__ = ['M_C', 'M_CO2', 'M_AIR', 'R_EARTH', 'EARTH_SURFACE', 'CarbonfluxError', 'InputError', 'UnitsError', 'TimeAxisError',
+           'GridMismatchError', 'MissingDataError', 'ConfigError', 'RunError', 'config_from', 'canonical_units',
+           'convert_units', 'ppm_to_pgc', 'pgc_to_ppm', 'cell_area', 'Region', 'check_same_grid', 'area_total',
+           'area_mean', 'days_in_month', 'annual_totals', 'check_time_axis', 'data_path', 'use_offline_geodata', 'rng',
+           'in_test', 'cpu_threads']
 
 # %% ../nbs/00_core.ipynb #1f3462e4
 class CarbonfluxError(Exception):
@@ -37,15 +39,30 @@ class MissingDataError(InputError): "NaN, fill values or an empty group where da
 class ConfigError(CarbonfluxError, ValueError): "A run setting is missing or malformed."
 class RunError(CarbonfluxError, RuntimeError): "A workflow run failed; the message says which and where its log is."
 
+# %% ../nbs/00_core.ipynb #55b14331
+def config_from(cls,                 # a dataclass whose fields all have defaults
+                config=None,         # an instance of `cls` (default: `cls()`)
+                overrides:dict=None, # field -> value, replacing the config's
+                where:str=None,      # who asks (for the error message; default: the class name)
+               ):
+    "`config` (or the defaults of `cls`) with the fields in `overrides` replaced; unknown fields are an `InputError`."
+    import dataclasses
+    if config is None: config = cls()
+    elif not isinstance(config, cls):
+        raise InputError(f"expected a {cls.__name__}, got {type(config).__name__}", variable="config")
+    if not overrides: return config
+    known = {f.name for f in dataclasses.fields(cls)}
+    bad = sorted(set(overrides) - known)
+    if bad: raise InputError(f"unknown option(s) {bad} for {where or cls.__name__}; known: {sorted(known)}", variable=bad[0])
+    return dataclasses.replace(config, **overrides)
+
 # %% ../nbs/00_core.ipynb #be66cf6d
-M_C = 12.011              # g mol-1, molar mass of carbon
-M_CO2 = 44.009            # g mol-1, molar mass of CO2
-M_AIR = 28.9647           # g mol-1, molar mass of dry air
-SECONDS_PER_DAY = 86400.0 # s d-1
-DAYS_PER_YEAR = 365.25    # d yr-1, mean Julian year (rates per year; calendar totals use real month lengths)
-R_EARTH = 6371007.2       # m, authalic radius: a sphere with the WGS84 ellipsoid's surface area
-EARTH_SURFACE = 4 * math.pi * R_EARTH**2  # m2
-PGC_PER_PPM = 2.124       # Pg C per ppm of global-mean CO2 (Ballantyne et al. 2012; Global Carbon Budget)
+# short names of the constants module's values (one definition each there, units in the names)
+M_C = M_C_G_PER_MOL                 # g mol-1, molar mass of carbon
+M_CO2 = M_CO2_G_PER_MOL             # g mol-1, molar mass of CO2
+M_AIR = M_AIR_G_PER_MOL             # g mol-1, molar mass of dry air (the transport models use M_AIR_KG_PER_MOL)
+R_EARTH = R_EARTH_M                 # m, authalic radius
+EARTH_SURFACE = EARTH_SURFACE_M2    # m2
 
 # %% ../nbs/00_core.ipynb #37f42446
 # kind, factor to the kind's base unit, offset (value_base = value * factor + offset)
