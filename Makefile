@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # others; measured on 2 cores, see README), at most 5
 NPROC  := $(shell n=$$(nproc 2>/dev/null || echo 2); n=$$((n + 1)); [ $$n -gt 5 ] && n=5; echo $$n)
 
-.PHONY: install demo test test-portable sync check-sync bench clean
+.PHONY: install demo test test-portable sync check-sync lint lint-fix bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/carbonflux demo
 
-## make test: install, check notebooks and package agree, then every notebook as a test plus pytest
-test: $(STAMP) check-sync
+## make test: install, check notebooks and package agree, lint, then every notebook as a test plus pytest
+test: $(STAMP) check-sync lint
 	$(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=30 tests
 
 ## make test-portable: the same tests on other numerical kernels, as another processor would run them: numba compiled
@@ -34,7 +34,7 @@ test: $(STAMP) check-sync
 PORTABLE_ENV = NUMBA_CPU_NAME=generic OPENBLAS_CORETYPE=Prescott \
 	NPY_DISABLE_CPU_FEATURES="$$($(BIN)/python -c 'import numpy._core._multiarray_umath as m; print(*m.__cpu_dispatch__)')" \
 	ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
-test-portable: $(STAMP) check-sync
+test-portable: $(STAMP) check-sync lint
 	$(PORTABLE_ENV) $(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=10 tests
 
 ## export notebooks to the package and clean them (run before committing)
@@ -47,6 +47,14 @@ check-sync: $(STAMP)
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean; \
 	after=$$(git status --porcelain -- nbs carbonflux_nb 2>/dev/null); \
 	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: commit the exported package and cleaned notebooks"; git status --short -- nbs carbonflux_nb; exit 1; fi
+
+## ruff (pyflakes + isort) on the package: the notebooks' exported code (fix in the notebooks, then make sync)
+lint: $(STAMP)
+	$(BIN)/ruff check carbonflux_nb
+
+## ruff's fixes (sorted imports, unused imports removed) carried back into the notebooks, then re-exported
+lint-fix: $(STAMP)
+	$(BIN)/python tools/ruff_to_notebooks.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ec_bench.py

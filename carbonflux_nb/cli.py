@@ -4,10 +4,15 @@
 
 # %% ../nbs/07_cli.ipynb #3b3b0f42
 from __future__ import annotations
-import argparse, json, os, sys
+
+import argparse
+import json
+import os
+import sys
 from pathlib import Path
-from .core import InputError, ConfigError, RunError
+
 from .config import load_settings, use_settings
+from .core import ConfigError, InputError, RunError
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -54,6 +59,7 @@ def _settings(args):
         os.environ["CARBONFLUX_" + k.strip().replace(".", "_").upper()] = v.strip()
     return s
 
+# %% ../nbs/07_cli.ipynb #49894a62
 def _cmd(args, s) -> int:
     from carbonflux_nb import workflows as wf
     if args.command == "settings":

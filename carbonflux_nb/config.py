@@ -4,10 +4,14 @@
 
 # %% ../nbs/01_config.ipynb #d3db0fbb
 from __future__ import annotations
-import configparser, os
+
+import configparser
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import carbonflux_nb
+
 from .core import ConfigError, Region
 
 # %% auto #0

@@ -4,14 +4,27 @@
 
 # %% ../nbs/00_core.ipynb #8351faa4
 from __future__ import annotations
-import hashlib, math, os, re
+
+import hashlib
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from .constants import (M_C_G_PER_MOL, M_CO2_G_PER_MOL, M_AIR_G_PER_MOL, R_EARTH_M, EARTH_SURFACE_M2,
-                                     SECONDS_PER_DAY, DAYS_PER_YEAR, PGC_PER_PPM)
+
+from carbonflux_nb.constants import (
+    DAYS_PER_YEAR,
+    EARTH_SURFACE_M2,
+    M_AIR_G_PER_MOL,
+    M_C_G_PER_MOL,
+    M_CO2_G_PER_MOL,
+    PGC_PER_PPM,
+    R_EARTH_M,
+    SECONDS_PER_DAY,
+)
 
 # %% auto #0
 __all__ = ['M_C', 'M_CO2', 'M_AIR', 'R_EARTH', 'EARTH_SURFACE', 'CarbonfluxError', 'InputError', 'UnitsError', 'TimeAxisError',
@@ -121,6 +134,7 @@ _ALIASES = {  # normalised spelling -> canonical
     "degrees_east": "degrees_east", "degree_east": "degrees_east",
 }
 
+# %% ../nbs/00_core.ipynb #44c20914
 def canonical_units(units, source=None, variable=None) -> str:
     "The canonical spelling of `units` (raises `UnitsError` for units this package does not know)."
     if units is None: raise UnitsError("no units given (attrs['units'] is missing)", source, variable)
@@ -289,6 +303,7 @@ def check_time_axis(times, source=None, variable="time", equidistant=False):
 # %% ../nbs/00_core.ipynb #f64f7e26
 import carbonflux_nb
 
+
 def data_path(*parts) -> Path:
     "Path of a file shipped in the package's `data` folder (raises `InputError` if it is not there)."
     p = Path(carbonflux_nb.__file__).resolve().parent.joinpath("data", *parts)
@@ -297,7 +312,8 @@ def data_path(*parts) -> Path:
 
 def use_offline_geodata():
     "Point cartopy (Natural Earth) and regionmask (AR6 regions) at the shipped files, so nothing is downloaded."
-    import cartopy, regionmask
+    import cartopy
+    import regionmask
     geo = str(data_path("geo"))
     cartopy.config["pre_existing_data_dir"] = geo
     cartopy.config["data_dir"] = geo          # a missing file then fails instead of being fetched elsewhere

@@ -4,11 +4,15 @@
 
 # %% ../nbs/08b_datasets.ipynb #37a8aefc
 from __future__ import annotations
-import gzip, hashlib
+
+import gzip
+import hashlib
 from pathlib import Path
+
 import pandas as pd
+
 from .core import InputError, data_path
-from .ec.readers import read_hesseflux, read_fluxnet2015_monthly_sites
+from .ec.readers import read_fluxnet2015_monthly_sites, read_hesseflux
 
 # %% auto #0
 __all__ = ['SAMPLES', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98', 'load_fluxnet2015_monthly']

@@ -4,16 +4,32 @@
 
 # %% ../nbs/03_io.ipynb #a9370e7e
 from __future__ import annotations
-import json, os, shutil, time, uuid
+
+import json
+import os
+import shutil
+import time
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
+
 import carbonflux_nb
-from .core import (InputError, UnitsError, TimeAxisError, MissingDataError, GridMismatchError,
-                                canonical_units, convert_units, check_time_axis, check_same_grid)
+from carbonflux_nb.core import (
+    GridMismatchError,
+    InputError,
+    MissingDataError,
+    TimeAxisError,
+    UnitsError,
+    canonical_units,
+    check_same_grid,
+    check_time_axis,
+    convert_units,
+)
 
 # %% auto #0
 __all__ = ['ZARR_FORMAT', 'NETCDF_SUFFIXES', 'check_writable_units', 'provenance_attrs', 'prepare_for_writing', 'atomic_output',
@@ -118,8 +134,9 @@ def _nc_encoding(da:xr.DataArray, complevel:int) -> dict:
 @contextmanager
 def _private_threads():
     "Run dask computations inside on a private thread pool; leaving waits until none of its tasks still runs."
-    import dask
     from concurrent.futures import ThreadPoolExecutor
+
+    import dask
     with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool, dask.config.set(scheduler="threads", pool=pool):
         yield
 

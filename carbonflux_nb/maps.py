@@ -4,13 +4,18 @@
 
 # %% ../nbs/05_maps.ipynb #35c8892e
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
-import matplotlib.pyplot as plt
-import cartopy.crs as ccrs
-import cartopy.feature as cfeature
-from cartopy.mpl.geoaxes import GeoAxes
+
 from .core import InputError, use_offline_geodata
+
+if TYPE_CHECKING:    # for annotations only: the functions import them where they use them (light imports)
+    import cartopy.crs as ccrs
+    import matplotlib.pyplot as plt
+    from cartopy.mpl.geoaxes import GeoAxes
 
 # %% auto #0
 __all__ = ['axis_label', 'plot_map', 'plot_series', 'plot_seasonal_cycle']
@@ -34,6 +39,7 @@ def _as_field(da, dims:tuple, what:str) -> xr.DataArray:
 
 # %% ../nbs/05_maps.ipynb #a0764292
 def _projection(projection) -> ccrs.Projection:
+    import cartopy.crs as ccrs
     if projection is None: return ccrs.PlateCarree()
     if isinstance(projection, str):
         p = getattr(ccrs, projection, None)
@@ -73,6 +79,10 @@ def plot_map(
     **kw,                  # passed to `pcolormesh`
 )->GeoAxes:
     "Draw a (lat, lon) field on a cartopy map; returns the axes."
+    import cartopy.crs as ccrs
+    import cartopy.feature as cfeature
+    import matplotlib.pyplot as plt
+    from cartopy.mpl.geoaxes import GeoAxes
     f = _as_field(da, ("lat", "lon"), "plot_map").sortby("lat").sortby("lon")
     use_offline_geodata()                                   # before any Natural Earth feature is touched
     if ax is None: ax = plt.figure(figsize=figsize).add_subplot(projection=_projection(projection))
@@ -101,6 +111,7 @@ def plot_series(
     **kw,                # passed to `ax.plot`
 )->plt.Axes:
     "Plot a 1-D series with its long name and units on the y-axis; returns the axes."
+    import matplotlib.pyplot as plt
     dims = getattr(da, "dims", ())
     s = _as_field(da, tuple(d for d in dims if da.sizes[d] > 1)[:1] or dims[-1:] or ("time",), "plot_series")
     if ax is None: ax = plt.figure(figsize=figsize).add_subplot()
@@ -123,6 +134,7 @@ def plot_seasonal_cycle(
     **kw,                # passed to `ax.plot`
 )->plt.Axes:
     "Plot the mean seasonal cycle (monthly climatology) of a time series; returns the axes."
+    import matplotlib.pyplot as plt
     s = _as_field(da, ("time",), "plot_seasonal_cycle")
     if s.time.dtype.kind != "M":
         raise InputError(f"plot_seasonal_cycle needs datetime time stamps, got {s.time.dtype}", variable=da.name)

@@ -4,15 +4,28 @@
 
 # %% ../nbs/02_metrics.ipynb #70030fb9
 from __future__ import annotations
+
 import warnings
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import sparse, special
-from .core import (
-    InputError, MissingDataError, GridMismatchError, TimeAxisError, convert_units, cell_area, check_same_grid,
-    check_time_axis, days_in_month, data_path, use_offline_geodata)
+
+from carbonflux_nb.core import (
+    GridMismatchError,
+    InputError,
+    MissingDataError,
+    TimeAxisError,
+    cell_area,
+    check_same_grid,
+    check_time_axis,
+    convert_units,
+    data_path,
+    days_in_month,
+    use_offline_geodata,
+)
 
 # %% auto #0
 __all__ = ['scores', 'scores_by', 'seasonal_cycle', 'seasonal_cycle_r2', 'annual_values', 'iav', 'trend_map', 'linear_trend',

@@ -4,12 +4,15 @@
 
 # %% ../nbs/04_upscale.ipynb #19235166
 from __future__ import annotations
-import dask, dask.array as dsa
+
+import dask
+import dask.array as dsa
 import numpy as np
 import pandas as pd
 import xarray as xr
-from .core import InputError, check_same_grid, canonical_units
+
 from .config import get_settings
+from .core import InputError, canonical_units, check_same_grid
 
 # %% auto #0
 __all__ = ['dask_client', 'close_client', 'plan_chunks', 'upscale']

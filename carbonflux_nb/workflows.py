@@ -4,16 +4,30 @@
 
 # %% ../nbs/06_workflows.ipynb #6d5922cb
 from __future__ import annotations
-import base64, contextlib, hashlib, itertools, json, math, os, shutil, threading, time, uuid
+
+import base64
+import contextlib
+import hashlib
+import itertools
+import json
+import math
+import os
+import shutil
+import threading
+import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import yaml
 from tqdm.auto import tqdm
+
 import carbonflux_nb
-from .core import InputError, RunError
+
 from .config import get_settings
+from .core import InputError, RunError
 from .io import atomic_output
 
 # %% auto #0
@@ -213,6 +227,7 @@ def _run_quiet(nb, params, dest, rid, env=None):
             from distributed import rejoin
             rejoin()
 
+# %% ../nbs/06_workflows.ipynb #c16b7f0b
 def execute_runs(jobs:list,                 # [(notebook, params, run_id)]
                  dest,                      # folder of the run folders
                  parallel:bool=True,        # on the dask cluster (else one after another, here)
@@ -228,6 +243,7 @@ def execute_runs(jobs:list,                 # [(notebook, params, run_id)]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"runs in {dest.name}", disable=not progress)
     if todo and parallel:
         from distributed import as_completed
+
         from carbonflux_nb.upscale import dask_client
         client = client or dask_client()
         workers = list(client.scheduler_info()["workers"])

@@ -1,0 +1,79 @@
+"""The package's shape, checked: no module imports another module's private names, no notebook code cell is longer
+than a screen, and importing one chapter's module does not import the heavy libraries other chapters need."""
+import ast, json, subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import ROOT
+
+PKG = ROOT / "carbonflux_nb"
+MODULES = sorted(p for p in PKG.rglob("*.py") if p.name != "_modidx.py" and "__pycache__" not in p.parts)
+MAX_CELL_LINES = 60
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def imported_from(node: ast.ImportFrom, here: str) -> str:
+    "The absolute module name an ImportFrom node reads from."
+    if not node.level: return node.module or ""
+    base = here.split(".")[:-node.level]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def private_imports(path: Path) -> list:
+    here = module_name(path)
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            src = imported_from(node, here)
+            if not src.startswith("carbonflux_nb") or src == here: continue
+            out += [f"{here} imports {a.name} from {src}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    return out
+
+
+def test_no_private_cross_imports():
+    found = [msg for p in MODULES for msg in private_imports(p)]
+    assert not found, "modules import other modules' private names (make them public or move them):\n" + "\n".join(found)
+
+
+def test_the_check_finds_one(tmp_path):
+    "The check above is not vacuous: a module that imports a private name is caught."
+    bad = PKG / "ec" / "_probe_private_import.py"
+    try:
+        bad.write_text("from ..core import _weights\nfrom .common import _own_is_fine\n")
+        assert private_imports(bad) == ["carbonflux_nb.ec._probe_private_import imports _weights from carbonflux_nb.core",
+                                        "carbonflux_nb.ec._probe_private_import imports _own_is_fine from carbonflux_nb.ec.common"]
+    finally:
+        bad.unlink()
+
+
+def long_cells() -> list:
+    out = []
+    for nb in sorted((ROOT / "nbs").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb.parts: continue
+        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+            n = len("".join(c["source"]).splitlines())
+            if c["cell_type"] == "code" and n > MAX_CELL_LINES: out.append(f"{nb.relative_to(ROOT)} cell {i}: {n} lines")
+    return out
+
+
+def test_no_code_cell_longer_than_a_screen():
+    found = long_cells()
+    assert not found, f"code cells over {MAX_CELL_LINES} lines (split them at function boundaries):\n" + "\n".join(found)
+
+
+HEAVY = ("matplotlib.pyplot", "torch", "h2o", "shap", "cartopy", "dask.distributed", "flaml", "xgboost", "sklearn")
+
+
+@pytest.mark.parametrize("module,allowed", [("carbonflux_nb.ec.pipeline", ()), ("carbonflux_nb.inversion.bayes", ()),
+                                            ("carbonflux_nb.gpp.automl", ()), ("carbonflux_nb.atmos.readers", ())])
+def test_light_imports(module, allowed):
+    "Importing a chapter's module loads no heavy library it does not need at import time (they load where used)."
+    code = f"import sys, {module}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    loaded = set(r.stdout.split()) - set(allowed)
+    assert not loaded, f"importing {module} loads {sorted(loaded)}"
