@@ -11,36 +11,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .cluster import close_client, dask_client  # noqa: F401 (close_client: re-exported for older imports)
 from .config import get_settings
 from .core import InputError, canonical_units, check_same_grid
 
 # %% auto #0
-__all__ = ['dask_client', 'close_client', 'plan_chunks', 'upscale']
-
-# %% ../nbs/04_upscale.ipynb #f1c2b53c
-_client: list = [None]
-
-def dask_client(settings=None, **cluster_kw):
-    "A `distributed.Client`: to `settings.scheduler_address` if set, else to a (cached) LocalCluster from the settings."
-    from distributed import Client, LocalCluster
-    s = settings or get_settings()
-    c = _client[0]
-    if c is not None and c.status == "running": return c
-    if s.scheduler_address: c = Client(s.scheduler_address, timeout="30s")
-    else:
-        kw = dict(n_workers=s.dask_workers, threads_per_worker=s.dask_threads_per_worker,
-                  memory_limit=s.dask_memory_limit, processes=True, dashboard_address=None)
-        c = Client(LocalCluster(**{**kw, **cluster_kw}))
-    _client[0] = c
-    return c
-
-def close_client():
-    "Close the cached client (and its LocalCluster, if it started one)."
-    c, _client[0] = _client[0], None
-    if c is None: return
-    cluster = c.cluster
-    c.close()
-    if cluster is not None: cluster.close()
+__all__ = ['plan_chunks', 'upscale']
 
 # %% ../nbs/04_upscale.ipynb #83a08ffb
 def plan_chunks(sizes:dict, max_cells:int, time_chunk:int=None) -> dict:

@@ -244,7 +244,7 @@ def execute_runs(jobs:list,                 # [(notebook, params, run_id)]
     if todo and parallel:
         from distributed import as_completed
 
-        from carbonflux_nb.upscale import dask_client
+        from carbonflux_nb.cluster import dask_client
         client = client or dask_client()
         workers = list(client.scheduler_info()["workers"])
         width = max(1, min(max_parallel or len(workers), len(workers)))
