@@ -105,5 +105,5 @@ def main(argv=None) -> int:
         print("carbonflux: interrupted; finished runs are kept: run the same command again to resume", file=sys.stderr)
         return 130
     finally:
-        from carbonflux_nb.upscale import close_client
+        from carbonflux_nb.cluster import close_client
         close_client()
