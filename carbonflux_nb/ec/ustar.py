@@ -8,7 +8,6 @@ import warnings
 from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 from numba import njit
 from ..core import InputError, MissingDataError, rng
 from .common import check_halfhourly
@@ -452,6 +451,7 @@ def plot_ustar_classes(
     ax=None,                  # matplotlib axes (default: a new 6 x 3.5 in figure)
 ):
     "NEE against u* for one season: records, class means per temperature class, thresholds; returns the axes."
+    import matplotlib.pyplot as plt
     t = result.thresholds
     if season is None:
         s = t[t.aggregationMode == "season"]
