@@ -5,14 +5,16 @@
 # %% ../../nbs/12_ec.gapfill.ipynb #606cb3b1
 from __future__ import annotations
 import math, warnings
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numba import njit
-from ..core import InputError, MissingDataError, TimeAxisError
+from ..core import InputError, MissingDataError, TimeAxisError, config_from
 from .common import check_halfhourly
 
 # %% auto #0
-__all__ = ['LUT_ALL', 'LUT_FIRST', 'MDC', 'mds_steps', 'gap_lengths', 'mds_gapfill', 'fill_met', 'plot_fingerprint']
+__all__ = ['LUT_ALL', 'LUT_FIRST', 'MDC', 'mds_steps', 'gap_lengths', 'GapfillConfig', 'mds_gapfill', 'fill_met',
+           'plot_fingerprint']
 
 # %% ../../nbs/12_ec.gapfill.ipynb #88395a1c
 LUT_ALL, LUT_FIRST, MDC = 1, 2, 3   # `_fmeth` codes: LUT on all drivers, LUT on the first driver, mean diurnal course
@@ -60,6 +62,7 @@ def _mean_sd(buf, cnt):
     for q in range(cnt): ss += (buf[q] - mu) ** 2
     return mu, math.sqrt(ss / (cnt - 1))
 
+# %% ../../nbs/12_ec.gapfill.ipynb #29044bc2
 @njit(cache=True)
 def _mds_kernel(
     y,          # values to fill, NaN = missing (after the quality mask), shape (n,)
@@ -182,22 +185,33 @@ def _warn_runs(y, min_n, var, index):
                       stacklevel=3)
 
 # %% ../../nbs/12_ec.gapfill.ipynb #d5f77734
+@dataclass(frozen=True)
+class GapfillConfig:
+    "Options of `mds_gapfill` (REddyProc's defaults)."
+    drivers:tuple = ("Rg", "VPD", "Tair")  # V1, V2, V3 (or V1 alone, or none); V1 containing 'Rg' gets the radiation tolerance
+    tolerances:tuple = (50.0, 5.0, 2.5)    # T1, T2, T3 in the drivers' units (W m-2, hPa, degC)
+    fill_all:bool = True            # estimate every record (uncertainty), not only the gaps
+    qc_value:float = 0              # the flag of good records; others count as gaps
+    suffix:str = ""                 # inserted in the output names: NEE_<suffix>_f (REddyProc's suffix, e.g. 'uStar')
+    max_gap_days:float = 60         # gaps longer than this are not filled
+    min_n_warn_run_length:float = None  # warn about runs of this many identical values; None: 4 hours for NEE, off otherwise
+    method:str = "Reichstein05"     # 'Reichstein05' or 'Vekuri23' (bias-reduced LUT mean)
+    rg_floor:float = 20.0           # smallest radiation tolerance, W m-2
+    night_rg:float = 10.0           # radiation below which Vekuri23 keeps the plain mean, W m-2
+
+# %% ../../nbs/12_ec.gapfill.ipynb #f81b700f
 def mds_gapfill(
     df:pd.DataFrame,               # records on an equidistant half-hourly or hourly DatetimeIndex of interval starts
     var:str="NEE",                 # column to fill
-    drivers=("Rg", "VPD", "Tair"), # V1, V2, V3 (or V1 alone, or none); V1 containing 'Rg' gets the radiation tolerance
-    tolerances=(50.0, 5.0, 2.5),   # T1, T2, T3 in the drivers' units (W m-2, hPa, degC)
-    fill_all:bool=True,            # estimate every record (uncertainty), not only the gaps
     qc=None,                       # quality flags: a column name or an array of length len(df); None: all records good
-    qc_value=0,                    # the flag of good records; others count as gaps
-    suffix:str="",                 # inserted in the output names: NEE_<suffix>_f (REddyProc's suffix, e.g. 'uStar')
-    max_gap_days:float=60,         # gaps longer than this are not filled
-    min_n_warn_run_length=None,    # warn about runs of this many identical values; None: 4 hours for NEE, off otherwise
-    method:str="Reichstein05",     # 'Reichstein05' or 'Vekuri23' (bias-reduced LUT mean)
-    rg_floor:float=20.0,           # smallest radiation tolerance, W m-2
-    night_rg:float=10.0,           # radiation below which Vekuri23 keeps the plain mean, W m-2
+    config:GapfillConfig=None,     # the options (default: `GapfillConfig()`); single options may be given as keywords
+    **options,                     # fields of `GapfillConfig`, replacing the config's
 )->pd.DataFrame:                   # <var>[_<suffix>]_orig, _f, _fqc, _fall, _fall_qc, _fnum, _fsd, _fmeth, _fwin
     "Fill gaps of `var` by marginal distribution sampling exactly as REddyProc's `sMDSGapFill`."
+    cfg = config_from(GapfillConfig, config, options, where="mds_gapfill")
+    drivers, tolerances, fill_all, qc_value, suffix = cfg.drivers, cfg.tolerances, cfg.fill_all, cfg.qc_value, cfg.suffix
+    max_gap_days, min_n_warn_run_length, method = cfg.max_gap_days, cfg.min_n_warn_run_length, cfg.method
+    rg_floor, night_rg = cfg.rg_floor, cfg.night_rg
     source = df.attrs.get("source", "DataFrame")
     per_day = check_halfhourly(df, source=source, whole_days=False)
     n = len(df)
