@@ -6,7 +6,8 @@
 from __future__ import annotations
 import numpy as np
 import pandas as pd
-from ..core import InputError, TimeAxisError, MissingDataError, M_C
+from ..core import InputError, TimeAxisError, MissingDataError
+from ..constants import M_C_G_PER_MOL, SECONDS_PER_DAY, DAYS_PER_YEAR
 
 # %% auto #0
 __all__ = ['UMOL_M2_S_TO_GC_M2_D', 'check_halfhourly', 'pad_to_days', 'filter_long_runs', 'solar_declination', 'solar_elevation',
@@ -163,6 +164,7 @@ def vpd_from_dew(
     "VPD from air and dew point temperature."
     return np.maximum(esat_magnus(tair) - esat_magnus(tdew), 0.0)
 
+# %% ../../nbs/10_ec.common.ipynb #26f49ee2
 def _daily_min_design(t:pd.DatetimeIndex, tair_f:np.ndarray, per_day:int) -> tuple[np.ndarray, np.ndarray]:
     "The dew estimate from the day's morning minimum and REddyProc's 31-term correction design."
     n_days = len(t) // per_day
@@ -185,6 +187,7 @@ def _daily_min_design(t:pd.DatetimeIndex, tair_f:np.ndarray, per_day:int) -> tup
         cols.append(c)
     return est, np.column_stack(cols)
 
+# %% ../../nbs/10_ec.common.ipynb #246422b1
 def vpd(
     df:pd.DataFrame,          # half-hourly records (whole days) with Tair and any of VPD, rH, Tdew
     tair:str="Tair",          # air temperature column (degC)
@@ -223,10 +226,10 @@ def vpd(
     return pd.DataFrame({"VPD": out, "VPD_source": src}, index=df.index)
 
 # %% ../../nbs/10_ec.common.ipynb #66b845f3
-UMOL_M2_S_TO_GC_M2_D = 1e-6 * M_C * 86400.0   # µmol CO2 m-2 s-1 -> gC m-2 d-1
+UMOL_M2_S_TO_GC_M2_D = 1e-6 * M_C_G_PER_MOL * SECONDS_PER_DAY   # µmol CO2 m-2 s-1 -> gC m-2 d-1
 
 def annual_gc(
     x,           # half-hourly flux, µmol CO2 m-2 s-1 (NaN ignored)
 )->float:        # gC m-2 yr-1 (mean flux x 365.25 days), REddyProc's convention
     "Annual sum of a flux from its mean, as REddyProc reports it."
-    return float(np.nanmean(np.asarray(x, dtype=float)) * UMOL_M2_S_TO_GC_M2_D * 365.25)
+    return float(np.nanmean(np.asarray(x, dtype=float)) * UMOL_M2_S_TO_GC_M2_D * DAYS_PER_YEAR)

@@ -4,22 +4,29 @@
 
 # %% ../../nbs/14_ec.daytime.ipynb #7710c32a
 from __future__ import annotations
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numba import njit
 from scipy.optimize import minimize
 from scipy.linalg.lapack import dpotrf, dpotri
 from threadpoolctl import threadpool_limits
-from ..core import InputError, MissingDataError
+from ..core import InputError, MissingDataError, config_from
+from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K
 from .common import check_halfhourly, potential_radiation
 
 # %% auto #0
-__all__ = ['T0_K', 'TREF_K', 'VPD0', 'ALPHA_MAX', 'ALPHA_TOL', 'SD_PRIOR', 'light_response', 'partitioning_windows',
-           'smooth_temperature_sensitivity', 'partition_daytime', 'plot_light_response', 'plot_daytime_parameters']
+__all__ = ['T0_K', 'TREF_K', 'DT_E0_MIN_K', 'DT_E0_MAX_K', 'VPD0', 'ALPHA_MAX', 'ALPHA_TOL', 'SD_PRIOR', 'light_response',
+           'partitioning_windows', 'smooth_temperature_sensitivity', 'DaytimeConfig', 'partition_daytime',
+           'plot_light_response', 'plot_daytime_parameters']
 
 # %% ../../nbs/14_ec.daytime.ipynb #43d02e49
-T0_K = 227.13              # K, Lloyd & Taylor's T0 (-46.02 degC)
-TREF_K = 273.15 + 15.0     # K, reference temperature of RRef
+T0_K = LT_T0_K             # K, Lloyd & Taylor's T0 (-46.02 degC)
+TREF_K = LT_TREF_K         # K, reference temperature of RRef (15 degC)
+# Bounds of the night-time E0 of a window and of its bootstrap draws, REddyProc's `partGLFitNightTimeTRespSens`:
+# 50..400 K. The night-time method (ec.nighttime, `sRegrE0fromShortTerm`) accepts 30..450 K instead: both are
+# REddyProc's own choices for its two methods, and each module keeps its own.
+DT_E0_MIN_K, DT_E0_MAX_K = 50.0, 400.0
 VPD0 = 10.0                # hPa, VPD above which the saturation declines (Lasslop et al. 2010)
 ALPHA_MAX = 0.22           # upper bound of alpha before it is fixed to the last good window's value
 ALPHA_TOL = 5e-4           # umol J-1: a fitted alpha in [-ALPHA_TOL, 0) is "no light response" (set to 0), not a failure
@@ -39,7 +46,7 @@ def light_response(
     rg, vpd, tair = (np.asarray(a, dtype=float) for a in (rg, vpd, tair))
     amax = np.where((k != 0) & (vpd > VPD0), beta * np.exp(-k * (vpd - VPD0)), beta)
     gpp = amax * alpha * rg / (alpha * rg + amax)
-    reco = rref * np.exp(e0 * (1.0 / (TREF_K - T0_K) - 1.0 / (tair + 273.15 - T0_K)))
+    reco = rref * np.exp(e0 * (1.0 / (TREF_K - T0_K) - 1.0 / (tair + KELVIN_AT_0C - T0_K)))
     return gpp, reco
 
 # %% ../../nbs/14_ec.daytime.ipynb #c5cdd299
@@ -145,10 +152,10 @@ def _night_e0_pass(nee, temp, is_night, rec_start, rec_end, min_n):
         j = 0
         for i in range(lo, hi):
             if m[i - lo]:
-                y[j] = nee[i]; tk[j] = temp[i] + 273.15; j += 1
+                y[j] = nee[i]; tk[j] = temp[i] + KELVIN_AT_0C; j += 1
         tref[w] = np.median(tk)
         est, s, r, ok = _nls_e0(y, tk, tref[w], prev if np.isfinite(prev) else 100.0)
-        if ok and 50.0 <= est <= 400.0:
+        if ok and DT_E0_MIN_K <= est <= DT_E0_MAX_K:
             e0[w], sd[w], rfit[w] = est, s, r
             prev = est
         else:
@@ -176,6 +183,7 @@ def _gp_nll(p, d2, z, nug):
                   -0.5 / s2 * np.sum(a * a * tau * nug) + 0.5 * np.sum(np.diag(Vi) * tau * nug)])
     return f, g
 
+# %% ../../nbs/14_ec.daytime.ipynb #22d72496
 def smooth_temperature_sensitivity(
     x,                 # window centres (record numbers) with an E0 estimate
     e0,                # the estimates, K
@@ -205,6 +213,7 @@ def smooth_temperature_sensitivity(
     se = np.sqrt(np.maximum(s2 - s2 * s2 * np.einsum("ij,ij->i", rA, r), 0.0))
     return fit, se, dict(b=b, tau=tau, mu=mu, sigma2=s2, nugget=nugget)
 
+# %% ../../nbs/14_ec.daytime.ipynb #2ad6515e
 def _smooth_e0_years(e0, sd_e0, central, day_start):
     "partGLSmoothTempSens: per year of windows; E0 and SD for every window."
     e0 = e0.copy()
@@ -237,7 +246,7 @@ def _night_rref(nee, temp, is_night, rec_start, rec_end, e0, min_n):
         sxy = sxx = 0.0
         for i in range(lo, hi):
             if m[i - lo]:
-                f = _lt(e0[w], temp[i] + 273.15, TREF_K)
+                f = _lt(e0[w], temp[i] + KELVIN_AT_0C, TREF_K)
                 sxy += f * nee[i]; sxx += f * f
         out[w] = max(0.0, sxy / sxx)
     return out
@@ -284,6 +293,27 @@ def _grad(p, out, iopt, th, flux, sd, rg, dv, ltf, prior, sdp, ndeps):
         if not np.isfinite(out[i]): return False
     return True
 
+# %% ../../nbs/14_ec.daytime.ipynb #ca67e384
+@njit(cache=True)
+def _bfgs_update(B, t, c, X, g, steplength):
+    "vmmin's BFGS update of the inverse Hessian (lower triangle of B) in place; False (restart) when t.c <= 0."
+    n = t.size
+    D1 = 0.0
+    for i in range(n):
+        t[i] = steplength * t[i]; c[i] = g[i] - c[i]; D1 += t[i] * c[i]
+    if not D1 > 0: return False
+    D2 = 0.0
+    for i in range(n):
+        s = 0.0
+        for j in range(i + 1): s += B[i, j] * c[j]
+        for j in range(i + 1, n): s += B[j, i] * c[j]
+        X[i] = s; D2 += s * c[i]
+    D2 = 1.0 + D2 / D1
+    for i in range(n):
+        for j in range(i + 1): B[i, j] += (D2 * t[i] * t[j] - X[i] * t[j] - t[i] * X[j]) / D1
+    return True
+
+# %% ../../nbs/14_ec.daytime.ipynb #6810ec4d
 @njit(cache=True)
 def _vmmin(x0, iopt, th, flux, sd, rg, dv, ltf, prior, sdp, maxit=100, reltol=1e-3, ndeps=1e-3):
     "R's vmmin (optim BFGS), loop for loop: (parameters, cost, fail: 0 converged, 1 maxit, 2 not finite)."
@@ -328,21 +358,7 @@ def _vmmin(x0, iopt, th, flux, sd, rg, dv, ltf, prior, sdp, maxit=100, reltol=1e
                 Fmin = f
                 if not _grad(b, g, iopt, th, flux, sd, rg, dv, ltf, prior, sdp, ndeps): return b, Fmin, 2
                 gradcount += 1; it += 1
-                D1 = 0.0
-                for i in range(n):
-                    t[i] = steplength * t[i]; c[i] = g[i] - c[i]; D1 += t[i] * c[i]
-                if D1 > 0:
-                    D2 = 0.0
-                    for i in range(n):
-                        s = 0.0
-                        for j in range(i + 1): s += B[i, j] * c[j]
-                        for j in range(i + 1, n): s += B[j, i] * c[j]
-                        X[i] = s; D2 += s * c[i]
-                    D2 = 1.0 + D2 / D1
-                    for i in range(n):
-                        for j in range(i + 1): B[i, j] += (D2 * t[i] * t[j] - X[i] * t[j] - t[i] * X[j]) / D1
-                else:
-                    ilast = gradcount
+                if not _bfgs_update(B, t, c, X, g, steplength): ilast = gradcount
             elif ilast < gradcount:
                 count = 0; ilast = gradcount
         else:                                            # uphill: restart unless just restarted
@@ -354,6 +370,7 @@ def _vmmin(x0, iopt, th, flux, sd, rg, dv, ltf, prior, sdp, maxit=100, reltol=1e
         if count == n and ilast == gradcount: break
     return b, Fmin, 0 if it < maxit else 1
 
+# %% ../../nbs/14_ec.daytime.ipynb #e08d7d0c
 @njit(cache=True)
 def _quantile7(a, p):
     "R's default quantile (type 7) of a 1-d array."
@@ -483,6 +500,7 @@ def _cov_hessian(theta, iopt, flux, sd, rg, dv, tk, prior, sde0):
         if cov[a, a] < 0: return cov, 1005
     return cov, 0
 
+# %% ../../nbs/14_ec.daytime.ipynb #e820ad0b
 @njit(cache=True)
 def _cov_bootstrap(theta, iopt, flux, sd, rg, dv, tk, prior, sde0, nb):
     "Bootstrap covariance from `nb` resamples (numba's seeded generator) -> (5x5, code 0 / 1001)."
@@ -495,7 +513,7 @@ def _cov_bootstrap(theta, iopt, flux, sd, rg, dv, tk, prior, sde0, nb):
             k = min(int(np.random.random() * n), n - 1)
             bf[q] = flux[k]; bs[q] = sd[k]; br[q] = rg[k]; bd[q] = dv[k]; bt[q] = tk[k]
         th = theta.copy()
-        th[4] = min(400.0, max(50.0, theta[4] + sde0 * np.random.standard_normal()))
+        th[4] = min(DT_E0_MAX_K, max(DT_E0_MIN_K, theta[4] + sde0 * np.random.standard_normal()))
         out, fmin, fail = _optim_prior(th, iopt, bf, bs, br, bd, bt, prior)
         if fail == 0:
             res[ib] = out; nok += 1
@@ -546,7 +564,7 @@ def _fit_windows(nee, sdnee, temp, vpd, rg, is_day, rec_start, rec_end, e0w, sde
             if m[i - lo]:
                 flux[j] = -nee[i]; sd[j] = sdnee[i]; r[j] = rg[i]; vp[j] = vpd[i]
                 dv[j] = vpd[i] - VPD0 if vpd[i] > VPD0 else 0.0
-                tk[j] = temp[i] + 273.15; j += 1
+                tk[j] = temp[i] + KELVIN_AT_0C; j += 1
         th, iopt, c, prior = _fit_lrc(flux, sd, r, dv, vp, tk, e0w[w], rrefw[w], last_alpha, neglect, alpha_tol)
         if c != 0:
             code[w] = c; continue
@@ -587,7 +605,7 @@ def _predict_var(theta, cov, rg, vpd, temp, as_reddyproc):
     amax = np.where(dry, beta * ex, beta)
     ar = alpha * rg
     gpp = amax * ar / (ar + amax)
-    c = 1.0 / (TREF_K - T0_K) - 1.0 / (np.maximum(-40.0, temp) + 273.15 - T0_K)
+    c = 1.0 / (TREF_K - T0_K) - 1.0 / (np.maximum(-40.0, temp) + KELVIN_AT_0C - T0_K)
     lt = np.exp(e0 * c)
     reco = rref * lt
     den = (ar + amax) ** 2
@@ -641,50 +659,47 @@ def _complete(df, name, source, what, hint):
                                f"partitioning needs {what} at every record: {hint}", source, name)
     return x
 
-def partition_daytime(
-    df:pd.DataFrame,          # half-hourly (or hourly) records on whole days, DatetimeIndex of interval starts
-    lat:float,                # latitude, degrees north
-    lon:float,                # longitude, degrees east
-    tz_hours:float,           # standard time zone of the stamps, hours ahead of UTC
-    nee:str=None,             # gap-filled NEE, umol m-2 s-1 (default NEE_<suffix>_f)
-    nee_qc:str=None,          # its quality flag, 0 = measured (default NEE_<suffix>_fqc)
-    nee_sd:str=None,          # its uncertainty, umol m-2 s-1 (default NEE_<suffix>_fsd)
-    tair:str="Tair_f",        # gap-filled air temperature, degC
-    vpd:str="VPD_f",          # gap-filled VPD, hPa
-    rg:str="Rg_f",            # gap-filled global radiation, W m-2
-    suffix:str="",            # REddyProc suffix (e.g. "uStar"): NEE column defaults and output names
-    potrad:str=None,          # column of potential radiation, W m-2 (default: computed from the location)
-    n_boot:int=30,            # bootstrap samples for the parameter uncertainty (0: from the cost's curvature)
-    seed:int=0,               # seed of the bootstrap
-    min_records:int=10,       # fewest records to fit a window (REddyProc's minNRecInDayWindow)
-    sd_as_reddyproc:bool=True,# propagate the uncertainty with REddyProc 1.3.3's two slips (see above)
-    alpha_tol:float=ALPHA_TOL,# umol J-1: alpha in [-alpha_tol, 0) is accepted as 0 (0: REddyProc's rule, alpha < 0 rejected)
-)->pd.DataFrame:              # REddyProc's output columns on df's index
-    "Day-time partitioning of NEE into GPP and Reco (Lasslop et al. 2010) as REddyProc's `sGLFluxPartition`."
-    source = df.attrs.get("source")
-    per_day = check_halfhourly(df, source)
-    if n_boot < 0 or n_boot == 1: raise InputError(f"n_boot = {n_boot}: give 0 (curvature) or at least 2 resamples", source, "n_boot")
-    if not alpha_tol >= 0: raise InputError(f"alpha_tol = {alpha_tol}: a tolerance is >= 0 umol J-1", source, "alpha_tol")
-    if min_records < 3: raise InputError(f"min_records = {min_records}: a window needs at least 3 records", source, "min_records")
-    s_ = f"_{suffix}" if suffix else ""
-    nee, nee_qc, nee_sd = nee or f"NEE{s_}_f", nee_qc or f"NEE{s_}_fqc", nee_sd or f"NEE{s_}_fsd"
+@dataclass(frozen=True)
+class DaytimeConfig:
+    "Options of `partition_daytime` (REddyProc's defaults)."
+    nee:str = None              # gap-filled NEE, umol m-2 s-1 (default NEE_<suffix>_f)
+    nee_qc:str = None           # its quality flag, 0 = measured (default NEE_<suffix>_fqc)
+    nee_sd:str = None           # its uncertainty, umol m-2 s-1 (default NEE_<suffix>_fsd)
+    tair:str = "Tair_f"         # gap-filled air temperature, degC
+    vpd:str = "VPD_f"           # gap-filled VPD, hPa
+    rg:str = "Rg_f"             # gap-filled global radiation, W m-2
+    suffix:str = ""             # REddyProc suffix (e.g. "uStar"): NEE column defaults and output names
+    potrad:str = None           # column of potential radiation, W m-2 (default: computed from the location)
+    n_boot:int = 30             # bootstrap samples for the parameter uncertainty (0: from the cost's curvature)
+    seed:int = 0                # seed of the bootstrap
+    min_records:int = 10        # fewest records to fit a window (REddyProc's minNRecInDayWindow)
+    sd_as_reddyproc:bool = True # propagate the uncertainty with REddyProc 1.3.3's two slips (see above)
+    alpha_tol:float = ALPHA_TOL # umol J-1: alpha in [-alpha_tol, 0) is accepted as 0 (0: REddyProc's rule, alpha < 0 rejected)
+
+# %% ../../nbs/14_ec.daytime.ipynb #4bf2a536
+def _daytime_inputs(df, cfg:DaytimeConfig, lat, lon, tz_hours, source) -> dict:
+    "The checked columns `partition_daytime` needs, the measured NEE with its uncertainty, and the night/day masks."
+    s_ = f"_{cfg.suffix}" if cfg.suffix else ""
+    nee, nee_qc, nee_sd = cfg.nee or f"NEE{s_}_f", cfg.nee_qc or f"NEE{s_}_fqc", cfg.nee_sd or f"NEE{s_}_fsd"
     fill = "gap-fill it with MDS (ec_gapfill) first"
     x_nee = _column(df, nee, source, "gap-filled NEE")
     x_qc = _column(df, nee_qc, source, "quality flag of NEE, 0 = measured")
     x_sd = _column(df, nee_sd, source, "uncertainty of NEE")
-    x_t = _complete(df, tair, source, "air temperature", fill)
-    x_rg = _complete(df, rg, source, "global radiation", fill)
-    x_vpd = _complete(df, vpd, source, "VPD", "fill it with MDS (ec_gapfill), or compute it from relative humidity "
+    x_t = _complete(df, cfg.tair, source, "air temperature", fill)
+    x_rg = _complete(df, cfg.rg, source, "global radiation", fill)
+    x_vpd = _complete(df, cfg.vpd, source, "VPD", "fill it with MDS (ec_gapfill), or compute it from relative humidity "
                       "or dew point (ec.common.vpd)")
-    if (x_vpd < 0).any(): raise InputError(f"{int((x_vpd < 0).sum())} negative VPD value(s): VPD is >= 0 hPa", source, vpd)
+    if (x_vpd < 0).any(): raise InputError(f"{int((x_vpd < 0).sum())} negative VPD value(s): VPD is >= 0 hPa", source, cfg.vpd)
     if (x_sd < 0).any(): raise InputError(f"{int((x_sd < 0).sum())} negative uncertainties", source, nee_sd)
-    pot = _column(df, potrad, source, "potential radiation") if potrad else potential_radiation(df.index, lat, lon, tz_hours)
-    n = len(df)
+    pot = _column(df, cfg.potrad, source, "potential radiation") if cfg.potrad else potential_radiation(df.index, lat, lon, tz_hours)
     meas = np.where(x_qc == 0, x_nee, np.nan)                       # only measured NEE is fitted
     sd = np.where(np.isfinite(x_sd), x_sd, np.fmax(0.7, np.abs(0.2 * meas)))
     is_night, is_day = (x_rg <= 4) & (pot <= 0), (x_rg > 4) & (pot > 0)
+    return dict(nee=nee, nee_qc=nee_qc, t=x_t, rg=x_rg, vpd=x_vpd, pot=pot, meas=meas, sd=sd, is_night=is_night, is_day=is_day)
 
-    # temperature sensitivity from the nights: 12-day windows, widened to 24 and 48 days where needed
+def _daytime_e0(meas, x_t, is_night, per_day:int, min_records:int, source, nee:str):
+    "Night-time E0 on 12-day windows (widened to 24 and 48 days where needed), smoothed, and R_ref per window."
+    n = len(meas)
     win = partitioning_windows(n, per_day, 12)
     night = list(_night_e0_pass(meas, x_t, is_night, win.iRecStart.to_numpy(), win.iRecEnd.to_numpy(), min_records))
     day_start = win.dayStart.to_numpy()
@@ -704,29 +719,18 @@ def partition_daytime(
     e0s, sde0s = _smooth_e0_years(e0, sde0, central.astype(float), day_start)
     rref = _night_rref(meas, x_t, is_night, win.iRecStart.to_numpy(), win.iRecEnd.to_numpy(), e0s, min_records)
     rref = _fill_forward(rref, rfit[np.isfinite(rfit)][0])
+    return central, e0s, sde0s, rref
 
-    # light-response curves on 4-day windows
-    w4 = partitioning_windows(n, per_day, 4)
-    rs, re_ = w4.iRecStart.to_numpy(), w4.iRecEnd.to_numpy()
-    theta, cov, code, imean, fitted, nvalid = _fit_windows(meas, sd, x_t, x_vpd, x_rg, is_day, rs, re_, e0s, sde0s,
-                                                          rref, min_records, n_boot, seed, alpha_tol)
-    if (nvalid < min_records).all():
-        raise MissingDataError(f"no 4-day window has {min_records} measured day-time NEE records (Rg > 4 W m-2, "
-                               f"{nee_qc} == 0); the most in one window is {int(nvalid.max())}", source, nee)
-    ok = np.flatnonzero(code == 0)
-    if not ok.size:
-        raise MissingDataError(f"no light-response curve could be fitted in any of {len(w4)} windows "
-                               f"(error codes {sorted(set(code.tolist()))})", source, nee)
-    theta[:, 4] = e0s
-
-    # parameters to half-hours
-    rec = _to_records(theta, cov, code, imean, fitted, central, per_day, x_rg, x_vpd, x_t, sd_as_reddyproc)
-
-    out = pd.DataFrame(index=df.index)
-    out["PotRad_NEW"] = pot
-    out["FP_VARnight"] = np.where(is_night, meas, np.nan)
-    out["FP_VARday"] = np.where(is_day, meas, np.nan)
-    out["NEW_FP_Temp"], out["NEW_FP_VPD"] = x_t, x_vpd
+# %% ../../nbs/14_ec.daytime.ipynb #14f9ab81
+def _daytime_table(index, d:dict, central, rref, theta, cov, code, fitted, e0s, sde0s, rec:dict, suffix:str) -> pd.DataFrame:
+    "REddyProc's output columns: window values at their central records, fluxes and their SDs at every record."
+    s_ = f"_{suffix}" if suffix else ""
+    n = len(index)
+    out = pd.DataFrame(index=index)
+    out["PotRad_NEW"] = d["pot"]
+    out["FP_VARnight"] = np.where(d["is_night"], d["meas"], np.nan)
+    out["FP_VARday"] = np.where(d["is_day"], d["meas"], np.nan)
+    out["NEW_FP_Temp"], out["NEW_FP_VPD"] = d["t"], d["vpd"]
     def at(v):                                                       # window values at their central records
         a = np.full(n, np.nan); a[central - 1] = v; return a
     sdt = np.where(fitted, np.sqrt(np.abs(np.diagonal(cov, axis1=1, axis2=2))), np.nan)
@@ -742,6 +746,48 @@ def partition_daytime(
     out["FP_E0_sd"] = at(sde0s)
     out[f"Reco_DT{s_}"], out[f"GPP_DT{s_}"] = rec["reco"], rec["gpp"]
     out[f"Reco_DT{s_}_SD"], out[f"GPP_DT{s_}_SD"] = rec["reco_sd"], rec["gpp_sd"]
+    return out
+
+# %% ../../nbs/14_ec.daytime.ipynb #016c1800
+def partition_daytime(
+    df:pd.DataFrame,          # half-hourly (or hourly) records on whole days, DatetimeIndex of interval starts
+    lat:float,                # latitude, degrees north
+    lon:float,                # longitude, degrees east
+    tz_hours:float,           # standard time zone of the stamps, hours ahead of UTC
+    config:DaytimeConfig=None,  # the options (default: `DaytimeConfig()`); single options may be given as keywords
+    **options,                # fields of `DaytimeConfig`, replacing the config's
+)->pd.DataFrame:              # REddyProc's output columns on df's index
+    "Day-time partitioning of NEE into GPP and Reco (Lasslop et al. 2010) as REddyProc's `sGLFluxPartition`."
+    cfg = config_from(DaytimeConfig, config, options, where="partition_daytime")
+    n_boot, seed, min_records, alpha_tol = cfg.n_boot, cfg.seed, cfg.min_records, cfg.alpha_tol
+    source = df.attrs.get("source")
+    per_day = check_halfhourly(df, source)
+    if n_boot < 0 or n_boot == 1: raise InputError(f"n_boot = {n_boot}: give 0 (curvature) or at least 2 resamples", source, "n_boot")
+    if not alpha_tol >= 0: raise InputError(f"alpha_tol = {alpha_tol}: a tolerance is >= 0 umol J-1", source, "alpha_tol")
+    if min_records < 3: raise InputError(f"min_records = {min_records}: a window needs at least 3 records", source, "min_records")
+    d = _daytime_inputs(df, cfg, lat, lon, tz_hours, source)
+    n, nee, meas = len(df), d["nee"], d["meas"]
+
+    # temperature sensitivity from the nights
+    central, e0s, sde0s, rref = _daytime_e0(meas, d["t"], d["is_night"], per_day, min_records, source, nee)
+
+    # light-response curves on 4-day windows
+    w4 = partitioning_windows(n, per_day, 4)
+    rs, re_ = w4.iRecStart.to_numpy(), w4.iRecEnd.to_numpy()
+    theta, cov, code, imean, fitted, nvalid = _fit_windows(meas, d["sd"], d["t"], d["vpd"], d["rg"], d["is_day"], rs, re_,
+                                                          e0s, sde0s, rref, min_records, n_boot, seed, alpha_tol)
+    if (nvalid < min_records).all():
+        raise MissingDataError(f"no 4-day window has {min_records} measured day-time NEE records (Rg > 4 W m-2, "
+                               f"{d['nee_qc']} == 0); the most in one window is {int(nvalid.max())}", source, nee)
+    ok = np.flatnonzero(code == 0)
+    if not ok.size:
+        raise MissingDataError(f"no light-response curve could be fitted in any of {len(w4)} windows "
+                               f"(error codes {sorted(set(code.tolist()))})", source, nee)
+    theta[:, 4] = e0s
+
+    # parameters to half-hours
+    rec = _to_records(theta, cov, code, imean, fitted, central, per_day, d["rg"], d["vpd"], d["t"], cfg.sd_as_reddyproc)
+    out = _daytime_table(df.index, d, central, rref, theta, cov, code, fitted, e0s, sde0s, rec, cfg.suffix)
     out.attrs = {"source": source, "windows_fitted": int(ok.size), "windows": len(w4)}
     return out
 

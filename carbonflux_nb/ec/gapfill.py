@@ -5,15 +5,16 @@
 # %% ../../nbs/12_ec.gapfill.ipynb #606cb3b1
 from __future__ import annotations
 import math, warnings
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 from numba import njit
-from ..core import InputError, MissingDataError, TimeAxisError
+from ..core import InputError, MissingDataError, TimeAxisError, config_from
 from .common import check_halfhourly
 
 # %% auto #0
-__all__ = ['LUT_ALL', 'LUT_FIRST', 'MDC', 'mds_steps', 'gap_lengths', 'mds_gapfill', 'fill_met', 'plot_fingerprint']
+__all__ = ['LUT_ALL', 'LUT_FIRST', 'MDC', 'mds_steps', 'gap_lengths', 'GapfillConfig', 'mds_gapfill', 'fill_met',
+           'plot_fingerprint']
 
 # %% ../../nbs/12_ec.gapfill.ipynb #88395a1c
 LUT_ALL, LUT_FIRST, MDC = 1, 2, 3   # `_fmeth` codes: LUT on all drivers, LUT on the first driver, mean diurnal course
@@ -61,6 +62,7 @@ def _mean_sd(buf, cnt):
     for q in range(cnt): ss += (buf[q] - mu) ** 2
     return mu, math.sqrt(ss / (cnt - 1))
 
+# %% ../../nbs/12_ec.gapfill.ipynb #29044bc2
 @njit(cache=True)
 def _mds_kernel(
     y,          # values to fill, NaN = missing (after the quality mask), shape (n,)
@@ -183,22 +185,33 @@ def _warn_runs(y, min_n, var, index):
                       stacklevel=3)
 
 # %% ../../nbs/12_ec.gapfill.ipynb #d5f77734
+@dataclass(frozen=True)
+class GapfillConfig:
+    "Options of `mds_gapfill` (REddyProc's defaults)."
+    drivers:tuple = ("Rg", "VPD", "Tair")  # V1, V2, V3 (or V1 alone, or none); V1 containing 'Rg' gets the radiation tolerance
+    tolerances:tuple = (50.0, 5.0, 2.5)    # T1, T2, T3 in the drivers' units (W m-2, hPa, degC)
+    fill_all:bool = True            # estimate every record (uncertainty), not only the gaps
+    qc_value:float = 0              # the flag of good records; others count as gaps
+    suffix:str = ""                 # inserted in the output names: NEE_<suffix>_f (REddyProc's suffix, e.g. 'uStar')
+    max_gap_days:float = 60         # gaps longer than this are not filled
+    min_n_warn_run_length:float = None  # warn about runs of this many identical values; None: 4 hours for NEE, off otherwise
+    method:str = "Reichstein05"     # 'Reichstein05' or 'Vekuri23' (bias-reduced LUT mean)
+    rg_floor:float = 20.0           # smallest radiation tolerance, W m-2
+    night_rg:float = 10.0           # radiation below which Vekuri23 keeps the plain mean, W m-2
+
+# %% ../../nbs/12_ec.gapfill.ipynb #f81b700f
 def mds_gapfill(
     df:pd.DataFrame,               # records on an equidistant half-hourly or hourly DatetimeIndex of interval starts
     var:str="NEE",                 # column to fill
-    drivers=("Rg", "VPD", "Tair"), # V1, V2, V3 (or V1 alone, or none); V1 containing 'Rg' gets the radiation tolerance
-    tolerances=(50.0, 5.0, 2.5),   # T1, T2, T3 in the drivers' units (W m-2, hPa, degC)
-    fill_all:bool=True,            # estimate every record (uncertainty), not only the gaps
     qc=None,                       # quality flags: a column name or an array of length len(df); None: all records good
-    qc_value=0,                    # the flag of good records; others count as gaps
-    suffix:str="",                 # inserted in the output names: NEE_<suffix>_f (REddyProc's suffix, e.g. 'uStar')
-    max_gap_days:float=60,         # gaps longer than this are not filled
-    min_n_warn_run_length=None,    # warn about runs of this many identical values; None: 4 hours for NEE, off otherwise
-    method:str="Reichstein05",     # 'Reichstein05' or 'Vekuri23' (bias-reduced LUT mean)
-    rg_floor:float=20.0,           # smallest radiation tolerance, W m-2
-    night_rg:float=10.0,           # radiation below which Vekuri23 keeps the plain mean, W m-2
+    config:GapfillConfig=None,     # the options (default: `GapfillConfig()`); single options may be given as keywords
+    **options,                     # fields of `GapfillConfig`, replacing the config's
 )->pd.DataFrame:                   # <var>[_<suffix>]_orig, _f, _fqc, _fall, _fall_qc, _fnum, _fsd, _fmeth, _fwin
     "Fill gaps of `var` by marginal distribution sampling exactly as REddyProc's `sMDSGapFill`."
+    cfg = config_from(GapfillConfig, config, options, where="mds_gapfill")
+    drivers, tolerances, fill_all, qc_value, suffix = cfg.drivers, cfg.tolerances, cfg.fill_all, cfg.qc_value, cfg.suffix
+    max_gap_days, min_n_warn_run_length, method = cfg.max_gap_days, cfg.min_n_warn_run_length, cfg.method
+    rg_floor, night_rg = cfg.rg_floor, cfg.night_rg
     source = df.attrs.get("source", "DataFrame")
     per_day = check_halfhourly(df, source=source, whole_days=False)
     n = len(df)
@@ -262,17 +275,31 @@ def fill_met(
 
 # %% ../../nbs/12_ec.gapfill.ipynb #fb4cf15d
 def plot_fingerprint(
-    x:pd.Series,           # values on a half-hourly or hourly DatetimeIndex of interval starts
+    x:pd.Series,           # values on a half-hourly or hourly DatetimeIndex of interval starts (or a DataFrame: see `column`)
     ax=None,               # matplotlib axes (default: a new small figure)
     cmap="RdYlBu_r",       # colour map (name or Colormap)
-    vmin:float=None,       # lower colour limit (default: 1st percentile)
-    vmax:float=None,       # upper colour limit (default: 99th percentile)
+    vmin:float=None,       # lower colour limit (default: 1st percentile, or -`vmax` when `symmetric`)
+    vmax:float=None,       # upper colour limit (default: 99th percentile, or the 98th percentile of |x| when `symmetric`)
     gap_color:str="0.8",   # colour of missing records
-    colorbar:bool=True,    # draw a colour bar
-    title:str=None,        # default: the series' name
+    colorbar:bool=True,    # draw a colour bar (labelled with the units in `x.attrs['units']`, where known)
+    title:str=None,        # default: the series' name (for a DataFrame: its attrs' site and year, else the column)
+    column:str=None,       # with a DataFrame `x`: the column to show (default "NEE")
+    symmetric:bool=False,  # colour limits symmetric about 0 (for fluxes that change sign)
+    days_on_x:bool=False,  # days along x and time of day along y (default: days along y)
+    **kw,                  # passed on to `imshow`
 ):                         # the axes
-    "Fingerprint plot: day (rows) by time of day (columns) image of a variable, gaps visible."
+    "Fingerprint plot: day by time of day image of a variable, gaps visible."
+    import matplotlib.pyplot as plt
+    units = None
+    if isinstance(x, pd.DataFrame):
+        column = "NEE" if column is None else column
+        if column not in x: raise InputError(f"no column {column!r} (have {list(x.columns)[:12]})", x.attrs.get("source"), column)
+        units = (x.attrs.get("units") or {}).get(column)
+        if title is None and (x.attrs.get("site") or x.attrs.get("year")):
+            title = f"{x.attrs.get('site', '')} {x.attrs.get('year', '')}".strip()
+        x = x[column]
     if not isinstance(x, pd.Series): raise InputError(f"a pandas Series is needed, got {type(x).__name__}", variable="x")
+    units = units or (x.attrs.get("units") if isinstance(x.attrs.get("units"), str) else None)
     per_day = check_halfhourly(x.to_frame(), whole_days=False)
     t = x.index
     day0 = t[0].normalize()
@@ -282,17 +309,23 @@ def plot_fingerprint(
     img[day, slot] = x.to_numpy(dtype=float)
     v = x.to_numpy(dtype=float)
     v = v[np.isfinite(v)]
-    lo, hi = (np.percentile(v, [1, 99]) if len(v) else (0.0, 1.0))
+    if symmetric:
+        hi = float(np.percentile(np.abs(v), 98)) if len(v) else 1.0
+        hi = vmax if vmax is not None else (-vmin if vmin is not None else hi)
+        lo = -hi
+    else: lo, hi = (np.percentile(v, [1, 99]) if len(v) else (0.0, 1.0))
     cm = plt.get_cmap(cmap).copy()
     cm.set_bad(gap_color)
-    if ax is None: _, ax = plt.subplots(figsize=(3.2, 3.6))
+    if ax is None: _, ax = plt.subplots(figsize=(5, 3) if days_on_x else (3.2, 3.6))
     doy0 = day0.day_of_year
-    im = ax.imshow(np.ma.masked_invalid(img), aspect="auto", origin="lower", cmap=cm, interpolation="nearest",
-                   vmin=lo if vmin is None else vmin, vmax=hi if vmax is None else vmax,
-                   extent=(0, 24, doy0 - 0.5, doy0 + day[-1] + 0.5))
-    ax.set_xticks([0, 6, 12, 18, 24])
-    ax.set_xlabel("time of day (h)")
-    ax.set_ylabel("day of year" if t[-1].year == t[0].year else f"day since {day0.year - 1}-12-31")
+    days = (doy0 - 0.5, doy0 + day[-1] + 0.5)
+    im = ax.imshow(np.ma.masked_invalid(img.T if days_on_x else img), aspect="auto", origin="lower", cmap=cm,
+                   interpolation="nearest", vmin=lo if vmin is None else vmin, vmax=hi if vmax is None else vmax,
+                   extent=(*days, 0, 24) if days_on_x else (0, 24, *days), **kw)
+    day_label = "day of year" if t[-1].year == t[0].year else f"day since {day0.year - 1}-12-31"
+    (ax.set_yticks if days_on_x else ax.set_xticks)([0, 6, 12, 18, 24])
+    ax.set_xlabel(day_label if days_on_x else "time of day (h)")
+    ax.set_ylabel("time of day (h)" if days_on_x else day_label)
     ax.set_title(x.name if title is None else title, fontsize=9)
-    if colorbar: ax.figure.colorbar(im, ax=ax, fraction=0.08, pad=0.03)
+    if colorbar: ax.figure.colorbar(im, ax=ax, fraction=0.08, pad=0.03, label=f"{x.name} [{units}]" if units else None)
     return ax

@@ -6,20 +6,24 @@
 from __future__ import annotations
 import warnings
 from typing import NamedTuple
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
-import matplotlib.dates as mdates
-from ..core import InputError, MissingDataError, UnitsError
+from ..core import InputError, MissingDataError, UnitsError, config_from
+from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K
 from .common import check_halfhourly, potential_radiation
 
 # %% auto #0
-__all__ = ['T_REF', 'T_0', 'lloyd_taylor', 'night_records', 'LTFit', 'fit_lloyd_taylor', 'estimate_e0', 'estimate_rref',
-           'partition_nighttime', 'plot_nighttime']
+__all__ = ['T_REF', 'T_0', 'NT_E0_MIN_K', 'NT_E0_MAX_K', 'lloyd_taylor', 'night_records', 'LTFit', 'fit_lloyd_taylor', 'E0Config',
+           'estimate_e0', 'RrefConfig', 'estimate_rref', 'NighttimeConfig', 'partition_nighttime', 'plot_nighttime']
 
 # %% ../../nbs/13_ec.nighttime.ipynb #ba677ce5
-T_REF = 273.15 + 15.0   # K, REddyProc's reference temperature for the night-time partitioning (15 degC)
-T_0 = 227.13            # K, Lloyd & Taylor's (1994) fitted temperature constant (-46.02 degC)
+T_REF = LT_TREF_K       # K, REddyProc's reference temperature for the night-time partitioning (15 degC)
+T_0 = LT_T0_K           # K, Lloyd & Taylor's (1994) fitted temperature constant (-46.02 degC)
+# Validity band of the window E0s (E0 +- its standard error), REddyProc's `sRegrE0fromShortTerm`: 30..450 K.
+# The day-time method (ec.daytime, REddyProc's `partGLFitLRCWindows`) bounds its E0s at 50..400 K instead:
+# both are REddyProc's own choices for its two methods, and each module keeps its own.
+NT_E0_MIN_K, NT_E0_MAX_K = 30.0, 450.0
 
 def lloyd_taylor(
     temp_k,               # temperature, K (array)
@@ -156,23 +160,33 @@ def _quantile7(x:np.ndarray, prob:float) -> np.ndarray:
     return np.where(n > 0, q, np.nan)
 
 # %% ../../nbs/13_ec.nighttime.ipynb #e1585436
+@dataclass(frozen=True)
+class E0Config:
+    "Options of `estimate_e0` (REddyProc's defaults)."
+    t_ref:float = T_REF          # reference temperature, K
+    win_days:int = 7             # window half-width, days (REddyProc's WinDays: 15-day windows)
+    step_days:int = 5            # window step, days
+    temp_range:float = 5.0       # least temperature range in a window, K (REddyProc suggests 3 when this fails)
+    trim_percent:float = 5.0     # residual percentiles dropped at each end before the second fit
+    n_best:int = 3               # number of best windows averaged
+    min_e0:float = NT_E0_MIN_K   # validity band for E0 +- its standard error, K
+    max_e0:float = NT_E0_MAX_K
+
+# %% ../../nbs/13_ec.nighttime.ipynb #1f5ae01c
 def estimate_e0(
     night,                    # night-time NEE of good quality, NaN elsewhere (FP_NEEnight), µmol m-2 s-1
     temp,                     # measured temperature, NaN elsewhere (FP_Temp), degC
     per_day:int=48,           # records per day
-    t_ref:float=T_REF,        # reference temperature, K
-    win_days:int=7,           # window half-width, days (REddyProc's WinDays: 15-day windows)
-    step_days:int=5,          # window step, days
-    temp_range:float=5.0,     # least temperature range in a window, K (REddyProc suggests 3 when this fails)
-    trim_percent:float=5.0,   # residual percentiles dropped at each end before the second fit
-    n_best:int=3,             # number of best windows averaged
-    min_e0:float=30.0,        # validity band for E0 +- its standard error, K
-    max_e0:float=450.0,
+    config:E0Config=None,     # the options (default: `E0Config()`); single options may be given as keywords
     source=None,              # named in errors
     variable:str="NEE",       # named in errors
+    **options,                # fields of `E0Config`, replacing the config's
 )->tuple:                     # (E0 in K, rounded to 0.01; DataFrame with one row per window)
     "REddyProc's short-term temperature sensitivity: the mean trimmed E0 of the `n_best` best windows."
-    night, tk = np.asarray(night, dtype=float), np.asarray(temp, dtype=float) + 273.15
+    cfg = config_from(E0Config, config, options, where="estimate_e0")
+    t_ref, win_days, step_days, temp_range = cfg.t_ref, cfg.win_days, cfg.step_days, cfg.temp_range
+    trim_percent, n_best, min_e0, max_e0 = cfg.trim_percent, cfg.n_best, cfg.min_e0, cfg.max_e0
+    night, tk = np.asarray(night, dtype=float), np.asarray(temp, dtype=float) + KELVIN_AT_0C
     if len(night) != len(tk): raise InputError(f"{len(night)} fluxes but {len(tk)} temperatures", source, "temp")
     centres, first, last = _day_windows(len(night), per_day, win_days, step_days)
     pos, m, n = _gather(np.isfinite(night) & np.isfinite(tk), first, last)
@@ -208,21 +222,31 @@ def estimate_e0(
     return float(np.round(tab.e0_trim[tab.best].mean(), 2)), tab
 
 # %% ../../nbs/13_ec.nighttime.ipynb #a3fe593f
+@dataclass(frozen=True)
+class RrefConfig:
+    "Options of `estimate_rref` (REddyProc's defaults)."
+    t_ref:float = T_REF          # reference temperature, K
+    win_days:int = 3             # window half-width, days (7-day windows)
+    step_days:int = 4            # window step, days
+    min_records:int = 3          # fewest night records to fit a window (REddyProc: 3)
+    keep_negative:bool = False   # keep windows whose R_ref < 0 (REddyProc drops them)
+
+# %% ../../nbs/13_ec.nighttime.ipynb #396a3972
 def estimate_rref(
     night,                # night-time NEE of good quality, NaN elsewhere (FP_NEEnight), µmol m-2 s-1
     temp,                 # measured temperature, NaN elsewhere (FP_Temp), degC
     e0:float,             # temperature sensitivity, K
     per_day:int=48,       # records per day
-    t_ref:float=T_REF,    # reference temperature, K
-    win_days:int=3,       # window half-width, days (7-day windows)
-    step_days:int=4,      # window step, days
+    config:RrefConfig=None,  # the options (default: `RrefConfig()`); single options may be given as keywords
     source=None,          # named in errors
     variable:str="NEE",   # named in errors
-    min_records:int=3,    # fewest night records to fit a window (REddyProc: 3)
-    keep_negative:bool=False,  # keep windows whose R_ref < 0 (REddyProc drops them)
+    **options,            # fields of `RrefConfig`, replacing the config's
 )->tuple:                 # (R_ref for every record, µmol m-2 s-1; DataFrame with one row per window)
     "REddyProc's R_ref: closed-form fits with E0 fixed in moving windows, interpolated to every record."
-    night, tk = np.asarray(night, dtype=float), np.asarray(temp, dtype=float) + 273.15
+    cfg = config_from(RrefConfig, config, options, where="estimate_rref")
+    t_ref, win_days, step_days = cfg.t_ref, cfg.win_days, cfg.step_days
+    min_records, keep_negative = cfg.min_records, cfg.keep_negative
+    night, tk = np.asarray(night, dtype=float), np.asarray(temp, dtype=float) + KELVIN_AT_0C
     centres, first, last = _day_windows(len(night), per_day, win_days, step_days)
     pos, m, n = _gather(np.isfinite(night) & np.isfinite(tk), first, last)
     x = np.where(m, lloyd_taylor(np.where(m, tk[pos], t_ref), 1.0, e0, t_ref), 0.0)
@@ -266,27 +290,37 @@ def _check_celsius(t:np.ndarray, source, name:str):
         raise UnitsError(f"temperatures from {f.min():.1f} to {f.max():.1f}: degC are needed (kelvin?)", source, name)
 
 # %% ../../nbs/13_ec.nighttime.ipynb #cf25adfc
+@dataclass(frozen=True)
+class NighttimeConfig:
+    "Options of `partition_nighttime` (REddyProc's defaults)."
+    nee:str = "NEE_f"             # gap-filled NEE column, µmol m-2 s-1
+    nee_qc:str = "NEE_fqc"        # its flag column (0 = measured), or None
+    temp:str = "Tair_f"           # gap-filled temperature column, degC (air, or soil: "Tsoil_f")
+    temp_qc:str = "Tair_fqc"      # its flag column (0 = measured), or None
+    rg:str = "Rg"                 # MEASURED (unfilled) global radiation column, W m-2
+    suffix:str = ""               # REddyProc's suffix, e.g. "uStar"
+    e0:float = None               # fixed temperature sensitivity, K (default: estimated from the data)
+    t_ref:float = T_REF           # reference temperature, K
+    rg_max:float = 10.0           # night: Rg <= rg_max and potential radiation 0
+    temp_range:float = 5.0        # least temperature range of an E0 window, K
+    min_e0:float = NT_E0_MIN_K    # validity band of the window E0s, K
+    max_e0:float = NT_E0_MAX_K
+    rref_min_records:int = 3      # fewest night records of an R_ref window (REddyProc: 3)
+    rref_keep_negative:bool = False  # keep negative window R_ref (unbiased at cold sites; REddyProc drops them)
+
+# %% ../../nbs/13_ec.nighttime.ipynb #ba478976
 def partition_nighttime(
     df:pd.DataFrame,              # gap-filled half-hourly (or hourly) records on interval starts, whole days
     lat:float,                    # site latitude, degrees north
     lon:float,                    # site longitude, degrees east
     tz_hours:float,               # time zone of the stamps, hours ahead of UTC (standard time)
-    nee:str="NEE_f",              # gap-filled NEE column, µmol m-2 s-1
-    nee_qc:str="NEE_fqc",         # its flag column (0 = measured), or None
-    temp:str="Tair_f",            # gap-filled temperature column, degC (air, or soil: "Tsoil_f")
-    temp_qc:str="Tair_fqc",       # its flag column (0 = measured), or None
-    rg:str="Rg",                  # MEASURED (unfilled) global radiation column, W m-2
-    suffix:str="",                # REddyProc's suffix, e.g. "uStar"
-    e0:float=None,                # fixed temperature sensitivity, K (default: estimated from the data)
-    t_ref:float=T_REF,            # reference temperature, K
-    rg_max:float=10.0,            # night: Rg <= rg_max and potential radiation 0
-    temp_range:float=5.0,         # least temperature range of an E0 window, K
-    min_e0:float=30.0,            # validity band of the window E0s, K
-    max_e0:float=450.0,
-    rref_min_records:int=3,       # fewest night records of an R_ref window (REddyProc: 3)
-    rref_keep_negative:bool=False,  # keep negative window R_ref (unbiased at cold sites; REddyProc drops them)
+    config:NighttimeConfig=None,  # the options (default: `NighttimeConfig()`); single options may be given as keywords
+    **options,                    # fields of `NighttimeConfig`, replacing the config's
 )->pd.DataFrame:                  # PotRad, FP_NEEnight, FP_Temp, E_0, R_ref, Reco, GPP_f, GPP_fqc (+ suffix)
     "Night-time partitioning of NEE into Reco and GPP, as REddyProc's `sMRFluxPartition`."
+    cfg = config_from(NighttimeConfig, config, options, where="partition_nighttime")
+    nee, nee_qc, temp, temp_qc, rg, suffix = cfg.nee, cfg.nee_qc, cfg.temp, cfg.temp_qc, cfg.rg, cfg.suffix
+    e0, t_ref, rg_max = cfg.e0, cfg.t_ref, cfg.rg_max
     source = df.attrs.get("source")
     if suffix and nee == "NEE_f" and nee_qc == "NEE_fqc": nee, nee_qc = f"NEE_{suffix}_f", f"NEE_{suffix}_fqc"
     per_day = check_halfhourly(df, source)
@@ -303,14 +337,14 @@ def partition_nighttime(
     night = night_records(f, fq, r, pot, rg_max)
     fp_temp = t if tq is None else np.where(tq == 0, t, np.nan)
     if e0 is None:
-        e0_used, e0_tab = estimate_e0(night, fp_temp, per_day, t_ref, temp_range=temp_range, min_e0=min_e0,
-                                      max_e0=max_e0, source=source, variable=nee)
+        e0_used, e0_tab = estimate_e0(night, fp_temp, per_day, t_ref=t_ref, temp_range=cfg.temp_range,
+                                      min_e0=cfg.min_e0, max_e0=cfg.max_e0, source=source, variable=nee)
     elif not (np.isfinite(e0) and 0 <= e0 <= 1000):
         raise InputError(f"e0 = {e0} K is not a plausible temperature sensitivity (0..1000 K)", source, "e0")
     else: e0_used, e0_tab = float(e0), None
-    r_ref, rr_tab = estimate_rref(night, fp_temp, e0_used, per_day, t_ref, source=source, variable=nee,
-                                  min_records=rref_min_records, keep_negative=rref_keep_negative)
-    reco = lloyd_taylor(t + 273.15, r_ref, e0_used, t_ref)
+    r_ref, rr_tab = estimate_rref(night, fp_temp, e0_used, per_day, t_ref=t_ref, source=source, variable=nee,
+                                  min_records=cfg.rref_min_records, keep_negative=cfg.rref_keep_negative)
+    reco = lloyd_taylor(t + KELVIN_AT_0C, r_ref, e0_used, t_ref)
     s = f"_{suffix}" if suffix else ""
     out = pd.DataFrame({f"PotRad{s}": pot, f"FP_NEEnight{s}": night, f"FP_Temp{s}": fp_temp,
                         f"E_0{s}": np.full(len(df), e0_used), f"R_ref{s}": r_ref, f"Reco{s}": reco,
@@ -327,6 +361,7 @@ def plot_nighttime(
     axes=None,               # two matplotlib axes (default: a new figure)
 ):                           # the two axes
     "Night-time NEE scaled by R_ref against temperature with the fitted curve, and R_ref through the year."
+    import matplotlib.pyplot as plt, matplotlib.dates as mdates
     s = f"_{suffix}" if suffix else ""
     if axes is None: axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 1.4]})[1]
     e0 = float(out[f"E_0{s}"].iloc[0])
@@ -334,7 +369,7 @@ def plot_nighttime(
     x, y = out.loc[ok, f"FP_Temp{s}"], out.loc[ok, f"FP_NEEnight{s}"] / out.loc[ok, f"R_ref{s}"]
     axes[0].scatter(x, y, s=3, c=out.index[ok].day_of_year, cmap="twilight", alpha=0.6)
     tt = np.linspace(x.min(), x.max(), 100)
-    axes[0].plot(tt, lloyd_taylor(tt + 273.15, 1.0, e0), "k", lw=2, label=f"Lloyd & Taylor, E0 = {e0:.2f} K")
+    axes[0].plot(tt, lloyd_taylor(tt + KELVIN_AT_0C, 1.0, e0), "k", lw=2, label=f"Lloyd & Taylor, E0 = {e0:.2f} K")
     axes[0].set(xlabel="temperature (degC)", ylabel="night NEE / R_ref", ylim=np.nanpercentile(y, [1, 99]) * [1.5, 1.2])
     axes[0].legend(fontsize=8, loc="upper left")
     axes[1].plot(out.index, out[f"R_ref{s}"], lw=1.2, label="R_ref (15 degC)")

@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, UnitsError, MissingDataError, TimeAxisError
+from ..core import InputError, UnitsError, MissingDataError, TimeAxisError, config_from
+from ..constants import DAYS_PER_YEAR
 from .common import check_halfhourly, pad_to_days, filter_long_runs, vpd, potential_radiation, UMOL_M2_S_TO_GC_M2_D
-from .ustar import ustar_threshold, ustar_flag, UstarResult
-from .gapfill import mds_gapfill, fill_met
-from .nighttime import partition_nighttime
+from .ustar import ustar_threshold, ustar_flag, UstarResult, UstarFlagConfig
+from .gapfill import mds_gapfill, fill_met, GapfillConfig
+from .nighttime import partition_nighttime, NighttimeConfig
 from ..io import write_netcdf
 
 # %% auto #0
 __all__ = ['FILL_VALUES', 'RANGES', 'SMALL', 'FLUX_OUT', 'MET_OUT', 'RREF_RULES', 'HH_VARS', 'check_input', 'split_records',
-           'aggregate', 'SiteResult', 'process_site', 'process_record', 'site_dataset', 'read_tower']
+           'aggregate', 'SiteResult', 'SiteConfig', 'process_site', 'process_record', 'site_dataset', 'read_tower']
 
 # %% ../../nbs/15_ec.pipeline.ipynb #ef3ae4d6
 FILL_VALUES = (-9999.0, -9999.9, -6999.0, -99999.0, -999.0)   # fill conventions seen in tower files
@@ -150,8 +151,9 @@ class SiteResult:
     def annual(self) -> pd.Series:
         "Annual sums (gC m-2 yr-1, REddyProc's mean x 365.25 d convention) of the partitioned fluxes."
         hh = self.halfhourly
-        return pd.Series({c: float(hh[c].mean() * UMOL_M2_S_TO_GC_M2_D * 365.25) for c in FLUX_OUT if c in hh}, name="gC m-2 yr-1")
+        return pd.Series({c: float(hh[c].mean() * UMOL_M2_S_TO_GC_M2_D * DAYS_PER_YEAR) for c in FLUX_OUT if c in hh}, name="gC m-2 yr-1")
 
+# %% ../../nbs/15_ec.pipeline.ipynb #4f793fce
 class _Timer:
     "Collect wall time per named step."
     def __init__(self): self.t = {}
@@ -183,52 +185,75 @@ def _tz(v):
     if not m: raise InputError(f"time zone {v!r} not understood (give hours ahead of UTC, e.g. 1 or 'UTC+1')", variable="tz_hours")
     return (-1 if m.group(1) == "-" else 1) * (int(m.group(2)) + int(m.group(3) or 0) / 60)
 
+def _prepare(df:pd.DataFrame, lat, lon, tz_hours, ustar, long_runs:int) -> tuple:
+    "process_site's first step: location (from attrs where not given), checked records, long runs removed, VPD."
+    info = {**df.attrs.get("site_info", {}), **{k: df.attrs[k] for k in ("lat", "lon", "timezone") if k in df.attrs}}
+    lat = info.get("lat") if lat is None else lat
+    lon = info.get("lon") if lon is None else lon
+    tz_hours = _tz(info.get("timezone", info.get("tz_hours", info.get("time_zone")))) if tz_hours is None else tz_hours
+    required = ("NEE", "Rg", "Tair") + (("Ustar",) if isinstance(ustar, str) else ())
+    d = check_input(df, required)
+    source = d.attrs.get("source")
+    potential_radiation(d.index[:2], lat, lon, tz_hours)          # the location is valid before any work
+    if long_runs: d["NEE"] = filter_long_runs(d["NEE"], long_runs)
+    vpd_note = "measured"
+    if "VPD" not in d or d["VPD"].isna().any():
+        have = [c for c in ("VPD", "rH", "Tdew") if c in d]
+        if not have and "VPD" not in d:
+            raise InputError("VPD is needed (day-time partitioning, MDS driver): give VPD, rH or a dew point Tdew", source, "VPD")
+        if have != ["VPD"]:
+            v = vpd(d, daily_min=False)
+            d["VPD"] = v["VPD"]; vpd_note = "from " + ", ".join(have)
+    return d, info, lat, lon, tz_hours, source, vpd_note
+
+# %% ../../nbs/15_ec.pipeline.ipynb #22a38724
+@dataclass(frozen=True)
+class SiteConfig:
+    "Options of `process_site`; the options of each step may be given as that step's config."
+    ustar:object = "annual"     # 'annual', 'seasonal', a threshold in m s-1, or None (no u* filter)
+    n_boot:int = 0              # bootstrap samples for the u* threshold quantiles (U05, U50, U95)
+    seed:int = None             # seed of the bootstrap
+    daytime:bool = True         # also run the day-time (Lasslop 2010) partitioning
+    long_runs:int = 8           # remove runs of this many identical NEE values first (0: keep them)
+    e0:float = None             # fixed night-time temperature sensitivity (K) for sites with too few nights
+    rref_rules:str = "reddyproc"  # night-time R_ref windows: 'reddyproc' (>= 3 nights, negative R_ref dropped) or 'robust' (see below)
+    flag_config:UstarFlagConfig = None     # options of `ustar_flag` (its `kind` is `ustar`)
+    gapfill_config:GapfillConfig = None    # options of the NEE gap filling (`mds_gapfill`; suffix and fill_all are set here)
+    nighttime_config:NighttimeConfig = None  # options of `partition_nighttime` (suffix, and the R_ref fields of `rref_rules`, are set here)
+    daytime_config:"DaytimeConfig" = None  # options of `partition_daytime` (ec.daytime; suffix is set here)
+
+# %% ../../nbs/15_ec.pipeline.ipynb #bdd9e30f
 def process_site(
     df:pd.DataFrame,            # half-hourly (or hourly) records: NEE, Rg, Tair, Ustar, VPD (or rH / Tdew); index = interval starts
     lat:float=None,             # site latitude (default df.attrs['lat'] or attrs['site_info']['lat'])
     lon:float=None,             # site longitude
     tz_hours:float=None,        # standard time zone of the stamps, hours ahead of UTC
-    ustar="annual",             # 'annual', 'seasonal', a threshold in m s-1, or None (no u* filter)
-    n_boot:int=0,               # bootstrap samples for the u* threshold quantiles (U05, U50, U95)
-    seed:int=None,              # seed of the bootstrap
-    daytime:bool=True,          # also run the day-time (Lasslop 2010) partitioning
-    long_runs:int=8,            # remove runs of this many identical NEE values first (0: keep them)
-    e0:float=None,              # fixed night-time temperature sensitivity (K) for sites with too few nights
-    rref_rules:str="reddyproc", # night-time R_ref windows: 'reddyproc' (>= 3 nights, negative R_ref dropped) or 'robust' (see below)
+    config:SiteConfig=None,     # the options (default: `SiteConfig()`); single options may be given as keywords
+    **options,                  # fields of `SiteConfig`, replacing the config's
 )->SiteResult:
     "u* filter, MDS gap filling and night- and day-time partitioning of one site's record, then daily and monthly aggregates."
+    cfg = config_from(SiteConfig, config, options, where="process_site")
+    ustar, n_boot, seed, daytime, long_runs, e0, rref_rules = (cfg.ustar, cfg.n_boot, cfg.seed, cfg.daytime, cfg.long_runs,
+                                                               cfg.e0, cfg.rref_rules)
+    nt_cfg = cfg.nighttime_config or NighttimeConfig()
+    e0 = nt_cfg.e0 if e0 is None else e0
     tm = _Timer()
     if rref_rules not in RREF_RULES: raise InputError(f"rref_rules must be one of {list(RREF_RULES)}, got {rref_rules!r}", variable="rref_rules")
     with tm("check"):
-        info = {**df.attrs.get("site_info", {}), **{k: df.attrs[k] for k in ("lat", "lon", "timezone") if k in df.attrs}}
-        lat = info.get("lat") if lat is None else lat
-        lon = info.get("lon") if lon is None else lon
-        tz_hours = _tz(info.get("timezone", info.get("tz_hours", info.get("time_zone")))) if tz_hours is None else tz_hours
-        required = ("NEE", "Rg", "Tair") + (("Ustar",) if isinstance(ustar, str) else ())
-        d = check_input(df, required)
-        source = d.attrs.get("source")
-        potential_radiation(d.index[:2], lat, lon, tz_hours)          # the location is valid before any work
-        if long_runs: d["NEE"] = filter_long_runs(d["NEE"], long_runs)
-        vpd_note = "measured"
-        if "VPD" not in d or d["VPD"].isna().any():
-            have = [c for c in ("VPD", "rH", "Tdew") if c in d]
-            if not have and "VPD" not in d:
-                raise InputError("VPD is needed (day-time partitioning, MDS driver): give VPD, rH or a dew point Tdew", source, "VPD")
-            if have != ["VPD"]:
-                v = vpd(d, daily_min=False)
-                d["VPD"] = v["VPD"]; vpd_note = "from " + ", ".join(have)
+        d, info, lat, lon, tz_hours, source, vpd_note = _prepare(df, lat, lon, tz_hours, ustar, long_runs)
     with tm("ustar"):
         res, sfx = None, ""
         if ustar is not None and ustar is not False:
             if isinstance(ustar, str):
                 if ustar not in ("annual", "seasonal"): raise InputError(f"ustar must be 'annual', 'seasonal', a number or None, got {ustar!r}", source, "ustar")
                 res = ustar_threshold(d, n_boot=n_boot, seed=seed)
-                flag = ustar_flag(d, res, kind=ustar)
+                flag = ustar_flag(d, res, config=cfg.flag_config, kind=ustar)
             else:
-                flag = ustar_flag(d, float(ustar))
+                flag = ustar_flag(d, float(ustar), config=cfg.flag_config)
             sfx = "uStar"
     with tm("mds_nee"):
-        nee = mds_gapfill(d, "NEE", qc=flag["Ustar_uStar_fqc"].to_numpy() if sfx else None, suffix=sfx, fill_all=True)
+        fqc = [c for c in flag if c.endswith("_fqc")][0] if sfx else None
+        nee = mds_gapfill(d, "NEE", qc=flag[fqc].to_numpy() if sfx else None, config=cfg.gapfill_config, suffix=sfx, fill_all=True)
     with tm("mds_met"):
         met = fill_met(d)
         if met["VPD_f"].isna().any():
@@ -237,12 +262,12 @@ def process_site(
     hh = pd.concat([d, flag if sfx else None, nee, met], axis=1)
     hh.attrs = dict(d.attrs)
     with tm("nighttime"):
-        nt = partition_nighttime(hh, lat, lon, tz_hours, suffix=sfx, e0=e0, **RREF_RULES[rref_rules])
+        nt = partition_nighttime(hh, lat, lon, tz_hours, config=nt_cfg, suffix=sfx, e0=e0, **RREF_RULES[rref_rules])
     hh = pd.concat([hh, nt], axis=1)
     if daytime:
         from carbonflux_nb.ec.daytime import partition_daytime
         with tm("daytime"):
-            dt = partition_daytime(hh, lat, lon, tz_hours, suffix=sfx)
+            dt = partition_daytime(hh, lat, lon, tz_hours, config=cfg.daytime_config, suffix=sfx)
         hh = pd.concat([hh, dt.drop(columns=[c for c in dt.columns if c in hh])], axis=1)
     with tm("aggregate"):
         std = _standard_columns(hh, sfx, daytime)            # without a u* suffix GPP_DT/Reco_DT are REddyProc's names too

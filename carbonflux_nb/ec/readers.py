@@ -12,16 +12,16 @@ import xarray as xr
 from ..core import InputError, UnitsError, TimeAxisError, canonical_units, convert_units, check_time_axis
 
 # %% auto #0
-__all__ = ['FILL_VALUE', 'FLUXNET2015_UNITS', 'EC_UNITS', 'SITE_INFO_UNITS', 'BIGLEAF_NAMES', 'BIGLEAF_UNITS',
-           'fluxnet2015_units', 'time_bounds', 'to_xarray', 'qc_column', 'read_fluxnet2015', 'read_site_info',
-           'read_bigleaf_fluxnet2015', 'mask_by_qc', 'read_fluxnet2015_monthly_sites', 'site_table', 'read_reddyproc',
-           'read_hesseflux']
+__all__ = ['FILL_VALUE', 'NA_TOKENS', 'FLUXNET2015_UNITS', 'EC_UNITS', 'SITE_INFO_UNITS', 'BIGLEAF_NAMES', 'BIGLEAF_UNITS',
+           'read_text', 'split_fields', 'header_fields', 'fluxnet2015_units', 'time_bounds', 'to_xarray', 'qc_column',
+           'read_fluxnet2015', 'read_site_info', 'read_bigleaf_fluxnet2015', 'mask_by_qc',
+           'read_fluxnet2015_monthly_sites', 'site_table', 'read_reddyproc', 'read_hesseflux']
 
 # %% ../../nbs/08_ec.readers.ipynb #00d23d20
 FILL_VALUE = -9999.0                # missing-value sentinel of FLUXNET2015, REddyProc and hesseflux files
-_NA = ["", "NA", "NaN", "nan"]      # cells that also mean missing (empty, R's NA)
+NA_TOKENS = ["", "NA", "NaN", "nan"]  # cells that also mean missing (empty, R's NA); `na_values` of every reader
 
-def _read_text(path) -> str:
+def read_text(path) -> str:
     "The text of a plain or gzip-compressed file, with CR-only and CRLF line endings made LF."
     p = Path(path)
     if not p.is_file(): raise InputError(f"no such file (looked in {p.resolve().parent})", p)
@@ -33,18 +33,22 @@ def _read_text(path) -> str:
     except UnicodeDecodeError: text = raw.decode("latin-1")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
-def _fields(line:str, sep:str) -> list[str]:
+def split_fields(line:str, sep:str) -> list[str]:
+    "The stripped fields of one delimited `line` (CSV quoting rules, separator `sep`)."
     return [f.strip() for f in next(csv.reader([line], delimiter=sep))]
 
-def _header(line:str, sep:str, source) -> list[str]:
+def header_fields(line:str, sep:str, source) -> list[str]:
     "Column names from a header line; `InputError` for an empty header or a repeated name."
-    names = _fields(line, sep)
+    names = split_fields(line, sep)
     if not any(names): raise InputError("the header line is empty", source)
     seen = set()
     for n in names:
         if n in seen: raise InputError("column name appears more than once in the header", source, n)
         seen.add(n)
     return names
+
+# the old private names (40_gpp.sif_reader imports them); the lead removes these aliases after the merge
+_NA, _read_text, _fields, _header = NA_TOKENS, read_text, split_fields, header_fields
 
 # %% ../../nbs/08_ec.readers.ipynb #681fe8a5
 def _require(names, required, source):
@@ -58,7 +62,7 @@ def _require(names, required, source):
 def _parse(text:str, source, sep:str, skip:int, names:list, **kw) -> pd.DataFrame:
     "The rows below `skip` header lines; a row with too many fields is an `InputError` naming its line."
     try: return pd.read_csv(io.StringIO(text), sep=sep, header=None, names=names, skiprows=skip,
-                            na_values=_NA, keep_default_na=False, **kw)
+                            na_values=NA_TOKENS, keep_default_na=False, **kw)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise InputError(f"malformed table ({e})", source) from None
 
 def _check_numeric(df:pd.DataFrame, columns, locate) -> pd.DataFrame:
@@ -278,8 +282,8 @@ def read_fluxnet2015(
     site_info:pd.DataFrame=None,   # a `read_site_info` table; the site's row goes to attrs['site_info']
 )->pd.DataFrame:                   # index `time` = interval start; attrs: units, source, resolution, site
     "Read a FLUXNET2015 file: -9999 -> NaN, QC columns kept, FLUXNET2015 units attached, time axis checked."
-    text = _read_text(path)
-    names = _header(text.partition("\n")[0], ",", path)
+    text = read_text(path)
+    names = header_fields(text.partition("\n")[0], ",", path)
     if _is_bigleaf(names): return read_bigleaf_fluxnet2015(path, variables, site_info)
     tcols = ["TIMESTAMP"] if "TIMESTAMP" in names and "TIMESTAMP_START" not in names else ["TIMESTAMP_START", "TIMESTAMP_END"]
     keep = None if variables is None else _with_qc(variables, names)
@@ -308,8 +312,8 @@ SITE_INFO_UNITS = {"lon": "degrees_east", "lat": "degrees_north", "elv": "m", "c
 
 def read_site_info(path) -> pd.DataFrame:
     "A FluxDataKit-style site table (`sitename`, `lat`, `lon`, ...) indexed by `site`, coordinates checked."
-    text = _read_text(path)
-    names = _header(text.partition("\n")[0], ",", path)
+    text = read_text(path)
+    names = header_fields(text.partition("\n")[0], ",", path)
     _require(names, ["sitename", "lat", "lon"], path)
     numeric = [c for c in names if c in SITE_INFO_UNITS or c in ("year_start", "year_end")]
     df = _parse(text, path, ",", 1, names, dtype={c: str for c in names if c not in numeric})
@@ -343,8 +347,8 @@ def _is_bigleaf(names) -> bool:
 # %% ../../nbs/08_ec.readers.ipynb #2d0cf2b5
 def read_bigleaf_fluxnet2015(path, variables:list=None, site_info:pd.DataFrame=None) -> pd.DataFrame:
     "FLUXNET2015 half-hours in the bigleaf layout, returned with FLUXNET2015 names and units (as `read_fluxnet2015`)."
-    text = _read_text(path)
-    names = _header(text.partition("\n")[0], ",", path)
+    text = read_text(path)
+    names = header_fields(text.partition("\n")[0], ",", path)
     _require(names, _BIGLEAF_TIME, path)
     locate = lambda i: (path, i + 2)
     df = _check_numeric(_parse(text, path, ",", 1, names), names, locate)
@@ -419,7 +423,7 @@ def _split_body(text:str) -> tuple[str, str]:
 # %% ../../nbs/08_ec.readers.ipynb #a1bcb4f6
 def _monthly_block(files:list, ids:list, bodies:list, header:str, variables) -> pd.DataFrame:
     "Parse the bodies of files sharing one header in one `read_csv`; `_file`/`_line` columns locate each row."
-    names = _header(header, ",", files[ids[0]])
+    names = header_fields(header, ",", files[ids[0]])
     _require(names, ["TIMESTAMP", *_MONTHLY_META, *(variables or [])], files[ids[0]])
     n = np.array([b.count("\n") for b in bodies])
     first = np.cumsum(n) - n
@@ -480,7 +484,7 @@ def read_fluxnet2015_monthly_sites(
 )->pd.DataFrame:           # tidy: site, time (month start), lat, lon, pft, climate, variables; attrs as the other readers
     "Read many FLUXNET2015 monthly site tables into one tidy table, in one parse, with every check vectorised."
     files = _monthly_files(paths)
-    parts = [_split_body(_read_text(f)) for f in files]
+    parts = [_split_body(read_text(f)) for f in files]
     groups = {}
     for i, (head, _) in enumerate(parts): groups.setdefault(head, []).append(i)
     df = pd.concat([_monthly_block(files, ids, [parts[i][1] for i in ids], head, variables) for head, ids in groups.items()], ignore_index=True)
@@ -513,10 +517,10 @@ def read_reddyproc(
     variables:list=None,  # columns to keep (default: all)
 )->pd.DataFrame:          # index `time` = interval start; units from the units row, checked against EC_UNITS
     "Read a REddyProc text file: -9999 -> NaN, end-of-interval stamps -> interval starts, units checked/converted."
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.split("\n", 2)
-    names = _header(lines[0], "\t", path)
-    row = _fields(lines[1] if len(lines) > 1 else "", "\t")
+    names = header_fields(lines[0], "\t", path)
+    row = split_fields(lines[1] if len(lines) > 1 else "", "\t")
     if len(row) != len(names): raise InputError(f"the units row has {len(row)} fields but the header {len(names)}", path, "units row")
     tcols = ["Year", "DoY", "Hour"]
     _require(names, [*tcols, *(variables or [])], path)
@@ -565,11 +569,11 @@ def read_hesseflux(
     variables:list=None,  # columns to keep (default: all)
 )->pd.DataFrame:          # index `time` = interval start; units from the units row, checked against EC_UNITS
     "Read a hesseflux csv file: -9999 -> NaN, stamps -> interval starts, units checked/converted, QC columns kept."
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.split("\n", 2)
     sep = "\t" if "\t" in lines[0] else ","
-    names = _header(lines[0], sep, path)
-    row = _fields(lines[1] if len(lines) > 1 else "", sep)
+    names = header_fields(lines[0], sep, path)
+    row = split_fields(lines[1] if len(lines) > 1 else "", sep)
     if len(row) != len(names): raise InputError(f"the units row has {len(row)} fields but the header {len(names)}", path, "units row")
     if stamp not in (None, "end", "middle", "start"): raise InputError(f"stamp must be 'end', 'middle' or 'start', got {stamp!r}", path, "stamp")
     _require(names, variables or [], path)

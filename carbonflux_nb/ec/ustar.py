@@ -8,14 +8,13 @@ import warnings
 from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 from numba import njit
-from ..core import InputError, MissingDataError, rng
+from ..core import InputError, MissingDataError, rng, config_from
 from .common import check_halfhourly
 
 # %% auto #0
-__all__ = ['season_factor', 'season_years', 'UstarControls', 'UstarResult', 'ustar_threshold', 'ustar_flag', 'ustar_class_means',
-           'plot_ustar_classes']
+__all__ = ['season_factor', 'season_years', 'UstarControls', 'UstarResult', 'ustar_threshold', 'UstarFlagConfig', 'ustar_flag',
+           'ustar_class_means', 'plot_ustar_classes']
 
 # %% ../../nbs/11_ec.ustar.ipynb #986c4e7a
 def _middles(index:pd.DatetimeIndex, step=None) -> pd.DatetimeIndex:
@@ -402,20 +401,30 @@ def _thresholds_per_record(df, threshold, kind, scenario, seasons, source) -> np
     if missing: raise InputError(f"no threshold for season(s) {missing}", source, "threshold")
     return pd.Series(s).astype(str).map(lookup).to_numpy(dtype=float)
 
+@dataclass(frozen=True)
+class UstarFlagConfig:
+    "Options of `ustar_flag` (REddyProc's defaults)."
+    ustar:str = "Ustar"           # friction velocity column, m s-1
+    rg:str = "Rg"                 # global radiation column, W m-2
+    kind:str = "annual"           # with an UstarResult: 'annual' (REddyProc's default) or 'seasonal' thresholds
+    scenario:str = "uStar"        # which threshold: 'uStar', or a bootstrap quantile 'U05', 'U50', 'U95'
+    suffix:str = None             # column suffix (default: `scenario`), as REddyProc's uStarSuffix
+    sw_thr:float = 10.0           # night: Rg below this (or missing), W m-2
+    filter_daytime:bool = False   # also flag day-time records
+    flag_entry_after_low_turbulence:bool = False  # flag (2) the first record after a low-turbulence period
+
+# %% ../../nbs/11_ec.ustar.ipynb #2a235904
 def ustar_flag(
     df:pd.DataFrame,          # records on a DatetimeIndex of interval starts
     threshold,                # UstarResult, a number (m s-1), a season table/dict, or a per-record Series
-    ustar:str="Ustar",        # friction velocity column, m s-1
-    rg:str="Rg",              # global radiation column, W m-2
-    kind:str="annual",        # with an UstarResult: 'annual' (REddyProc's default) or 'seasonal' thresholds
-    scenario:str="uStar",     # which threshold: 'uStar', or a bootstrap quantile 'U05', 'U50', 'U95'
-    suffix:str=None,          # column suffix (default: `scenario`), as REddyProc's uStarSuffix
     seasons=None,             # season labels per record, for a season table (default: `season_factor`)
-    sw_thr:float=10.0,        # night: Rg below this (or missing), W m-2
-    filter_daytime:bool=False,  # also flag day-time records
-    flag_entry_after_low_turbulence:bool=False,  # flag (2) the first record after a low-turbulence period
+    config:UstarFlagConfig=None,  # the options (default: `UstarFlagConfig()`); single options may be given as keywords
+    **options,                # fields of `UstarFlagConfig`, replacing the config's
 )->pd.DataFrame:              # Ustar_<suffix>_Thres (m s-1), Ustar_<suffix>_fqc (0 keep, 1 low u*, 2, 3 no threshold, 4 no u*)
     "REddyProc's u* filter flag (`sMDSGapFillAfterUstar`): which records to remove from NEE before gap filling."
+    cfg = config_from(UstarFlagConfig, config, options, where="ustar_flag")
+    ustar, rg, kind, scenario, suffix, sw_thr = cfg.ustar, cfg.rg, cfg.kind, cfg.scenario, cfg.suffix, cfg.sw_thr
+    filter_daytime, flag_entry_after_low_turbulence = cfg.filter_daytime, cfg.flag_entry_after_low_turbulence
     source = df.attrs.get("source")
     u, g = _column(df, ustar, source), _column(df, rg, source)
     thr = _thresholds_per_record(df, threshold, kind, scenario, seasons, source)
@@ -452,6 +461,7 @@ def plot_ustar_classes(
     ax=None,                  # matplotlib axes (default: a new 6 x 3.5 in figure)
 ):
     "NEE against u* for one season: records, class means per temperature class, thresholds; returns the axes."
+    import matplotlib.pyplot as plt
     t = result.thresholds
     if season is None:
         s = t[t.aggregationMode == "season"]
