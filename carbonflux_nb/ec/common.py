@@ -4,10 +4,12 @@
 
 # %% ../../nbs/10_ec.common.ipynb #f4f97e23
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
-from ..core import InputError, TimeAxisError, MissingDataError
-from ..constants import M_C_G_PER_MOL, SECONDS_PER_DAY, DAYS_PER_YEAR
+
+from ..constants import DAYS_PER_YEAR, M_C_G_PER_MOL, SECONDS_PER_DAY
+from ..core import InputError, MissingDataError, TimeAxisError
 
 # %% auto #0
 __all__ = ['UMOL_M2_S_TO_GC_M2_D', 'check_halfhourly', 'pad_to_days', 'filter_long_runs', 'solar_declination', 'solar_elevation',

@@ -4,15 +4,18 @@
 
 # %% ../../nbs/14_ec.daytime.ipynb #7710c32a
 from __future__ import annotations
+
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from numba import njit
-from scipy.optimize import minimize
 from scipy.linalg.lapack import dpotrf, dpotri
+from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
-from ..core import InputError, MissingDataError, config_from
+
 from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K
+from ..core import InputError, MissingDataError, config_from
 from .common import check_halfhourly, potential_radiation
 
 # %% auto #0

@@ -4,11 +4,15 @@
 
 # %% ../../nbs/12_ec.gapfill.ipynb #606cb3b1
 from __future__ import annotations
-import math, warnings
+
+import math
+import warnings
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from numba import njit
+
 from ..core import InputError, MissingDataError, TimeAxisError, config_from
 from .common import check_halfhourly
 

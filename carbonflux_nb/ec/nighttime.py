@@ -4,13 +4,16 @@
 
 # %% ../../nbs/13_ec.nighttime.ipynb #c165e785
 from __future__ import annotations
+
 import warnings
-from typing import NamedTuple
 from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
-from ..core import InputError, MissingDataError, UnitsError, config_from
+
 from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K
+from ..core import InputError, MissingDataError, UnitsError, config_from
 from .common import check_halfhourly, potential_radiation
 
 # %% auto #0
@@ -361,7 +364,8 @@ def plot_nighttime(
     axes=None,               # two matplotlib axes (default: a new figure)
 ):                           # the two axes
     "Night-time NEE scaled by R_ref against temperature with the fitted curve, and R_ref through the year."
-    import matplotlib.pyplot as plt, matplotlib.dates as mdates
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
     s = f"_{suffix}" if suffix else ""
     if axes is None: axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 1.4]})[1]
     e0 = float(out[f"E_0{s}"].iloc[0])

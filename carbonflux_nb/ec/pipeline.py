@@ -4,18 +4,25 @@
 
 # %% ../../nbs/15_ec.pipeline.ipynb #610ff837
 from __future__ import annotations
+
 import time as _time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, UnitsError, MissingDataError, TimeAxisError, config_from
+
 from ..constants import DAYS_PER_YEAR
-from .common import check_halfhourly, pad_to_days, filter_long_runs, vpd, potential_radiation, UMOL_M2_S_TO_GC_M2_D
-from .ustar import ustar_threshold, ustar_flag, UstarResult, UstarFlagConfig
-from .gapfill import mds_gapfill, fill_met, GapfillConfig
-from .nighttime import partition_nighttime, NighttimeConfig
+from ..core import InputError, MissingDataError, TimeAxisError, UnitsError, config_from
 from ..io import write_netcdf
+from .common import UMOL_M2_S_TO_GC_M2_D, check_halfhourly, filter_long_runs, pad_to_days, potential_radiation, vpd
+from .gapfill import GapfillConfig, fill_met, mds_gapfill
+from .nighttime import NighttimeConfig, partition_nighttime
+from .ustar import UstarFlagConfig, UstarResult, ustar_flag, ustar_threshold
+
+if TYPE_CHECKING:    # for the annotation only: ec.daytime is imported where the day-time partitioning runs
+    from carbonflux_nb.ec.daytime import DaytimeConfig
 
 # %% auto #0
 __all__ = ['FILL_VALUES', 'RANGES', 'SMALL', 'FLUX_OUT', 'MET_OUT', 'RREF_RULES', 'HH_VARS', 'check_input', 'split_records',
@@ -220,7 +227,7 @@ class SiteConfig:
     flag_config:UstarFlagConfig = None     # options of `ustar_flag` (its `kind` is `ustar`)
     gapfill_config:GapfillConfig = None    # options of the NEE gap filling (`mds_gapfill`; suffix and fill_all are set here)
     nighttime_config:NighttimeConfig = None  # options of `partition_nighttime` (suffix, and the R_ref fields of `rref_rules`, are set here)
-    daytime_config:"DaytimeConfig" = None  # options of `partition_daytime` (ec.daytime; suffix is set here)
+    daytime_config:DaytimeConfig = None  # options of `partition_daytime` (ec.daytime; suffix is set here)
 
 # %% ../../nbs/15_ec.pipeline.ipynb #bdd9e30f
 def process_site(
@@ -350,12 +357,13 @@ def read_tower(
 )->pd.DataFrame:         # half-hourly records, index = interval starts
     "Read one tower record for `process_site`."
     from pathlib import Path
-    from carbonflux_nb.ec.readers import read_reddyproc, read_hesseflux
+
     from carbonflux_nb.datasets import load_detha98
+    from carbonflux_nb.ec.readers import read_hesseflux, read_reddyproc
     if str(what) == "detha98": return load_detha98()
     p = Path(what)
     if not p.exists():
-        raise InputError(f"no such file, and not a shipped half-hourly sample (that is 'detha98')", p)
+        raise InputError("no such file, and not a shipped half-hourly sample (that is 'detha98')", p)
     name = p.name.lower().removesuffix(".gz")
     df = read_reddyproc(p) if name.endswith(".txt") else read_hesseflux(p, year=year)
     ren = {"rg": "Rg", "tair": "Tair", "vpd": "VPD", "ustar": "Ustar", "nee": "NEE", "rh": "rH", "tsoil": "Tsoil"}

@@ -4,12 +4,18 @@
 
 # %% ../../nbs/08_ec.readers.ipynb #7ceda8e1
 from __future__ import annotations
-import csv, gzip, io, re
+
+import csv
+import gzip
+import io
+import re
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, UnitsError, TimeAxisError, canonical_units, convert_units, check_time_axis
+
+from ..core import InputError, TimeAxisError, UnitsError, canonical_units, check_time_axis, convert_units
 
 # %% auto #0
 __all__ = ['FILL_VALUE', 'NA_TOKENS', 'FLUXNET2015_UNITS', 'EC_UNITS', 'SITE_INFO_UNITS', 'BIGLEAF_NAMES', 'BIGLEAF_UNITS',

@@ -4,12 +4,15 @@
 
 # %% ../../nbs/11_ec.ustar.ipynb #f9809c6d
 from __future__ import annotations
+
 import warnings
 from dataclasses import dataclass, field, fields
+
 import numpy as np
 import pandas as pd
 from numba import njit
-from ..core import InputError, MissingDataError, rng, config_from
+
+from ..core import InputError, MissingDataError, config_from, rng
 from .common import check_halfhourly
 
 # %% auto #0
