@@ -4,8 +4,11 @@
 
 # %% ../nbs/00c_geo.ipynb #578404f3
 from __future__ import annotations
+
 import functools
+
 import numpy as np
+
 from .constants import R_EARTH_M
 from .core import data_path, use_offline_geodata
 
@@ -27,7 +30,8 @@ def haversine_km(lat1, lon1,              # degrees north, east (arrays broadcas
 @functools.lru_cache(maxsize=1)
 def _land_regions():
     "The Natural Earth 110m land polygons shipped with the package, as regionmask regions (read once)."
-    import geopandas as gpd, regionmask
+    import geopandas as gpd
+    import regionmask
     use_offline_geodata()
     gdf = gpd.read_file(data_path("geo", "shapefiles", "natural_earth", "physical", "ne_110m_land.shp"))
     return regionmask.from_geopandas(gdf)

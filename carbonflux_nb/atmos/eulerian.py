@@ -4,17 +4,20 @@
 
 # %% ../../nbs/51_atmos.eulerian.ipynb #49705bd7
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+
+import numba as nb
 import numpy as np
 import pandas as pd
 import xarray as xr
-import numba as nb
-from tqdm.auto import tqdm
 from fastcore.basics import patch
-from ..core import InputError, GridMismatchError
+from tqdm.auto import tqdm
+
 from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, SECONDS_PER_DAY
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid, mass_fluxes, courant
+from ..core import GridMismatchError, InputError
+from ..twin.atmos import AtmosGrid, WindField, courant, mass_fluxes
 
 # %% auto #0
 __all__ = ['PPMKG_PER_GC', 'EPOCH', 'EulerianModel']

@@ -4,17 +4,20 @@
 
 # %% ../../nbs/52_atmos.lagrangian.ipynb #2c7a04d3
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+
+import numba as nb
 import numpy as np
 import pandas as pd
-import xarray as xr
-import numba as nb
 import scipy.sparse as sp
+import xarray as xr
 from tqdm.auto import tqdm
-from ..core import InputError, rng, config_from
-from ..constants import R_EARTH_M, G0_M_S2, SECONDS_PER_DAY
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid, point_winds
+
+from ..constants import G0_M_S2, R_EARTH_M, SECONDS_PER_DAY
+from ..core import InputError, config_from, rng
+from ..twin.atmos import AtmosGrid, WindField, point_winds
 from .eulerian import PPMKG_PER_GC
 
 # %% auto #0

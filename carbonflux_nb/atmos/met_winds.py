@@ -4,17 +4,20 @@
 
 # %% ../../nbs/56_atmos.met_winds.ipynb #0fe1c7ac
 from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+import xarray as xr
 from fastcore.basics import patch
-from ..core import InputError, UnitsError, MissingDataError, GridMismatchError, check_time_axis
-from ..constants import R_EARTH_M, G0_M_S2, PS_DRY_PA
-from ..twin.atmos import AtmosGrid, WindField, point_winds, atmos_grid, divergence
+
+from ..constants import G0_M_S2, PS_DRY_PA, R_EARTH_M
+from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_time_axis
+from ..twin.atmos import AtmosGrid, WindField, divergence, point_winds
 from .lagrangian import DomainWinds
 
 # %% auto #0

@@ -4,14 +4,17 @@
 
 # %% ../../nbs/55_atmos.readers.ipynb #8d241916
 from __future__ import annotations
+
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 import scipy.sparse as sp
-from ..core import InputError, UnitsError, MissingDataError, check_time_axis, data_path
+import xarray as xr
+
+from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, R_EARTH_M, SECONDS_PER_DAY
+from ..core import InputError, MissingDataError, UnitsError, check_time_axis
 from .lagrangian import SRMatrix
-from ..constants import R_EARTH_M, M_AIR_KG_PER_MOL, M_C_G_PER_MOL, SECONDS_PER_DAY
 
 # %% auto #0
 __all__ = ['UMOL_M2_S_PER_GC_M2_D', 'FLEXPART_UNITS', 'read_oco2_lite', 'lite_operator', 'read_tccon', 'read_icos',

@@ -4,12 +4,14 @@
 
 # %% ../../nbs/50_twin.atmos.ipynb #e4cd1bfd
 from __future__ import annotations
-from dataclasses import dataclass, field
+
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-import xarray as xr
+
+from ..constants import DRY_AIR_MASS_KG, G0_M_S2, M_AIR_KG_PER_MOL, PS_DRY_PA, R_EARTH_M
 from ..core import InputError, rng
-from ..constants import R_EARTH_M, G0_M_S2, M_AIR_KG_PER_MOL, DRY_AIR_MASS_KG, PS_DRY_PA
 
 # %% auto #0
 __all__ = ['A_EARTH', 'G0', 'M_AIR', 'DRY_AIR_MASS', 'PS_DRY', 'SIGMA_EDGES_10', 'AtmosGrid', 'atmos_grid', 'WindField',

@@ -4,15 +4,18 @@
 
 # %% ../../nbs/53_twin.fluxes.ipynb #eb21e156
 from __future__ import annotations
-from dataclasses import dataclass, field
+
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, rng, pgc_to_ppm, ppm_to_pgc
+
+from ..core import InputError, ppm_to_pgc, rng
 from ..geo import cos_zenith
-from .atmos import AtmosGrid, atmos_grid
-from .land import world_spec, build_world, monthly
 from ..metrics import carbontracker_regions, regrid_regions
+from .atmos import AtmosGrid, atmos_grid
+from .land import build_world, monthly, world_spec
 
 # %% auto #0
 __all__ = ['RECO_STEADY', 'FOSSIL_SPOTS', 'TOTALS', 'GROWTH_PPM', 'CO2_START', 'conservative_regrid', 'AtmosFluxes',

@@ -4,15 +4,19 @@
 
 # %% ../../nbs/09_twin.land.ipynb #8a6a9081
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, Region, rng
+
+from ..classes import CCI_CLASSES, DRIVERS, IGBP_CLASSES
+from ..classes import TIBET_ECOSYSTEMS as TIBET_ECOSYSTEMS  # defined there, re-exported here
 from ..config import get_settings
-from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_1994_K, LT_E0_1994_K
-from ..classes import CCI_CLASSES, IGBP_CLASSES, TIBET_ECOSYSTEMS, DRIVERS   # defined there, re-exported here
+from ..constants import KELVIN_AT_0C, LT_E0_1994_K, LT_T0_K, LT_TREF_1994_K
+from ..core import InputError, Region, rng
 from ..geo import land_mask
 
 # %% auto #0
@@ -405,7 +409,8 @@ def sample_towers(spec:WorldSpec, world_m:xr.Dataset, n:int=None) -> pd.DataFram
 def write_world(spec:WorldSpec, path, band_rows:int=None, freq:str="monthly", progress:bool=True):
     "Write the twin world to a Zarr store band by band (bounded memory); freq 'monthly' or '8day'."
     from tqdm.auto import tqdm
-    from carbonflux_nb.io import atomic_output, prepare_for_writing, ZARR_FORMAT
+
+    from carbonflux_nb.io import ZARR_FORMAT, atomic_output, prepare_for_writing
     nlat = spec.region.grid(spec.resolution).sizes["lat"]
     nlon = spec.region.grid(spec.resolution).sizes["lon"]
     band_rows = band_rows or max(1, int(2_000_000 // (nlon * 46 * (spec.years[1] - spec.years[0] + 1)) or 1))
@@ -416,5 +421,6 @@ def write_world(spec:WorldSpec, path, band_rows:int=None, freq:str="monthly", pr
             w = prepare_for_writing(w.drop_vars(["fapar_green", "fapar_total"]), {"description": w.attrs["title"]}, path)
             if i == 0: w.to_zarr(tmp, mode="w-", zarr_format=ZARR_FORMAT, consolidated=False)
             else: w.to_zarr(tmp, append_dim="lat", zarr_format=ZARR_FORMAT, consolidated=False)
-        import zarr; zarr.consolidate_metadata(str(tmp))
+        import zarr
+        zarr.consolidate_metadata(str(tmp))
     return path

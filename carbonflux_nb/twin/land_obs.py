@@ -4,7 +4,9 @@
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #c5eddb2a
 from __future__ import annotations
+
 import math
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -12,10 +14,11 @@ from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter
 from scipy.signal import lfilter
 from scipy.special import erf as _erf
-from ..core import InputError, TimeAxisError, rng, convert_units
+
 from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K, SECONDS_PER_DAY
-from ..geo import fractional_year, solar_declination, equation_of_time, cos_zenith
-from .land import ECOSYSTEMS, WorldSpec, clear_sky_shortwave, sample_towers, monthly
+from ..core import InputError, TimeAxisError, convert_units, rng
+from ..geo import cos_zenith, equation_of_time, fractional_year, solar_declination
+from .land import ECOSYSTEMS, WorldSpec, clear_sky_shortwave, monthly, sample_towers
 
 # %% auto #0
 __all__ = ['DAILY_UNITS', 'LT_T0', 'LT_TREF', 'SEASONS', 'TROPOMI_START', 'OCO2', 'BENCHMARKS', 'mean_preserving_interp',
@@ -489,6 +492,7 @@ def oco2_soundings(
 def plot_sif_day(trop:xr.Dataset, soundings:pd.DataFrame, day, window_days:int=16, ax=None):
     "A day of gridded SIF with the soundings of `window_days` around it; returns the (cartopy) axes."
     import cartopy.crs as ccrs
+
     from carbonflux_nb.maps import plot_map
     day = pd.Timestamp(day); vmax = float(trop.sif_true.quantile(0.99))
     ax = plot_map(trop.sif.sel(time=day).assign_attrs(long_name="SIF"), ax=ax, vmin=0, vmax=vmax, land=True, gridlines=True)

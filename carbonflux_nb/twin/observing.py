@@ -4,13 +4,16 @@
 
 # %% ../../nbs/54_twin.observing.ipynb #76aee4e7
 from __future__ import annotations
+
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
+
 from ..core import InputError, rng
-from .atmos import AtmosGrid, atmos_grid
-from .land_obs import oco2_ground_track, OCO2
+from .atmos import AtmosGrid
+from .land_obs import OCO2, oco2_ground_track
 
 # %% auto #0
 __all__ = ['STATIONS', 'TCCON', 'AIRCRAFT', 'PROFILE_ALTITUDES', 'DEFAULT_ERRORS', 'NOMINAL', 'pressure_weights',
