@@ -4,16 +4,20 @@
 
 # %% ../../nbs/51_atmos.eulerian.ipynb #49705bd7
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+
+import numba as nb
 import numpy as np
 import pandas as pd
 import xarray as xr
-import numba as nb
-from tqdm.auto import tqdm
 from fastcore.basics import patch
-from ..core import InputError, GridMismatchError
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid, mass_fluxes, courant, M_AIR, G0
+from tqdm.auto import tqdm
+
+from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, SECONDS_PER_DAY
+from ..core import GridMismatchError, InputError
+from ..twin.atmos import AtmosGrid, WindField, courant, mass_fluxes
 
 # %% auto #0
 __all__ = ['PPMKG_PER_GC', 'EPOCH', 'EulerianModel']
@@ -49,6 +53,7 @@ def _line(m, M, F, periodic):
         M[c] = M[c] + F[c] - F[c + 1]
         for e in range(E): m[c, e] += flux[c, e] - flux[c + 1, e]
 
+# %% ../../nbs/51_atmos.eulerian.ipynb #1928d413
 @nb.njit(parallel=True, cache=True)
 def _sweep_x(m, M, F):
     "Longitude sweep, periodic; F[k, j, i] air through the east face of cell i."
@@ -76,6 +81,7 @@ def _sweep_z(m, M, F):
         j, i = ji // I, ji % I
         _line(m[:, j, i], M[:, j, i], F[:, j, i], False)
 
+# %% ../../nbs/51_atmos.eulerian.ipynb #13a5488d
 @nb.njit(parallel=True, cache=True)
 def _mix(m, M, D):
     "Implicit vertical diffusion: D[k, j, i] (kg of air exchanged per step) between layers k-1 and k (k = 1..K-1)."
@@ -123,7 +129,7 @@ class EulerianModel:
         self._D = Dm; self._M = M
 
 # %% ../../nbs/51_atmos.eulerian.ipynb #cfc19dd8
-PPMKG_PER_GC = 1e6 * M_AIR / 12.011        # ppm x kg of air added by one gram of carbon as CO2
+PPMKG_PER_GC = 1e6 * M_AIR_KG_PER_MOL / M_C_G_PER_MOL   # ppm x kg of air added by one gram of carbon as CO2
 EPOCH = pd.Timestamp("2000-01-01")
 
 def _members_first(x, E, shape, name):
@@ -136,6 +142,22 @@ def _check_flux(fx, E, grid, t):
     fx = _members_first(fx, E, grid.shape[1:], "flux")
     if not np.isfinite(fx).all(): raise InputError(f"the flux at {t} has NaN or infinite values", variable="flux")
     return fx
+
+# %% ../../nbs/51_atmos.eulerian.ipynb #e60cc7c6
+def _output_dataset(g:AtmosGrid, times:list, out:list, budget:list, E:int) -> xr.Dataset:
+    "The `run` output: 3-D CO2, XCO2, the ground layer and the tracer mass budget at the output times."
+    co2 = np.stack(out)                                                          # (T, E, K, J, I)
+    w = -np.diff(g.sigma_e)                                                      # pressure weights
+    dims = ("time", "member", "lev", "lat", "lon")
+    return xr.Dataset({"co2": (dims, co2, {"units": "ppm", "long_name": "CO2 dry-air mole fraction"}),
+                     "xco2": (("time", "member", "lat", "lon"), np.tensordot(co2, w, axes=([2], [0])).astype(np.float32),
+                              {"units": "ppm", "long_name": "column-average CO2 (pressure-weighted)"}),
+                     "co2_surface": (("time", "member", "lat", "lon"), co2[:, :, 0], {"units": "ppm", "long_name": "CO2 in the ground layer"}),
+                     "tracer_mass": (("time", "member"), np.array(budget)[:, 0] / PPMKG_PER_GC / 1e15,
+                                     {"units": "PgC", "long_name": "total CO2 carbon in the model"}),
+                     "expected_mass": (("time", "member"), np.array(budget)[:, 1] / PPMKG_PER_GC / 1e15,
+                                       {"units": "PgC", "long_name": "initial carbon plus every flux added"})},
+                    coords={"time": pd.DatetimeIndex(times), "member": np.arange(E), **g.coords()})
 
 # %% ../../nbs/51_atmos.eulerian.ipynb #8d3a0792
 @patch
@@ -172,7 +194,7 @@ def run(self:EulerianModel,
         if flux is not None:
             fx = _check_flux(flux(t, n), E, g, t)
             if mask is not None: fx = fx * keep[None]
-            dm = fx * area[None] * (self.dt / 86400.0) * PPMKG_PER_GC            # (E, J, I)
+            dm = fx * area[None] * (self.dt / SECONDS_PER_DAY) * PPMKG_PER_GC            # (E, J, I)
             m[0] += np.moveaxis(dm, 0, -1); added = added + dm.sum(axis=(1, 2))
         f = mass_fluxes(g, self.winds, t + pd.Timedelta(seconds=self.dt / 2))
         nsub = max(1, math.ceil(courant(g, f, self.dt) / self.max_courant))
@@ -188,17 +210,5 @@ def run(self:EulerianModel,
             q = np.moveaxis(m / M[..., None], -1, 0)                            # (E, K, J, I) ppm
             times.append(t + pd.Timedelta(seconds=self.dt)); out.append(q.astype(np.float32))
             budget.append(np.stack([m.sum(axis=(0, 1, 2)), total0 + added]))
-    co2 = np.stack(out)                                                          # (T, E, K, J, I)
-    w = -np.diff(g.sigma_e)                                                      # pressure weights
-    dims = ("time", "member", "lev", "lat", "lon")
-    ds = xr.Dataset({"co2": (dims, co2, {"units": "ppm", "long_name": "CO2 dry-air mole fraction"}),
-                     "xco2": (("time", "member", "lat", "lon"), np.tensordot(co2, w, axes=([2], [0])).astype(np.float32),
-                              {"units": "ppm", "long_name": "column-average CO2 (pressure-weighted)"}),
-                     "co2_surface": (("time", "member", "lat", "lon"), co2[:, :, 0], {"units": "ppm", "long_name": "CO2 in the ground layer"}),
-                     "tracer_mass": (("time", "member"), np.array(budget)[:, 0] / PPMKG_PER_GC / 1e15,
-                                     {"units": "PgC", "long_name": "total CO2 carbon in the model"}),
-                     "expected_mass": (("time", "member"), np.array(budget)[:, 1] / PPMKG_PER_GC / 1e15,
-                                       {"units": "PgC", "long_name": "initial carbon plus every flux added"})},
-                    coords={"time": pd.DatetimeIndex(times), "member": np.arange(E), **g.coords()})
-    ds = ds.assign_attrs(dt_s=self.dt, model="carbonflux_nb finite-volume twin")
+    ds = _output_dataset(g, times, out, budget, E).assign_attrs(dt_s=self.dt, model="carbonflux_nb finite-volume twin")
     return (ds, np.moveaxis(m / M[..., None], -1, 0)) if return_state else ds

@@ -4,20 +4,24 @@
 
 # %% ../../nbs/52_atmos.lagrangian.ipynb #2c7a04d3
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+
+import numba as nb
 import numpy as np
 import pandas as pd
-import xarray as xr
-import numba as nb
 import scipy.sparse as sp
+import xarray as xr
 from tqdm.auto import tqdm
-from ..core import InputError, rng
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid, point_winds, A_EARTH, G0
+
+from ..constants import G0_M_S2, R_EARTH_M, SECONDS_PER_DAY
+from ..core import InputError, config_from, rng
+from ..twin.atmos import AtmosGrid, WindField, point_winds
 from .eulerian import PPMKG_PER_GC
 
 # %% auto #0
-__all__ = ['DomainWinds', 'domain_winds', 'constant_winds', 'advect', 'SRMatrix', 'build_srm']
+__all__ = ['DomainWinds', 'domain_winds', 'constant_winds', 'ParticleConfig', 'advect', 'SRMatrix', 'SRMConfig', 'build_srm']
 
 # %% ../../nbs/52_atmos.lagrangian.ipynb #19736c72
 @dataclass
@@ -71,6 +75,7 @@ def _interp3(a, b, c, k, fk, j, fj, i, fi):
                 ra += w * a[k + dk, j + dj, i + di]; rb += w * b[k + dk, j + dj, i + di]; rc += w * c[k + dk, j + dj, i + di]
     return ra, rb, rc
 
+# %% ../../nbs/52_atmos.lagrangian.ipynb #785cb4f9
 @nb.njit(inline="always")
 def _mix64(x):
     "splitmix64's finaliser: a well-mixed 64-bit hash of x."
@@ -85,12 +90,12 @@ def _uniform(seed, step, pid, k):
     x = _mix64(x + np.uint64(pid) * np.uint64(0xD1B54A32D192ED03) + np.uint64(k))
     return (float(x >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
 
+# %% ../../nbs/52_atmos.lagrangian.ipynb #919c41dd
 @nb.njit(parallel=True, cache=True, fastmath=True)
 def _step(lon, lat, sig, alive, ids, start_s, now, max_age_s, u3, v3, s3, lon0, dlon, lat0, dlat, smid, edges,
-          dt, kh, ks, pbl_sigma, p_mix, seed, step):
-    "Advance every alive particle that is born (start_s <= now) and younger than max_age_s by dt; winds u3, v3, s3 (K, J, I)."
+          dt, kh, ks, pbl_sigma, p_mix, seed, step, a):
+    "Advance every alive particle that is born (start_s <= now) and younger than max_age_s by dt; winds u3, v3, s3 (K, J, I); a: the Earth's radius, m."
     N = lon.size; K, J, I = u3.shape
-    a = 6.371e6
     step_h = math.sqrt(6.0 * kh * dt); step_v = math.sqrt(6.0 * ks * dt)     # uniform on (-1, 1) times sqrt(3) sigma
     for n in nb.prange(N):
         if not alive[n] or start_s[n] > now: continue
@@ -116,25 +121,39 @@ def _step(lon, lat, sig, alive, ids, start_s, now, max_age_s, u3, v3, s3, lon0, 
         if lon[n] < edges[0] or lon[n] >= edges[1] or lat[n] < edges[2] or lat[n] >= edges[3]: alive[n] = False
 
 # %% ../../nbs/52_atmos.lagrangian.ipynb #4a90ac8e
+@dataclass(frozen=True)
+class ParticleConfig:
+    "Options of `advect`: turbulence, the boundary layer, the particles' age limit and the random streams."
+    kh: float = 1000.0               # m2 s-1, horizontal diffusivity (random displacements)
+    ks: float = 3e-8                 # s-1 (sigma2 s-1), vertical diffusivity above the boundary layer
+    pbl_sigma: float = 0.85          # boundary-layer top (sigma): well mixed below
+    tau_pbl: float = 1800.0          # s, mixing time of the boundary layer (0: no mixing)
+    max_age_s: float = np.inf        # s, particles older than this are dropped
+    seed: int = 0                    # random streams
+
+# %% ../../nbs/52_atmos.lagrangian.ipynb #ed76452b
 def advect(lon, lat, sig,                 # particle positions (degrees, sigma), float64 arrays, changed in place
            winds0:DomainWinds, winds1:DomainWinds, wt:float,   # the two wind times around now and the weight of the second
-           dt:float, kh:float=1000.0, ks:float=3e-8, pbl_sigma:float=0.85, tau_pbl:float=1800.0,
+           dt:float,                      # s
            alive=None,                    # bool, changed in place (False once a particle has left or aged out)
            ids=None,                      # int64 particle ids (default 0..N-1): the random streams
-           start_s=None, now:float=0.0, max_age_s:float=np.inf,   # release times (s); particles not yet released wait
-           seed:int=0, step:int=0)->np.ndarray:
+           start_s=None, now:float=0.0,   # release times (s); particles not yet released wait
+           step:int=0,                    # step number (the random streams)
+           config:ParticleConfig=None,    # options (default `ParticleConfig()`)
+           **options)->np.ndarray:        # fields of `ParticleConfig`, replacing the config's
     "One step of dt seconds for every alive, released particle; returns `alive`."
+    cfg = config_from(ParticleConfig, config, options, where="advect")
     g = winds0.grid; N = lon.size
     alive = np.ones(N, bool) if alive is None else alive
     ids = np.arange(N, dtype=np.int64) if ids is None else ids
     start_s = np.zeros(N) if start_s is None else start_s
     blend = lambda a0, a1: (1 - wt) * a0 + wt * a1
     edges = np.array([g.lon_e[0], g.lon_e[-1], g.lat_e[0], g.lat_e[-1]])
-    _step(lon, lat, sig, alive, ids, start_s, float(now), float(max_age_s),
+    _step(lon, lat, sig, alive, ids, start_s, float(now), float(cfg.max_age_s),
           blend(winds0.u, winds1.u), blend(winds0.v, winds1.v), blend(winds0.sdot, winds1.sdot),
           float(g.lon[0]), float(g.lon[1] - g.lon[0]), float(g.lat[0]), float(g.lat[1] - g.lat[0]), g.sigma.astype(np.float64),
-          edges, float(dt), float(kh), float(ks), float(pbl_sigma), float(1 - math.exp(-dt / tau_pbl)) if tau_pbl > 0 else 0.0,
-          int(seed), int(step))
+          edges, float(dt), float(cfg.kh), float(cfg.ks), float(cfg.pbl_sigma),
+          float(1 - math.exp(-dt / cfg.tau_pbl)) if cfg.tau_pbl > 0 else 0.0, int(cfg.seed), int(step), float(R_EARTH_M))
     return alive
 
 # %% ../../nbs/52_atmos.lagrangian.ipynb #dc568cb2
@@ -187,31 +206,56 @@ def _count(lon, lat, sig, alive, born, state, weight, lut_col, lut_sfc, b, lon0,
             rows[n] = r; cols[n] = state[p]; vals[n] = weight[p]; n += 1
     return n
 
-# %% ../../nbs/52_atmos.lagrangian.ipynb #de9da1a6
-def build_srm(grid:AtmosGrid,              # the domain (regional grid, 1 degree for MEGA)
-              wf:WindField,                # the twin's winds
-              receptors:pd.DataFrame,      # kind ('column' or 'surface'), time (bin start), lat, lon
-              periods:pd.DatetimeIndex,    # release period starts; each runs to the next (the last: `period_days`)
-              per_cell:int=20,             # particles per state element
-              max_age:float=20.0,          # days each particle is followed
-              dt:float=1200.0,             # s
-              bin_hours:float=3.0,         # receptor time bins
-              period_days:float=None,      # length of the last period (default: the spacing of the others, or 30 d)
-              sources:np.ndarray=None,     # (J, I) bool: cells that are state elements (default: all)
-              kh:float=1000.0, ks:float=3e-8, pbl_sigma:float=0.85, tau_pbl:float=1800.0,
-              seed:int=0, progress:bool=True)->SRMatrix:
-    "The source-receptor matrix of `receptors` for fluxes in every source cell and release period (forward mode)."
-    K, J, I = grid.shape
+# %% ../../nbs/52_atmos.lagrangian.ipynb #d12e18b0
+@dataclass(frozen=True)
+class SRMConfig:
+    "Options of `build_srm`: particles, run length, receptor bins and the particles' turbulence (`ParticleConfig`'s)."
+    per_cell: int = 20               # particles per state element
+    max_age: float = 20.0            # days each particle is followed
+    dt: float = 1200.0               # s, time step
+    bin_hours: float = 3.0           # receptor time bins, hours
+    period_days: float = None        # length of the last period (default: the spacing of the others, or 30 d)
+    kh: float = 1000.0               # m2 s-1, horizontal diffusivity
+    ks: float = 3e-8                 # s-1 (sigma2 s-1), vertical diffusivity above the boundary layer
+    pbl_sigma: float = 0.85          # boundary-layer top (sigma)
+    tau_pbl: float = 1800.0          # s, mixing time of the boundary layer
+    seed: int = 0                    # random streams
+
+def _check_srm_inputs(grid:AtmosGrid, receptors:pd.DataFrame, periods, sources):
+    "Validated (periods, receptors with a fresh index, source mask) for `build_srm`."
+    J, I = grid.shape[1:]
     periods = pd.DatetimeIndex(periods)
     if len(periods) == 0: raise InputError("no release period", variable="periods")
     need = {"kind", "time", "lat", "lon"} - set(receptors.columns)
     if need: raise InputError(f"receptors lack columns {sorted(need)}", variable="receptors")
     bad = set(receptors.kind) - {"column", "surface"}
     if bad: raise InputError(f"unknown receptor kinds {sorted(bad)}; use 'column' or 'surface'", variable="kind")
-    rec = receptors.reset_index(drop=True)
     src = np.ones((J, I), bool) if sources is None else np.asarray(sources, bool)
     if src.shape != (J, I): raise InputError(f"sources has shape {src.shape}, the grid {(J, I)}", variable="sources")
-    step_p = (periods[1:] - periods[:-1]).total_seconds().values / 86400 if len(periods) > 1 else np.array([])
+    return periods, receptors.reset_index(drop=True), src
+
+def _receptor_air(grid:AtmosGrid, rec:pd.DataFrame) -> np.ndarray:
+    "Air mass (kg) of each receptor's box: the whole column for 'column' receptors, the ground layer for 'surface' ones."
+    col_air = grid.ps * grid.area / G0_M_S2                                          # (J, I) kg
+    sfc_air = grid.dp[0] * grid.area / G0_M_S2
+    jj = np.searchsorted(grid.lat_e, rec.lat.values) - 1; ii = np.searchsorted(grid.lon_e, rec.lon.values) - 1
+    return np.where((rec.kind == "column").values, col_air[jj, ii], sfc_air[jj, ii])
+
+# %% ../../nbs/52_atmos.lagrangian.ipynb #de9da1a6
+def build_srm(grid:AtmosGrid,              # the domain (regional grid, 1 degree for MEGA)
+              wf:WindField,                # the twin's winds
+              receptors:pd.DataFrame,      # kind ('column' or 'surface'), time (bin start), lat, lon
+              periods:pd.DatetimeIndex,    # release period starts; each runs to the next (the last: `period_days`)
+              sources:np.ndarray=None,     # (J, I) bool: cells that are state elements (default: all)
+              config:SRMConfig=None,       # options (default `SRMConfig()`)
+              progress:bool=True,          # show a progress bar
+              **options)->SRMatrix:        # fields of `SRMConfig`, replacing the config's
+    "The source-receptor matrix of `receptors` for fluxes in every source cell and release period (forward mode)."
+    c = config_from(SRMConfig, config, options, where="build_srm")
+    per_cell, max_age, dt, bin_hours, period_days, seed = c.per_cell, c.max_age, c.dt, c.bin_hours, c.period_days, c.seed
+    K, J, I = grid.shape
+    periods, rec, src = _check_srm_inputs(grid, receptors, periods, sources)
+    step_p = (periods[1:] - periods[:-1]).total_seconds().values / SECONDS_PER_DAY if len(periods) > 1 else np.array([])
     last = period_days or (float(step_p[-1]) if step_p.size else 30.0)
     length = np.r_[step_p, last]                                                  # days
     sj, si = np.nonzero(src)
@@ -223,32 +267,29 @@ def build_srm(grid:AtmosGrid,              # the domain (regional grid, 1 degree
     el = np.repeat(np.arange(n_el), per_cell)
     per = el // sj.size; cell = el % sj.size
     t0 = periods[0]
-    start_s = ((periods - t0).total_seconds().values)[per] + r.random(P) * length[per] * 86400
+    start_s = ((periods - t0).total_seconds().values)[per] + r.random(P) * length[per] * SECONDS_PER_DAY
     lon = grid.lon_e[si[cell]] + r.random(P) * (grid.lon_e[1] - grid.lon_e[0])
     lat = grid.lat_e[sj[cell]] + r.random(P) * (grid.lat_e[1] - grid.lat_e[0])
     sig = 1.0 - r.random(P) * (1.0 - grid.sigma_e[1])                               # in the ground layer
     mass = (states.area_m2.values * np.repeat(length, sj.size) * PPMKG_PER_GC)[el] / per_cell           # ppm kg per unit flux (gC m-2 d-1 x days)
-    end_s = float((periods[-1] - t0).total_seconds()) + last * 86400 + max_age * 86400
+    end_s = float((periods[-1] - t0).total_seconds()) + last * SECONDS_PER_DAY + max_age * SECONDS_PER_DAY
     n_steps = int(math.ceil(end_s / dt))
     steps_per_bin = bin_hours * 3600 / dt
-    col_air = grid.ps * grid.area / G0                                                # (J, I) kg
-    sfc_air = grid.dp[0] * grid.area / G0
     lut_col = _receptor_lookup(rec, grid, t0, dt, n_steps, bin_hours, "column")
     lut_sfc = _receptor_lookup(rec, grid, t0, dt, n_steps, bin_hours, "surface")
-    kind_col = (rec.kind == "column").values
-    jj = np.searchsorted(grid.lat_e, rec.lat.values) - 1; ii = np.searchsorted(grid.lon_e, rec.lon.values) - 1
-    col_air_r = np.where(kind_col, col_air[jj, ii], sfc_air[jj, ii])                # air of each receptor's box
+    col_air_r = _receptor_air(grid, rec)                                            # air of each receptor's box
     alive = np.ones(P, bool); ids = np.arange(P, dtype=np.int64)
     triples = []; buf_r = np.empty(2 * P, np.int32); buf_c = np.empty(2 * P, np.int64); buf_v = np.empty(2 * P)
     wind_every = int(round(3 * 3600 / dt))
     w_prev = domain_winds(grid, wf, t0); w_next = domain_winds(grid, wf, t0 + pd.Timedelta(hours=3))
     weight = mass / steps_per_bin
+    pcfg = ParticleConfig(kh=c.kh, ks=c.ks, pbl_sigma=c.pbl_sigma, tau_pbl=c.tau_pbl, max_age_s=max_age * SECONDS_PER_DAY, seed=seed)
     for n in tqdm(range(n_steps), desc="particles", disable=not progress, leave=False):
         if n and n % wind_every == 0:
             w_prev, w_next = w_next, domain_winds(grid, wf, t0 + pd.Timedelta(seconds=(n + wind_every) * dt))
         now = n * dt
-        advect(lon, lat, sig, w_prev, w_next, (n % wind_every) / wind_every, dt, kh, ks, pbl_sigma, tau_pbl,
-               alive=alive, ids=ids, start_s=start_s, now=now, max_age_s=max_age * 86400, seed=seed, step=n)
+        advect(lon, lat, sig, w_prev, w_next, (n % wind_every) / wind_every, dt,
+               alive=alive, ids=ids, start_s=start_s, now=now, step=n, config=pcfg)
         born = start_s <= now
         b = int((now + dt) // (bin_hours * 3600))
         k = _count(lon, lat, sig, alive, born, el, weight, lut_col, lut_sfc, b, float(grid.lon_e[0]),

@@ -4,16 +4,20 @@
 
 # %% ../../nbs/56_atmos.met_winds.ipynb #0fe1c7ac
 from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+import xarray as xr
 from fastcore.basics import patch
-from ..core import InputError, UnitsError, MissingDataError, GridMismatchError, check_time_axis
-from ..twin.atmos import AtmosGrid, WindField, point_winds, atmos_grid, divergence, A_EARTH, G0, PS_DRY
+
+from ..constants import G0_M_S2, PS_DRY_PA, R_EARTH_M
+from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_time_axis
+from ..twin.atmos import AtmosGrid, WindField, divergence, point_winds
 from .lagrangian import DomainWinds
 
 # %% auto #0
@@ -34,7 +38,7 @@ def write_cf_winds_example(path,
     t = pd.date_range(start, periods=int(round(days * 24 / hours)) + 1, freq=f"{hours}h")
     lat, lon = np.arange(90, -90 - res / 2, -res), np.arange(0, 360, res)
     p = np.asarray(levels, float)
-    S, P, L = np.meshgrid(p * 100 / PS_DRY, lat, lon, indexing="ij")
+    S, P, L = np.meshgrid(p * 100 / PS_DRY_PA, lat, lon, indexing="ij")
     u = np.empty((t.size,) + S.shape, np.float32); v = np.empty_like(u)
     for n, tt in enumerate(t):
         uu, vv, _ = point_winds(wf, L, P, S, np.datetime64(tt))
@@ -45,7 +49,8 @@ def write_cf_winds_example(path,
                     coords={"valid_time": ("valid_time", t), "pressure_level": ("pressure_level", p, {"units": "hPa"}),
                             "latitude": ("latitude", lat, {"units": "degrees_north"}), "longitude": ("longitude", lon, {"units": "degrees_east"})},
                     attrs={"Conventions": "CF-1.7", "institution": "carbonflux_nb twin (ERA5 layout)"})
-    tmp_path = Path(str(path) + ".part"); ds.to_netcdf(tmp_path, engine="h5netcdf"); tmp_path.replace(path)
+    from carbonflux_nb.io import atomic_output
+    with atomic_output(path) as tmp: ds.to_netcdf(tmp, engine="h5netcdf")
     return Path(path)
 
 # %% ../../nbs/56_atmos.met_winds.ipynb #3e7c184b
@@ -58,6 +63,7 @@ def _name(ds, names, path, what):
         if n in ds.variables: return n
     raise InputError(f"missing {what} (looked for {', '.join(names)})", path, names[0])
 
+# %% ../../nbs/56_atmos.met_winds.ipynb #1d795c81
 @dataclass(eq=False)
 class CFWinds:
     "Winds read from a CF file: u, v (m s-1) on sigma levels, interpolated and mass-fixed for a model grid on demand."
@@ -66,7 +72,7 @@ class CFWinds:
     scale: float                   # to m s-1
     sigma: np.ndarray              # level sigma (p / p_s), file order
     fix: bool = True               # apply the mass fixer
-    ps: float = PS_DRY             # Pa: surface pressure that turns pressure levels into sigma
+    ps: float = PS_DRY_PA             # Pa: surface pressure that turns pressure levels into sigma
     times: pd.DatetimeIndex = None # the file's times
     lat_f: np.ndarray = None       # the file's latitudes and longitudes, file order
     lon_f: np.ndarray = None
@@ -76,7 +82,8 @@ class CFWinds:
 
     def __repr__(self): return f"CFWinds({self.path.name}: {len(self.times)} times {self.times[0]} .. {self.times[-1]}, {self.sigma.size} levels, fix={self.fix})"
 
-def read_cf_winds(path, fix:bool=True, ps:float=PS_DRY) -> CFWinds:
+# %% ../../nbs/56_atmos.met_winds.ipynb #42a73dc7
+def read_cf_winds(path, fix:bool=True, ps:float=PS_DRY_PA) -> CFWinds:
     "Open and check a CF NetCDF of u and v (see the text); `fix=False` turns the mass fixer off (for lessons)."
     path = Path(path)
     if not path.is_file(): raise InputError("file not found", path)
@@ -186,15 +193,16 @@ def _face_fluxes(w:CFWinds, grid:AtmosGrid, t) -> tuple:
         w._cache[key] = (_weights(w, grid.sigma, grid.lat, grid.lon_e[1:]), _weights(w, grid.sigma, grid.lat_e, grid.lon))
     WU, WV = w._cache[key]
     u, v = _slices(w, t)
-    dpg = (grid.dp / G0)[:, None, None]
-    dy = A_EARTH * np.deg2rad(np.diff(grid.lat_e))[None, :, None]
-    dx = A_EARTH * np.cos(np.deg2rad(grid.lat_e))[None, :, None] * np.deg2rad(np.diff(grid.lon_e))[None, None, :]
+    dpg = (grid.dp / G0_M_S2)[:, None, None]
+    dy = R_EARTH_M * np.deg2rad(np.diff(grid.lat_e))[None, :, None]
+    dx = R_EARTH_M * np.cos(np.deg2rad(grid.lat_e))[None, :, None] * np.deg2rad(np.diff(grid.lon_e))[None, None, :]
     U = _apply(u, WU) * dpg * dy
     V = _apply(v, WV) * dpg * np.clip(dx, 0, None)
     if np.isclose(grid.lat_e[0], -90): V[:, 0] = 0.0
     if np.isclose(grid.lat_e[-1], 90): V[:, -1] = 0.0
     return U, V
 
+# %% ../../nbs/56_atmos.met_winds.ipynb #f49675f5
 def _poisson(grid:AtmosGrid):
     "Incidence matrix B (cells x column faces), face weights and the pinned Laplacian of a global grid."
     J, I = grid.shape[1:]
@@ -222,6 +230,7 @@ class _Fix:
         # exits makes nbdev's test runner fail at shutdown, so none is cached
         return spla.splu(self.lap).solve(b)
 
+# %% ../../nbs/56_atmos.met_winds.ipynb #e4f85242
 def _fixed_fluxes(w:CFWinds, grid:AtmosGrid, t) -> dict:
     U, V = _face_fluxes(w, grid, t)
     K, J, I = grid.shape
@@ -261,7 +270,7 @@ def domain_winds(self:CFWinds, grid:AtmosGrid, t) -> DomainWinds:
         div_h = (U - west) + (Vf[:, 1:] - Vf[:, :-1])
         if self.fix: div_h = div_h - (grid.dp / grid.dp.sum())[:, None, None] * div_h.sum(0)
         W = np.zeros((K + 1, J, I)); W[1:] = -np.cumsum(div_h, axis=0); W[-1] = 0.0
-    sd_e = -G0 * W / (grid.ps * grid.area[None])
+    sd_e = -G0_M_S2 * W / (grid.ps * grid.area[None])
     sdot = 0.5 * (sd_e[1:] + sd_e[:-1])
     tt = np.datetime64(pd.Timestamp(t), "ns")
     return DomainWinds(grid, tt, *(np.ascontiguousarray(a, dtype=np.float32) for a in (u, v, sdot)))
@@ -271,4 +280,4 @@ def _face_fluxes_west(w:CFWinds, grid:AtmosGrid, t) -> np.ndarray:
     key = ("west", grid.lat_e.tobytes(), grid.lon_e.tobytes(), grid.sigma_e.tobytes())
     if key not in w._cache: w._cache[key] = _weights(w, grid.sigma, grid.lat, grid.lon_e[:1])
     u, _ = _slices(w, t)
-    return _apply(u, w._cache[key]) * (grid.dp / G0)[:, None, None] * A_EARTH * np.deg2rad(np.diff(grid.lat_e))[None, :, None]
+    return _apply(u, w._cache[key]) * (grid.dp / G0_M_S2)[:, None, None] * R_EARTH_M * np.deg2rad(np.diff(grid.lat_e))[None, :, None]

@@ -4,14 +4,17 @@
 
 # %% ../../nbs/55_atmos.readers.ipynb #8d241916
 from __future__ import annotations
+
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 import scipy.sparse as sp
-from ..core import InputError, UnitsError, MissingDataError, check_time_axis, data_path
+import xarray as xr
+
+from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, R_EARTH_M, SECONDS_PER_DAY
+from ..core import InputError, MissingDataError, UnitsError, check_time_axis
 from .lagrangian import SRMatrix
-from ..twin.atmos import A_EARTH, M_AIR
 
 # %% auto #0
 __all__ = ['UMOL_M2_S_PER_GC_M2_D', 'FLEXPART_UNITS', 'read_oco2_lite', 'lite_operator', 'read_tccon', 'read_icos',
@@ -148,7 +151,8 @@ def write_obspack_example(path, n:int=48, seed:int=0) -> Path:
                      "altitude": ("obs", np.full(n, 868.0), {"units": "m"}), "qcflag": ("obs", np.array(["..."] * n, dtype="S3")),
                      "value_unc": ("obs", np.full(n, 3e-7), {"units": "mol mol-1"})},
                     attrs={"site_code": "LEF", "dataset_name": "co2_lef_tower-insitu_1_ccgg_396magl", "Conventions": "CF-1.7"})
-    ds.to_netcdf(path, engine="h5netcdf")
+    from carbonflux_nb.io import atomic_output
+    with atomic_output(path) as tmp: ds.to_netcdf(tmp, engine="h5netcdf")
     return Path(path)
 
 def read_obspack(path, valid_only:bool=True) -> pd.DataFrame:
@@ -167,7 +171,7 @@ def read_obspack(path, valid_only:bool=True) -> pd.DataFrame:
     return df
 
 # %% ../../nbs/55_atmos.readers.ipynb #afc105d9
-UMOL_M2_S_PER_GC_M2_D = 1e6 / 12.011 / 86400.0     # 1 gC m-2 d-1 in umol CO2 m-2 s-1
+UMOL_M2_S_PER_GC_M2_D = 1e6 / M_C_G_PER_MOL / SECONDS_PER_DAY     # 1 gC m-2 d-1 in umol CO2 m-2 s-1
 
 def _footprint_units(da, path) -> float:
     u = str(da.attrs.get("units", "")).replace(" ", "")
@@ -209,7 +213,7 @@ def footprints_to_srm(fp:xr.DataArray,          # (time, lat, lon) footprint(s)
     J, I = fp.sizes["lat"], fp.sizes["lon"]
     lat2, lon2 = np.meshgrid(fp.lat.values, fp.lon.values, indexing="ij")
     dlat, dlon = np.abs(np.diff(fp.lat.values).mean()), np.abs(np.diff(fp.lon.values).mean())
-    area = (A_EARTH ** 2 * np.deg2rad(dlon) * np.abs(np.sin(np.deg2rad(lat2 + dlat / 2)) - np.sin(np.deg2rad(lat2 - dlat / 2))))
+    area = (R_EARTH_M ** 2 * np.deg2rad(dlon) * np.abs(np.sin(np.deg2rad(lat2 + dlat / 2)) - np.sin(np.deg2rad(lat2 - dlat / 2))))
     rec = receptor or {}
     if receptor_per_time:
         H = fp.values.reshape(fp.sizes["time"], J * I) * UMOL_M2_S_PER_GC_M2_D
@@ -225,8 +229,43 @@ def footprints_to_srm(fp:xr.DataArray,          # (time, lat, lon) footprint(s)
 FLEXPART_UNITS = {  # backward runs: (ind_source, ind_receptor) -> units of spec001_mr (Stohl et al. 2005, Table 1)
     (1, 1): "s", (1, 2): "s m3 kg-1", (2, 1): "s kg m-3", (2, 2): "s"}
 _FP_DIMS = ("nageclass", "pointspec", "time", "height", "latitude", "longitude")
-_M_AIR_KG = M_AIR           # kg mol-1, molar mass of dry air
+_M_AIR_KG = M_AIR_KG_PER_MOL   # kg mol-1, molar mass of dry air
 
+def _flexpart_plume(r, lat, lon, z, t, step, step_hours, rlat, rlon, rend):
+    "The example's sensitivity (1, pointspec, time, height, lat, lon): the receptor's air came from the west-southwest, spreading and thinning with age."
+    n_receptors, n_times, ny, nx = rlat.size, t.size, lat.size, lon.size
+    field = np.zeros((1, n_receptors, n_times, z.size, ny, nx), "f4")
+    LAT, LON = np.meshgrid(lat, lon, indexing="ij")
+    for p in range(n_receptors):
+        for k in range(n_times):
+            age_h = (-(t[k] + step / 2) + rend[p]) / 3600.0              # hours between the interval's middle and the release
+            if age_h <= -step_hours / 2: continue                          # interval after the release: no sensitivity
+            age_h = max(age_h, 0.25)
+            cy, cx, sig = rlat[p] - 0.05 * age_h, rlon[p] - 0.15 * age_h, 0.4 + 0.08 * age_h
+            g = np.exp(-((LAT - cy) ** 2 + (LON - cx) ** 2) / (2 * sig ** 2)) * 900.0 * np.exp(-age_h / 30.0) / (1 + age_h / 6.0)
+            for kz, fz in enumerate([1.0, 2.2, 2.8, 3.0][:z.size] + [3.0] * max(0, z.size - 4)):
+                field[0, p, k, kz] = g * fz * np.exp(0.2 * r.standard_normal(g.shape))
+    return field, LAT, LON
+
+def _flexpart_release_vars(names, rlat, rlon, rstart, rend) -> dict:
+    "The release-point variables of a FLEXPART output file (one per release: numpoint)."
+    n_receptors = rlat.size
+    return {
+        "RELCOM": ("numpoint", names, {"long_name": "release point name"}),
+        "RELLNG1": ("numpoint", rlon, {"units": "degrees_east", "long_name": "release longitude lower left corner"}),
+        "RELLNG2": ("numpoint", rlon, {"units": "degrees_east", "long_name": "release longitude upper right corner"}),
+        "RELLAT1": ("numpoint", rlat, {"units": "degrees_north", "long_name": "release latitude lower left corner"}),
+        "RELLAT2": ("numpoint", rlat, {"units": "degrees_north", "long_name": "release latitude upper right corner"}),
+        "RELZZ1": ("numpoint", np.full(n_receptors, 99.5, "f4"), {"units": "meters", "long_name": "release height bottom"}),
+        "RELZZ2": ("numpoint", np.full(n_receptors, 100.5, "f4"), {"units": "meters", "long_name": "release height top"}),
+        "RELKINDZ": ("numpoint", np.ones(n_receptors, "i4"), {"long_name": "release kind"}),
+        "RELSTART": ("numpoint", rstart, {"units": "seconds", "long_name": "release start relative to simulation start"}),
+        "RELEND": ("numpoint", rend, {"units": "seconds", "long_name": "release end relative to simulation start"}),
+        "RELPART": ("numpoint", np.full(n_receptors, 10000, "i4"), {"long_name": "number of release particles"}),
+        "RELXMASS": (("numspec", "numpoint"), np.ones((1, n_receptors), "f4"), {"long_name": "total release particle mass"}),
+    }
+
+# %% ../../nbs/55_atmos.readers.ipynb #ed0feeb1
 def write_flexpart_example(path, seed:int=0,
                            n_receptors:int=3,        # releases (pointspec = numpoint, IOUTPUTFOREACHRELEASE=1)
                            n_times:int=12,           # output intervals counted back from the run's start
@@ -248,18 +287,7 @@ def write_flexpart_example(path, seed:int=0,
     rlat = np.round(46.0 + r.uniform(-1.5, 1.5, n_receptors), 2).astype("f4")
     rlon = np.round(9.0 + r.uniform(-1.5, 1.5, n_receptors), 2).astype("f4")
     rend = (-3 * 3600 * np.arange(n_receptors)).astype("i4"); rstart = (rend - 3600).astype("i4")
-    # plume: the receptor's air came from the west-southwest, spreading and thinning with age
-    field = np.zeros((1, n_receptors, n_times, z.size, ny, nx), "f4")
-    LAT, LON = np.meshgrid(lat, lon, indexing="ij")
-    for p in range(n_receptors):
-        for k in range(n_times):
-            age_h = (-(t[k] + step / 2) + rend[p]) / 3600.0              # hours between the interval's middle and the release
-            if age_h <= -step_hours / 2: continue                          # interval after the release: no sensitivity
-            age_h = max(age_h, 0.25)
-            cy, cx, sig = rlat[p] - 0.05 * age_h, rlon[p] - 0.15 * age_h, 0.4 + 0.08 * age_h
-            g = np.exp(-((LAT - cy) ** 2 + (LON - cx) ** 2) / (2 * sig ** 2)) * 900.0 * np.exp(-age_h / 30.0) / (1 + age_h / 6.0)
-            for kz, fz in enumerate([1.0, 2.2, 2.8, 3.0][:z.size] + [3.0] * max(0, z.size - 4)):
-                field[0, p, k, kz] = g * fz * np.exp(0.2 * r.standard_normal(g.shape))
+    field, LAT, LON = _flexpart_plume(r, lat, lon, z, t, step, step_hours, rlat, rlon, rend)
     field[field < 1e-3 * field.max()] = 0.0                                # FLEXPART writes sparse fields: zeros far away
     if ind_receptor == 1: field *= 1.2                                     # s: residence time x air density (kg m-3) at the receptor
     f4 = {"_FillValue": None}
@@ -274,18 +302,7 @@ def write_flexpart_example(path, seed:int=0,
          "latitude": ("latitude", lat, {"long_name": "latitude in degree north", "axis": "Lat", "units": "degrees_north",
                                         "standard_name": "grid_latitude", "description": "grid cell centers"}),
          "height": ("height", z, {"units": "meters", "positive": "up", "standard_name": "height", "long_name": "height above ground"}),
-         "RELCOM": ("numpoint", names, {"long_name": "release point name"}),
-         "RELLNG1": ("numpoint", rlon, {"units": "degrees_east", "long_name": "release longitude lower left corner"}),
-         "RELLNG2": ("numpoint", rlon, {"units": "degrees_east", "long_name": "release longitude upper right corner"}),
-         "RELLAT1": ("numpoint", rlat, {"units": "degrees_north", "long_name": "release latitude lower left corner"}),
-         "RELLAT2": ("numpoint", rlat, {"units": "degrees_north", "long_name": "release latitude upper right corner"}),
-         "RELZZ1": ("numpoint", np.full(n_receptors, 99.5, "f4"), {"units": "meters", "long_name": "release height bottom"}),
-         "RELZZ2": ("numpoint", np.full(n_receptors, 100.5, "f4"), {"units": "meters", "long_name": "release height top"}),
-         "RELKINDZ": ("numpoint", np.ones(n_receptors, "i4"), {"long_name": "release kind"}),
-         "RELSTART": ("numpoint", rstart, {"units": "seconds", "long_name": "release start relative to simulation start"}),
-         "RELEND": ("numpoint", rend, {"units": "seconds", "long_name": "release end relative to simulation start"}),
-         "RELPART": ("numpoint", np.full(n_receptors, 10000, "i4"), {"long_name": "number of release particles"}),
-         "RELXMASS": (("numspec", "numpoint"), np.ones((1, n_receptors), "f4"), {"long_name": "total release particle mass"}),
+         **_flexpart_release_vars(names, rlat, rlon, rstart, rend),
          "LAGE": ("nageclass", np.array([(n_times + 1) * step], "i4"), {"units": "seconds", "long_name": "age class"}),
          "ORO": (("latitude", "longitude"), (200 + 1500 * np.exp(-((LAT - 46.5) ** 2 + (LON - 9.0) ** 2) / 2.0)).astype("i4"),
                  {"standard_name": "surface altitude", "long_name": "outgrid surface altitude", "units": "m"})},
@@ -300,15 +317,72 @@ def write_flexpart_example(path, seed:int=0,
                "mquasilag": 0, "nested_output": 0, "sfc_only": 0, "linit_cond": 0})
     enc = {v: f4 for v in ds.variables if ds[v].dtype.kind == "f"}
     enc["RELCOM"] = {"char_dim_name": "nchar"}                            # NC_CHAR (numpoint, nchar=45), as FLEXPART writes it
-    ds.to_netcdf(path, engine="h5netcdf", encoding=enc)
+    from carbonflux_nb.io import atomic_output
+    with atomic_output(path) as tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
     return Path(path)
 
+# %% ../../nbs/55_atmos.readers.ipynb #86bfbf3c
 def _relcom(ds, path) -> list:
     "Release names: RELCOM as (numpoint,) strings or (numpoint, nchar) characters."
     v = _var(ds, "RELCOM", path, "release names").values
     if v.ndim == 2: v = np.array([b"".join(np.asarray(row, "S1").tolist()) for row in v])
     return [(x.decode("ascii", "replace") if isinstance(x, bytes) else str(x)).replace("\x00", "").strip() for x in v.ravel()]
 
+def _flexpart_units(ds, f, path, v, receptor_air_density):
+    "Units of spec001_mr checked against the unit switches: (units, ind_source, ind_receptor, receptor air density)."
+    u = " ".join(str(f.attrs.get("units", "")).split())
+    if u not in set(FLEXPART_UNITS.values()):
+        raise UnitsError(f"units {f.attrs.get('units')!r} are not those of a FLEXPART backward run ({sorted(set(FLEXPART_UNITS.values()))})", path, v)
+    sw = {k: int(np.asarray(ds.attrs[k]).ravel()[0]) for k in ("ind_source", "ind_receptor") if k in ds.attrs}
+    if sw.get("ind_receptor") in (3, 4):
+        raise InputError(f"ind_receptor={sw['ind_receptor']}: a deposition receptor, not an atmospheric one", path, "ind_receptor")
+    if len(sw) == 2:
+        src, rec = sw["ind_source"], sw["ind_receptor"]
+        if FLEXPART_UNITS.get((src, rec)) != u:
+            raise UnitsError(f"units {u!r} do not match ind_source={src}, ind_receptor={rec} (expected {FLEXPART_UNITS.get((src, rec))!r})", path, v)
+    elif u == "s": raise UnitsError("units 's' without global attributes ind_source and ind_receptor: (1, 1) and (2, 2) cannot be told apart", path, v)
+    else: src, rec = {"s m3 kg-1": (1, 2), "s kg m-3": (2, 1)}[u]
+    if src != 1:
+        raise UnitsError(f"ind_source={src} (source as mass mixing ratio, units {u!r}): a surface-flux footprint needs the air density of every source cell; rerun with IND_SOURCE=1", path, v)
+    rho = 1.0
+    if rec == 1:
+        if receptor_air_density is None:
+            raise UnitsError("units 's' (ind_receptor=1, receptor as mass concentration): pass receptor_air_density (kg m-3) to turn it into a mixing ratio, or rerun with IND_RECEPTOR=2", path, v)
+        rho = float(receptor_air_density)
+        if not (np.isfinite(rho) and 0.3 < rho < 1.5): raise InputError(f"receptor_air_density={receptor_air_density} is not an air density in kg m-3", path, "receptor_air_density")
+    return u, src, rec, rho
+
+def _flexpart_times(ds, path):
+    "The run's reference time (iedate ietime) and the output times, counted back from it."
+    tv = _var(ds, "time", path)
+    if not np.issubdtype(tv.dtype, np.datetime64):
+        raise UnitsError(f"time units {tv.attrs.get('units')!r} are not 'seconds since YYYY-MM-DD HH:MM'", path, "time")
+    try: ref = pd.Timestamp(str(tv.encoding.get("units", "")).split("since", 1)[1].strip())
+    except (IndexError, ValueError): raise UnitsError(f"time units {tv.encoding.get('units')!r} name no reference time", path, "time") from None
+    if "iedate" in ds.attrs and "ietime" in ds.attrs:
+        end = pd.to_datetime(f"{int(ds.attrs['iedate']):08d}{int(ds.attrs['ietime']):06d}", format="%Y%m%d%H%M%S")
+        if end != ref: raise InputError(f"time counts from {ref}, not from the backward run's start iedate/ietime {end}", path, "time")
+    times = _times(tv.values, path, "time", sort_ok=True)
+    off = (times - ref) / pd.Timedelta(seconds=1)
+    if (off > 0).any(): raise InputError(f"{int((off > 0).sum())} output times after the run's start {ref} (a backward run counts back)", path, "time")
+    return ref, times
+
+# %% ../../nbs/55_atmos.readers.ipynb #677c631e
+def _flexpart_receptors(ds, f, path, ref) -> dict:
+    "Receptor coordinates (name, position, height, release window) of a file with one field per release."
+    npt, P = ds.sizes.get("numpoint", 0), f.sizes["pointspec"]
+    if P != npt: raise InputError(f"{P} pointspec fields for {npt} releases: one footprint per receptor needs IOUTPUTFOREACHRELEASE=1", path, "pointspec")
+    rel = {k: _finite(_var(ds, k, path, "release points").values, path, k)
+           for k in ("RELLAT1", "RELLAT2", "RELLNG1", "RELLNG2", "RELZZ1", "RELZZ2", "RELSTART", "RELEND")}
+    rs = ref + pd.to_timedelta(np.minimum(rel["RELSTART"], rel["RELEND"]), unit="s")
+    re_ = ref + pd.to_timedelta(np.maximum(rel["RELSTART"], rel["RELEND"]), unit="s")
+    return {"receptor": np.arange(P),
+            "receptor_name": ("receptor", _relcom(ds, path)),
+            "receptor_lat": ("receptor", (rel["RELLAT1"] + rel["RELLAT2"]) / 2), "receptor_lon": ("receptor", (rel["RELLNG1"] + rel["RELLNG2"]) / 2),
+            "release_height": ("receptor", (rel["RELZZ1"] + rel["RELZZ2"]) / 2),
+            "release_start": ("receptor", rs.values), "release_end": ("receptor", re_.values), "release_time": ("receptor", (rs + (re_ - rs) / 2).values)}
+
+# %% ../../nbs/55_atmos.readers.ipynb #2ee30668
 def read_flexpart_grid_time(path,
                             layer:int=0,                     # output layer (0: the lowest, the one surface fluxes mix into)
                             receptor_air_density:float=None, # kg m-3; only for IND_RECEPTOR=1 runs (units 's')
@@ -335,27 +409,7 @@ def read_flexpart_grid_time(path,
     if ldirect != -1:
         raise InputError(f"ldirect={ldirect}: a forward run (concentrations, grid_conc_*); a footprint needs a backward run (LDIRECT=-1, grid_time_*)", path, "ldirect")
     if tuple(f.dims) != _FP_DIMS: raise InputError(f"dims {f.dims}, expected {_FP_DIMS}", path, v)
-    # units and the unit switches
-    u = " ".join(str(f.attrs.get("units", "")).split())
-    if u not in set(FLEXPART_UNITS.values()):
-        raise UnitsError(f"units {f.attrs.get('units')!r} are not those of a FLEXPART backward run ({sorted(set(FLEXPART_UNITS.values()))})", path, v)
-    sw = {k: int(np.asarray(ds.attrs[k]).ravel()[0]) for k in ("ind_source", "ind_receptor") if k in ds.attrs}
-    if sw.get("ind_receptor") in (3, 4):
-        raise InputError(f"ind_receptor={sw['ind_receptor']}: a deposition receptor, not an atmospheric one", path, "ind_receptor")
-    if len(sw) == 2:
-        src, rec = sw["ind_source"], sw["ind_receptor"]
-        if FLEXPART_UNITS.get((src, rec)) != u:
-            raise UnitsError(f"units {u!r} do not match ind_source={src}, ind_receptor={rec} (expected {FLEXPART_UNITS.get((src, rec))!r})", path, v)
-    elif u == "s": raise UnitsError("units 's' without global attributes ind_source and ind_receptor: (1, 1) and (2, 2) cannot be told apart", path, v)
-    else: src, rec = {"s m3 kg-1": (1, 2), "s kg m-3": (2, 1)}[u]
-    if src != 1:
-        raise UnitsError(f"ind_source={src} (source as mass mixing ratio, units {u!r}): a surface-flux footprint needs the air density of every source cell; rerun with IND_SOURCE=1", path, v)
-    rho = 1.0
-    if rec == 1:
-        if receptor_air_density is None:
-            raise UnitsError("units 's' (ind_receptor=1, receptor as mass concentration): pass receptor_air_density (kg m-3) to turn it into a mixing ratio, or rerun with IND_RECEPTOR=2", path, v)
-        rho = float(receptor_air_density)
-        if not (np.isfinite(rho) and 0.3 < rho < 1.5): raise InputError(f"receptor_air_density={receptor_air_density} is not an air density in kg m-3", path, "receptor_air_density")
+    u, src, rec, rho = _flexpart_units(ds, f, path, v, receptor_air_density)
     # layer thickness
     hv = _var(ds, "height", path); h = _finite(hv.values, path, "height")
     if str(hv.attrs.get("units", "m")).strip().lower() not in ("m", "meter", "meters", "metre", "metres"):
@@ -363,18 +417,7 @@ def read_flexpart_grid_time(path,
     if h.size == 0 or h[0] <= 0 or (np.diff(h) <= 0).any(): raise InputError(f"layer tops {h.tolist()} must be positive and increasing", path, "height")
     if not 0 <= layer < h.size: raise InputError(f"layer {layer} does not exist ({h.size} output layers)", path, "height")
     dz = float(h[layer] - (h[layer - 1] if layer else 0.0))
-    # times: negative offsets from the run's start (iedate ietime)
-    tv = _var(ds, "time", path)
-    if not np.issubdtype(tv.dtype, np.datetime64):
-        raise UnitsError(f"time units {tv.attrs.get('units')!r} are not 'seconds since YYYY-MM-DD HH:MM'", path, "time")
-    try: ref = pd.Timestamp(str(tv.encoding.get("units", "")).split("since", 1)[1].strip())
-    except (IndexError, ValueError): raise UnitsError(f"time units {tv.encoding.get('units')!r} name no reference time", path, "time") from None
-    if "iedate" in ds.attrs and "ietime" in ds.attrs:
-        end = pd.to_datetime(f"{int(ds.attrs['iedate']):08d}{int(ds.attrs['ietime']):06d}", format="%Y%m%d%H%M%S")
-        if end != ref: raise InputError(f"time counts from {ref}, not from the backward run's start iedate/ietime {end}", path, "time")
-    times = _times(tv.values, path, "time", sort_ok=True)
-    off = (times - ref) / pd.Timedelta(seconds=1)
-    if (off > 0).any(): raise InputError(f"{int((off > 0).sum())} output times after the run's start {ref} (a backward run counts back)", path, "time")
+    ref, times = _flexpart_times(ds, path)
     # grid
     lat = _finite(_var(ds, "latitude", path).values, path, "latitude"); lon = _finite(_var(ds, "longitude", path).values, path, "longitude")
     if np.abs(lat).max() > 90 or np.abs(lon).max() > 360: raise InputError("latitudes or longitudes out of range", path, "latitude")
@@ -383,18 +426,8 @@ def read_flexpart_grid_time(path,
     x = _finite(f.values, path, v)
     if (x < 0).any(): raise InputError(f"{int((x < 0).sum())} negative values (a residence time cannot be negative)", path, v)
     fp = x[:, :, :, layer].sum(0) * _M_AIR_KG / dz / rho                 # (pointspec, time, lat, lon)
-    # receptors: one field per release
-    npt, P = ds.sizes.get("numpoint", 0), f.sizes["pointspec"]
-    if P != npt: raise InputError(f"{P} pointspec fields for {npt} releases: one footprint per receptor needs IOUTPUTFOREACHRELEASE=1", path, "pointspec")
-    rel = {k: _finite(_var(ds, k, path, "release points").values, path, k)
-           for k in ("RELLAT1", "RELLAT2", "RELLNG1", "RELLNG2", "RELZZ1", "RELZZ2", "RELSTART", "RELEND")}
-    rs = ref + pd.to_timedelta(np.minimum(rel["RELSTART"], rel["RELEND"]), unit="s")
-    re_ = ref + pd.to_timedelta(np.maximum(rel["RELSTART"], rel["RELEND"]), unit="s")
-    coords = {"receptor": np.arange(P), "time": times, "lat": lat, "lon": lon,
-              "receptor_name": ("receptor", _relcom(ds, path)),
-              "receptor_lat": ("receptor", (rel["RELLAT1"] + rel["RELLAT2"]) / 2), "receptor_lon": ("receptor", (rel["RELLNG1"] + rel["RELLNG2"]) / 2),
-              "release_height": ("receptor", (rel["RELZZ1"] + rel["RELZZ2"]) / 2),
-              "release_start": ("receptor", rs.values), "release_end": ("receptor", re_.values), "release_time": ("receptor", (rs + (re_ - rs) / 2).values)}
+    rc = _flexpart_receptors(ds, f, path, ref)
+    coords = {"receptor": rc.pop("receptor"), "time": times, "lat": lat, "lon": lon, **rc}
     out = xr.DataArray(fp, dims=("receptor", "time", "lat", "lon"), coords=coords, name="foot")
     step = abs(int(ds.attrs.get("loutaver", ds.attrs.get("loutstep", 0))))
     return out.sortby("time").sortby("lat").sortby("lon").assign_attrs(
@@ -418,7 +451,8 @@ def write_geoschem_example(path, nlev:int=10, seed:int=0) -> Path:
                      "PS": (("time", "lat", "lon"), np.full((2, lat.size, lon.size), 1000.0) + r.normal(0, 10, (2, lat.size, lon.size)), {"units": "hPa"})},
                     coords={"time": time, "lev": np.arange(nlev), "ilev": np.arange(nlev + 1), "lat": lat, "lon": lon},
                     attrs={"title": "GEOS-Chem diagnostic collection: SpeciesConc (carbonflux_nb example)"})
-    ds.to_netcdf(path, engine="h5netcdf")
+    from carbonflux_nb.io import atomic_output
+    with atomic_output(path) as tmp: ds.to_netcdf(tmp, engine="h5netcdf")
     return Path(path)
 
 def read_geoschem_co2(path, var:str="SpeciesConc_CO2") -> xr.Dataset:

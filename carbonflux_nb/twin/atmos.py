@@ -4,23 +4,27 @@
 
 # %% ../../nbs/50_twin.atmos.ipynb #e4cd1bfd
 from __future__ import annotations
-from dataclasses import dataclass, field
+
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-import xarray as xr
+
+from ..constants import DRY_AIR_MASS_KG, G0_M_S2, M_AIR_KG_PER_MOL, PS_DRY_PA, R_EARTH_M
 from ..core import InputError, rng
 
 # %% auto #0
-__all__ = ['A_EARTH', 'G0', 'M_AIR', 'SIGMA_EDGES_10', 'DRY_AIR_MASS', 'PS_DRY', 'AtmosGrid', 'atmos_grid', 'WindField',
+__all__ = ['A_EARTH', 'G0', 'M_AIR', 'DRY_AIR_MASS', 'PS_DRY', 'SIGMA_EDGES_10', 'AtmosGrid', 'atmos_grid', 'WindField',
            'mass_fluxes', 'divergence', 'courant', 'point_winds']
 
 # %% ../../nbs/50_twin.atmos.ipynb #e40d655f
-A_EARTH = 6.371e6          # m
-G0 = 9.80665               # m s-2
-M_AIR = 28.9647e-3         # kg mol-1, dry air
+# short names of carbonflux_nb.constants values, kept for the modules that import them from here
+A_EARTH = R_EARTH_M              # m, the authalic radius
+G0 = G0_M_S2                     # m s-2
+M_AIR = M_AIR_KG_PER_MOL         # kg mol-1 (!), dry air; core.M_AIR is g mol-1: new code should name M_AIR_KG_PER_MOL
+DRY_AIR_MASS = DRY_AIR_MASS_KG   # kg, the dry atmosphere (Trenberth and Smith 2005)
+PS_DRY = PS_DRY_PA               # Pa: the uniform surface pressure that holds it (about 987 hPa)
 SIGMA_EDGES_10 = np.array([1.0, 0.97, 0.93, 0.87, 0.79, 0.69, 0.57, 0.44, 0.30, 0.15, 0.0])
-DRY_AIR_MASS = 5.1352e18   # kg, the dry atmosphere (Trenberth and Smith 2005)
-PS_DRY = DRY_AIR_MASS * G0 / (4 * np.pi * A_EARTH ** 2)   # Pa: the uniform surface pressure that holds it (about 987 hPa)
 
 @dataclass(frozen=True, eq=False)
 class AtmosGrid:

@@ -4,14 +4,18 @@
 
 # %% ../../nbs/53_twin.fluxes.ipynb #eb21e156
 from __future__ import annotations
-from dataclasses import dataclass, field
+
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, rng, pgc_to_ppm, ppm_to_pgc
-from .atmos import AtmosGrid, atmos_grid
-from .land import world_spec, build_world, monthly
+
+from ..core import InputError, ppm_to_pgc, rng
+from ..geo import cos_zenith
 from ..metrics import carbontracker_regions, regrid_regions
+from .atmos import AtmosGrid, atmos_grid
+from .land import build_world, monthly, world_spec
 
 # %% auto #0
 __all__ = ['RECO_STEADY', 'FOSSIL_SPOTS', 'TOTALS', 'GROWTH_PPM', 'CO2_START', 'conservative_regrid', 'AtmosFluxes',
@@ -107,15 +111,26 @@ class AtmosFluxes:
 def _diurnal(grid:AtmosGrid, t:pd.Timestamp, hours:float=3.0) -> np.ndarray:
     "The sun's elevation factor max(cos zenith, 0) over the `hours` from t, divided by its daily mean (J, I)."
     doy = t.day_of_year
-    dec = np.deg2rad(23.44) * np.sin(2 * np.pi * (doy - 81) / 365.25)
-    lat = np.deg2rad(grid.lat)[:, None]
-    def cosz(h_utc):
-        hour_angle = np.deg2rad(15 * (h_utc + grid.lon[None, :] / 15 - 12))
-        return np.maximum(np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(hour_angle), 0)
+    dec = np.deg2rad(23.44) * np.sin(2 * np.pi * (doy - 81) / 365.25)   # a plain sine, not geo's Spencer series (the stored twin uses it)
+    lat = grid.lat[:, None]
+    def cosz(h_utc): return np.maximum(cos_zenith(lat, dec, h_utc + grid.lon[None, :] / 15), 0)   # solar time = UTC + lon / 15
     hh = t.hour + t.minute / 60
     now = np.mean([cosz(hh + f * hours) for f in (1 / 6, 0.5, 5 / 6)], axis=0)
     day = np.mean([cosz(x) for x in np.arange(0.5, 24, 1.0)], axis=0)            # the same sampling as the 3-hour windows
     return np.where(day > 0, now / np.where(day > 0, day, 1), 0.0)
+
+# %% ../../nbs/53_twin.fluxes.ipynb #36749897
+def _truth_scaling(grid:AtmosGrid, land:np.ndarray, seed:int, truth_sd:float, coords:dict) -> xr.Dataset:
+    "The truth's scaling of the prior: 1 + delta per TransCom region and month, smooth in time (AR(1), rho 0.7)."
+    dims = ("time", "lat", "lon")
+    tc = regrid_regions(carbontracker_regions().transcom_mask, grid.lat, grid.lon).fillna(0).values.astype(int)
+    r = rng(seed, "atmos_fluxes", "truth")
+    delta = np.zeros((12, 24)); e = r.normal(0, truth_sd, (12, 24))
+    delta[0] = e[0]
+    for m in range(1, 12): delta[m] = 0.7 * delta[m - 1] + np.sqrt(1 - 0.49) * e[m]
+    fac = 1 + delta[:, tc]                                                            # (12, J, I)
+    return xr.Dataset({"bio": (dims, np.where(land[None] > 0, fac, 1.0)), "ocean": (dims, np.where(land[None] < 1, fac, 1.0)),
+                       "transcom": (("lat", "lon"), tc)}, coords=coords)
 
 # %% ../../nbs/53_twin.fluxes.ipynb #f0ecfbe4
 def atmos_fluxes(grid:AtmosGrid=None, year:int=2018, seed:int=0,
@@ -168,16 +183,7 @@ def atmos_fluxes(grid:AtmosGrid=None, year:int=2018, seed:int=0,
     prior = xr.Dataset({"fossil": mk(fossil, "fossil emissions"), "fire": mk(fire, "fire emissions"), "ocean": mk(ocean, "air-sea flux"),
                         "gpp": mk(gpp, "gross primary production (land twin)"), "reco": mk(reco, "ecosystem respiration (land twin)"),
                         "residual": mk(residual, "residual land flux closing the budget (proportional to GPP)")})
-    # truth: 1 + delta per TransCom region and month, smooth in time (AR(1), rho 0.7)
-    tc = regrid_regions(carbontracker_regions().transcom_mask, grid.lat, grid.lon).fillna(0).values.astype(int)
-    r = rng(seed, "atmos_fluxes", "truth")
-    delta = np.zeros((12, 24)); e = r.normal(0, truth_sd, (12, 24))
-    delta[0] = e[0]
-    for m in range(1, 12): delta[m] = 0.7 * delta[m - 1] + np.sqrt(1 - 0.49) * e[m]
-    fac = 1 + delta[:, tc]                                                            # (12, J, I)
-    scaling = xr.Dataset({"bio": (dims, np.where(land[None] > 0, fac, 1.0)), "ocean": (dims, np.where(land[None] < 1, fac, 1.0)),
-                          "transcom": (("lat", "lon"), tc)}, coords=coords)
-    return AtmosFluxes(grid, months, prior, scaling, land)
+    return AtmosFluxes(grid, months, prior, _truth_scaling(grid, land, seed, truth_sd, coords), land)
 
 # %% ../../nbs/53_twin.fluxes.ipynb #b475f59f
 def initial_co2(grid:AtmosGrid, mean:float=CO2_START, gradient:float=3.0) -> np.ndarray:

@@ -4,19 +4,25 @@
 
 # %% ../../nbs/09_twin.land.ipynb #8a6a9081
 from __future__ import annotations
-import functools, math
+
+import math
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, Region, rng, data_path, use_offline_geodata
+
+from ..classes import CCI_CLASSES, DRIVERS, IGBP_CLASSES
+from ..classes import TIBET_ECOSYSTEMS as TIBET_ECOSYSTEMS  # defined there, re-exported here
 from ..config import get_settings
+from ..constants import KELVIN_AT_0C, LT_E0_1994_K, LT_T0_K, LT_TREF_1994_K
+from ..core import InputError, Region, rng
+from ..geo import land_mask
 
 # %% auto #0
-__all__ = ['SIZES', 'CCI_CLASSES', 'IGBP_CLASSES', 'ECOSYSTEMS', 'TIBET_ECOSYSTEMS', 'DRIVERS', 'TOWER_SHARES', 'WorldSpec',
-           'world_spec', 'smooth_field', 'study_region', 'static_fields', 'eight_day_times', 'to_monthly',
-           'climate_mode', 'climate', 'land_surface', 'true_fluxes', 'retrieved_sif', 'build_world', 'monthly',
-           'sample_towers', 'write_world']
+__all__ = ['SIZES', 'ECOSYSTEMS', 'TOWER_SHARES', 'WorldSpec', 'world_spec', 'smooth_field', 'study_region', 'static_fields',
+           'eight_day_times', 'to_monthly', 'climate_mode', 'clear_sky_shortwave', 'climate', 'land_surface',
+           'true_fluxes', 'retrieved_sif', 'build_world', 'monthly', 'sample_towers', 'write_world']
 
 # %% ../../nbs/09_twin.land.ipynb #6abe64ac
 SIZES = {  # resolution as a multiple of the preset's demo_resolution (None: the preset's paper resolution)
@@ -59,10 +65,7 @@ def smooth_field(seed:int, key:str,          # stream name: different keys give 
     return np.sum(amp * np.cos(2 * np.pi * k * (np.cos(ang) * x + np.sin(ang) * y) + phase), axis=-1)
 
 # %% ../../nbs/09_twin.land.ipynb #7ec3c13d
-CCI_CLASSES = ["TREES-BE", "TREES-BD", "TREES-NE", "TREES-ND", "SHRUBS-BE", "SHRUBS-BD", "SHRUBS-NE", "SHRUBS-ND",
-               "GRASS-NAT", "GRASS-MAN", "BARE", "WATER", "SNOWICE", "BUILT"]
-IGBP_CLASSES = ["ENF", "EBF", "DNF", "DBF", "MF", "CSH", "OSH", "WSA", "SAV", "GRA", "WET", "CRO", "URB", "CVM", "SNO", "BSV", "WAT"]
-
+# CCI_CLASSES, IGBP_CLASSES, TIBET_ECOSYSTEMS and DRIVERS are defined in `carbonflux_nb.classes` (imported above)
 # ecosystem parameters (see "The truth" below): eps_max gC MJ-1; t_min/t_opt degC; vpd0/vpd1 hPa; water: weight of
 # soil-water stress; lai_max m2 m-2; green_rate: greening speed per 8 days; cover: CCI fractions of a typical cell
 ECOSYSTEMS = pd.DataFrame([
@@ -85,7 +88,6 @@ ECOSYSTEMS.insert(4, "t_green", [3.0, 1.0, 2.0, 2.0, -4.0, 0.0, 0.0, 3.0, 2.0])
 ECOSYSTEMS.insert(10, "lai_spread", [0.35, 0.15, 0.15, 0.40, 0.2, 0.2, 0.25, 0.2, 0.3])
 # EVI retrieval noise: small over dense grass, larger over water backgrounds and woody, shadowed canopies
 ECOSYSTEMS.insert(11, "evi_noise", [0.01, 0.02, 0.03, 0.04, 0.03, 0.02, 0.02, 0.02, 0.02])
-TIBET_ECOSYSTEMS = ["alpine_meadow", "alpine_steppe", "wetland", "shrub"]
 
 # %% ../../nbs/09_twin.land.ipynb #0e4b1066
 def _elevation(spec, lon, lat):
@@ -96,17 +98,9 @@ def _elevation(spec, lon, lat):
         return np.clip(base + 500 * relief, 100, 7500)
     return np.clip(400 + 600 * smooth_field(spec.seed, "uplands", lon, lat, scale=30.0) + 300 * relief, 0, 5000)
 
-@functools.lru_cache(maxsize=1)
-def _land_regions():
-    "The Natural Earth 110m land polygons shipped with the package, as regionmask regions (read once)."
-    import geopandas as gpd, regionmask
-    use_offline_geodata()
-    gdf = gpd.read_file(data_path("geo", "shapefiles", "natural_earth", "physical", "ne_110m_land.shp"))
-    return regionmask.from_geopandas(gdf)
-
 def _land(lon1, lat1):
-    "Land (True) on a grid of cell centres."
-    return _land_regions().mask(lon1, lat1).notnull().values
+    "Land (True) on a grid of cell centres. Deprecated alias (note the order lon, lat): use `carbonflux_nb.geo.land_mask(lat, lon)`."
+    return land_mask(lat1, lon1)
 
 def _moisture(spec, lon, lat):
     "A moisture index in [0, 1] (dry to wet): east-west gradient on the plateau, smooth pattern elsewhere."
@@ -147,7 +141,7 @@ def static_fields(spec:WorldSpec, rows:slice=None) -> xr.Dataset:
     elev = _elevation(spec, lon, lat)
     moist = _moisture(spec, lon, lat)
     tmean = _mean_temperature(spec, lon, lat, elev)
-    land = _land(g.lon.values, g.lat.values)
+    land = land_mask(g.lat.values, g.lon.values)
     eco = _ecosystem_index(spec, lon, lat, elev, moist, tmean)
     comp = np.array([[c.get(k, 0.0) for k in CCI_CLASSES] for c in ECOSYSTEMS.cover])       # (eco, 14)
     jitter = 1 + 0.2 * np.stack([smooth_field(spec.seed, f"cover-{k}", lon, lat, scale=3.0) for k in CCI_CLASSES], -1)
@@ -219,8 +213,12 @@ def _weather(spec, key, times, lon, lat, n=4, rho=0.6, scale=12.0):
     pats = np.stack([smooth_field(spec.seed, f"weather-{key}-{k}", lon, lat, scale=scale) for k in range(n)])
     return np.einsum("kt,k...->t...", a, pats) / math.sqrt(n)
 
-def _clear_sky(lat, doy, elev):
+def clear_sky_shortwave(lat,    # degrees north
+                        doy,    # day of year
+                        elev,   # elevation, m
+                       ):       # W m-2
     "Daily mean clear-sky shortwave at the surface, W m-2 (top of atmosphere x transmissivity)."
+    # a plain 23.44 deg sine declination, not geo's Spencer series: the twin's worlds (and every number asserted on them) use it
     phi = np.deg2rad(lat)
     decl = np.deg2rad(23.44) * np.sin(2 * np.pi * (doy - 81) / 365.0)
     ws = np.arccos(np.clip(-np.tan(phi) * np.tan(decl), -1, 1))
@@ -245,7 +243,7 @@ def climate(spec:WorldSpec, static:xr.Dataset, times:pd.DatetimeIndex=None) -> x
     monsoon = np.exp(2.2 * (season - 1))                                 # summer peak
     prec = (0.3 + 7.0 * moist * monsoon) * np.exp(0.5 * _weather(spec, "prec", times, lon, lat) - 0.25 * mode * pattern)
     cloud = np.clip(0.15 + 0.08 * prec, 0, 0.85)
-    srad = _clear_sky(lat, t, elev) * (1 - 0.65 * cloud)
+    srad = clear_sky_shortwave(lat, t, elev) * (1 - 0.65 * cloud)
     rh = np.clip(0.25 + 0.45 * moist + 0.3 * cloud, 0.05, 0.98)
     vpd = 6.108 * np.exp(17.27 * ta / (ta + 237.3)) * (1 - rh)
     pres = np.broadcast_to(101.325 * np.exp(-elev / 8434.0), ta.shape)
@@ -322,8 +320,9 @@ def true_fluxes(static:xr.Dataset, clim:xr.Dataset, land:xr.Dataset) -> xr.Datas
     sif = p("sif_yield") * par * land.fapar_green.values * (0.6 + 0.4 * np.clip((clim.ta.values + 5) / 15, 0, 1))
     gpp_mem = np.empty_like(gpp); m = gpp[:6].mean(0)
     for t in range(gpp.shape[0]): m = m + 0.1 * (gpp[t] - m); gpp_mem[t] = m        # about three months' memory
-    ts_k = land.ts.values + 273.15
-    reco = (0.25 + 0.45 * gpp_mem) * np.exp(308.56 * (1 / 56.02 - 1 / np.clip(ts_k - 227.13, 20, None)))  # Lloyd-Taylor, Tref 10 degC
+    ts_k = land.ts.values + KELVIN_AT_0C
+    lt = LT_E0_1994_K * (1 / (LT_TREF_1994_K - LT_T0_K) - 1 / np.clip(ts_k - LT_T0_K, 20, None))    # Lloyd-Taylor (1994), Tref 10 degC
+    reco = (0.25 + 0.45 * gpp_mem) * np.exp(lt)
     land_ok = static.land.values
     dims = ("time", "lat", "lon")
     da = lambda a, u, ln: (dims, np.where(land_ok, a, np.nan).astype(np.float32), {"units": u, "long_name": ln})
@@ -342,8 +341,6 @@ def retrieved_sif(spec:WorldSpec, sif_true:xr.DataArray) -> xr.DataArray:
     return out.astype(np.float32).assign_attrs(units="mW m-2 nm-1 sr-1", long_name="solar-induced fluorescence (740 nm, retrieved)")
 
 # %% ../../nbs/09_twin.land.ipynb #18d07bab
-DRIVERS = ["ta", "pres", "wind", "srad", "prec", "ndvi", "evi", "sw", "ts", "sif", "lai", "fapar", "vpd"]  # the AutoML paper's Table 1
-
 def build_world(spec:WorldSpec, static:xr.Dataset=None, rows:slice=None) -> xr.Dataset:
     "The twin world at 8-day steps: static fields, drivers (the AutoML-GPP paper's 13), states and true fluxes."
     static = static_fields(spec, rows) if static is None else static
@@ -412,7 +409,8 @@ def sample_towers(spec:WorldSpec, world_m:xr.Dataset, n:int=None) -> pd.DataFram
 def write_world(spec:WorldSpec, path, band_rows:int=None, freq:str="monthly", progress:bool=True):
     "Write the twin world to a Zarr store band by band (bounded memory); freq 'monthly' or '8day'."
     from tqdm.auto import tqdm
-    from carbonflux_nb.io import atomic_output, prepare_for_writing, ZARR_FORMAT
+
+    from carbonflux_nb.io import ZARR_FORMAT, atomic_output, prepare_for_writing
     nlat = spec.region.grid(spec.resolution).sizes["lat"]
     nlon = spec.region.grid(spec.resolution).sizes["lon"]
     band_rows = band_rows or max(1, int(2_000_000 // (nlon * 46 * (spec.years[1] - spec.years[0] + 1)) or 1))
@@ -423,5 +421,6 @@ def write_world(spec:WorldSpec, path, band_rows:int=None, freq:str="monthly", pr
             w = prepare_for_writing(w.drop_vars(["fapar_green", "fapar_total"]), {"description": w.attrs["title"]}, path)
             if i == 0: w.to_zarr(tmp, mode="w-", zarr_format=ZARR_FORMAT, consolidated=False)
             else: w.to_zarr(tmp, append_dim="lat", zarr_format=ZARR_FORMAT, consolidated=False)
-        import zarr; zarr.consolidate_metadata(str(tmp))
+        import zarr
+        zarr.consolidate_metadata(str(tmp))
     return path

@@ -4,7 +4,9 @@
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #c5eddb2a
 from __future__ import annotations
+
 import math
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -12,9 +14,11 @@ from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter
 from scipy.signal import lfilter
 from scipy.special import erf as _erf
-import matplotlib.pyplot as plt
-from ..core import InputError, TimeAxisError, rng, convert_units
-from .land import ECOSYSTEMS, WorldSpec, _clear_sky, sample_towers, monthly
+
+from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K, SECONDS_PER_DAY
+from ..core import InputError, TimeAxisError, convert_units, rng
+from ..geo import cos_zenith, equation_of_time, fractional_year, solar_declination
+from .land import ECOSYSTEMS, WorldSpec, clear_sky_shortwave, monthly, sample_towers
 
 # %% auto #0
 __all__ = ['DAILY_UNITS', 'LT_T0', 'LT_TREF', 'SEASONS', 'TROPOMI_START', 'OCO2', 'BENCHMARKS', 'mean_preserving_interp',
@@ -119,7 +123,7 @@ def daily_pixels(
     first = np.searchsorted(days, t8)                                     # index of each composite's first day
     v8 = {v: px[v].transpose("time", "site").values.astype(float) for v in ("ta", "ts", "srad", "prec", "vpd", "pres", "wind", "sw", "gpp", "reco", "sif_true")}
     el = px.elevation.values.astype(float)
-    v8["cloud"] = (1 - v8["srad"] / _clear_sky(lat, t8.day_of_year.values[:, None] + 4, el)) / 0.65
+    v8["cloud"] = (1 - v8["srad"] / clear_sky_shortwave(lat, t8.day_of_year.values[:, None] + 4, el)) / 0.65
     sm = {v: mean_preserving_interp(a, _days(edges), _days(days.append(pd.DatetimeIndex([edges[-1]])))) for v, a in v8.items()}
     def weather(r): return np.stack([_ar1(r, (len(days),), rho) for rho in (0.5, 0.7, 0.4)], -1)        # one stream per pixel
     z = np.stack([weather(rng(spec.seed, "daily-weather", round(a, 6), round(b, 6))) for a, b in zip(lat, lon)], 1)   # (T, S, 3)
@@ -127,7 +131,7 @@ def daily_pixels(
     zts = lfilter([0.4], [1, -0.6], zt, axis=0)                           # soil: lagged, damped
     keep = lambda raw, v, how="mul": _in_composites(raw, v8[v], first, how)
     cloud = np.clip(sm["cloud"] + 0.18 * zc, 0, 0.95)
-    srad = keep(_clear_sky(lat, days.day_of_year.values[:, None], el) * (1 - 0.65 * cloud), "srad")
+    srad = keep(clear_sky_shortwave(lat, days.day_of_year.values[:, None], el) * (1 - 0.65 * cloud), "srad")
     ta, ts = keep(sm["ta"] + 2.5 * zt, "ta", "add"), keep(sm["ts"] + 1.5 * zts, "ts", "add")
     gpp = keep(sm["gpp"] * (srad / sm["srad"]) ** 0.7 * np.clip(1 + 0.1 * (ta - sm["ta"]), 0.3, 1.7), "gpp")
     reco = keep(sm["reco"] * 2 ** ((ts - sm["ts"]) / 10), "reco")
@@ -182,13 +186,10 @@ def solar_position(
     "Cosine of the solar zenith angle, local solar time and top-of-atmosphere radiation at the middle of each interval."
     t = pd.DatetimeIndex(times) + pd.Timedelta(step) / 2
     hour = t.hour + t.minute / 60 + t.second / 3600
-    g = 2 * np.pi * (t.day_of_year - 1 + (hour - 12) / 24) / 365
-    decl = (0.006918 - 0.399912 * np.cos(g) + 0.070257 * np.sin(g) - 0.006758 * np.cos(2 * g) + 0.000907 * np.sin(2 * g)
-            - 0.002697 * np.cos(3 * g) + 0.00148 * np.sin(3 * g))
-    eot = 229.18 * (0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g) - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g))
+    g = fractional_year(t.day_of_year, hour)                              # Spencer (1971), see `carbonflux_nb.geo`
+    decl, eot = solar_declination(g), equation_of_time(g)
     solar = hour + (lon - 15 * tz) / 15 + eot / 60
-    phi = np.deg2rad(lat)
-    cz = np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(np.deg2rad(15 * (solar - 12)))
+    cz = cos_zenith(lat, decl, solar)
     toa = 1361 * (1 + 0.033 * np.cos(g)) * np.clip(cz, 0, None)
     return pd.DataFrame({"cos_zenith": np.asarray(cz), "solar_hour": np.asarray(solar), "toa": np.asarray(toa)}, index=times)
 
@@ -219,7 +220,7 @@ def _hh_smooth(daily_means, n_days, n=48):
     "Half-hourly values from daily means, keeping them (mean-preserving interpolation)."
     return mean_preserving_interp(np.asarray(daily_means, float), np.arange(n_days + 1.0), np.arange(n_days * n + 1.0) / n)
 
-LT_T0, LT_TREF = 227.13, 288.15                                        # Lloyd-Taylor constants, K
+LT_T0, LT_TREF = LT_T0_K, LT_TREF_K                                    # Lloyd-Taylor constants, K (aliases of carbonflux_nb.constants)
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #4ef4fa10
 def halfhourly_met_fluxes(
@@ -236,7 +237,7 @@ def halfhourly_met_fluxes(
     a = _ar1(r, (cz.size,), 0.9); a = a - hh(_per_day(a).mean(1))                                 # passing clouds, zero daily mean
     cloud, srad = day.cloud.values, day.srad.values
     rg = _keep_daily(clear * np.clip(hh(srad / _per_day(clear).mean(1)) + hh(1.2 * cloud * (1 - cloud)) * a, 0.02, 1), srad)
-    clearness = srad / _clear_sky(float(day.lat), day.time.dt.day_of_year.values, elevation)
+    clearness = srad / clear_sky_shortwave(float(day.lat), day.time.dt.day_of_year.values, elevation)
     amp = _hh_smooth(3 + 6 * np.clip(clearness, 0, 1), nd)                                          # half the daily range, K
     tair = _keep_daily(_hh_smooth(day.ta.values, nd) + amp * np.cos(2 * np.pi * (sh - 15) / 24), day.ta.values, "add")
     tsoil = _keep_daily(_hh_smooth(day.ts.values, nd) + 0.3 * amp * np.cos(2 * np.pi * (sh - 17) / 24), day.ts.values, "add")
@@ -246,7 +247,7 @@ def halfhourly_met_fluxes(
     to_umol = lambda x: convert_units(np.asarray(x, float), "umol m-2 s-1", "gC m-2 d-1")
     lrc = 0.05 * rg * 12 / (0.05 * rg + 12) * np.exp(-0.05 * np.clip(vpd - 10, 0, None))           # light response, VPD limit
     gpp = _keep_composites(lrc, to_umol(day.gpp.values), _composite_of(day.indexes["time"]))   # days follow the light response
-    lt = np.exp(E0 * (1 / (LT_TREF - LT_T0) - 1 / np.clip(tair + 273.15 - LT_T0, 1, None)))         # Lloyd-Taylor
+    lt = np.exp(E0 * (1 / (LT_TREF - LT_T0) - 1 / np.clip(tair + KELVIN_AT_0C - LT_T0, 1, None)))         # Lloyd-Taylor
     reco = _keep_daily(lt, to_umol(day.reco.values))
     return pd.DataFrame({"Rg": rg, "Tair": tair, "Tsoil": tsoil, "rH": rh, "VPD": vpd, "GPP": gpp, "Reco": reco, "NEE": reco - gpp},
                         index=sun.index)
@@ -345,6 +346,7 @@ def write_reddyproc(
 # %% ../../nbs/09b_twin.land_obs.ipynb #b4362185
 def plot_fingerprint(df:pd.DataFrame, column:str="NEE", ax=None, cmap="RdYlBu_r", **kw):
     "Day of year x time of day image of a half-hourly column (gaps white); returns the axes."
+    import matplotlib.pyplot as plt
     ax = ax or plt.figure(figsize=(5, 3)).add_subplot()
     img = df[column].to_numpy().reshape(-1, 48)
     lim = np.nanpercentile(np.abs(img), 98)
@@ -355,6 +357,7 @@ def plot_fingerprint(df:pd.DataFrame, column:str="NEE", ax=None, cmap="RdYlBu_r"
 
 def plot_week(df:pd.DataFrame, start, days:int=7, ax=None):
     "Measured and true NEE over `days` from `start`, with night values below the u* threshold marked; returns the axes."
+    import matplotlib.pyplot as plt
     w = df.loc[pd.Timestamp(start): pd.Timestamp(start) + pd.Timedelta(days=days) - pd.Timedelta("30min")]
     sun = solar_position(w.index, df.attrs["lat"], df.attrs["lon"], df.attrs["timezone"])
     low = (sun.cos_zenith <= 0) & (w.Ustar < w.Ustar_thr)
@@ -395,7 +398,7 @@ def _phi(z): "Standard normal CDF (a uniform from a normal draw)."; return 0.5 *
 def _cloud8(world:xr.Dataset) -> xr.DataArray:
     "The world's 8-day cloud fraction, recovered from its radiation (srad = clear-sky x (1 - 0.65 cloud))."
     doy = xr.DataArray(world.indexes["time"].day_of_year.values + 4, dims="time")
-    clear = _clear_sky(world.lat, doy, world.elevation)
+    clear = clear_sky_shortwave(world.lat, doy, world.elevation)
     return ((1 - world.srad / clear) / 0.65).clip(0, 1).assign_attrs(units="1", long_name="cloud fraction")
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #d337fa02
@@ -435,13 +438,13 @@ def oco2_ground_track(
     lat:np.ndarray,        # latitudes on the ascending (daytime) half, degrees, shape (M,)
 )->tuple:                  # time (N, M) datetime64 UTC, lon (N, M) degrees east in [-180, 180)
     "Sub-satellite longitude and time of orbits at given latitudes (circular sun-synchronous orbit, ascending pass)."
-    inc = np.deg2rad(OCO2["inclination"]); period = OCO2["repeat_days"] * 86400.0 / OCO2["repeat_orbits"]    # s
+    inc = np.deg2rad(OCO2["inclination"]); period = OCO2["repeat_days"] * SECONDS_PER_DAY / OCO2["repeat_orbits"]    # s
     u = np.arcsin(np.clip(np.sin(np.deg2rad(lat)) / np.sin(inc), -1, 1))                                     # argument of latitude
     dt = u / (2 * np.pi) * period                                                                             # s after the node
     t_node = np.asarray(orbits, float)[:, None] * period
     utc_h = (t_node / 3600.0) % 24
     node_lon = 15 * (OCO2["node_local_time"] - utc_h)                                                        # local time 13:36 at the node
-    lon = node_lon + np.rad2deg(np.arctan2(np.cos(inc) * np.sin(u), np.cos(u))) - 360.0 * dt / 86400.0
+    lon = node_lon + np.rad2deg(np.arctan2(np.cos(inc) * np.sin(u), np.cos(u))) - 360.0 * dt / SECONDS_PER_DAY
     time = OCO2["epoch"].to_datetime64() + ((t_node + dt) * 1e9).astype("timedelta64[ns]")
     return time, (lon + 180) % 360 - 180
 
@@ -489,6 +492,7 @@ def oco2_soundings(
 def plot_sif_day(trop:xr.Dataset, soundings:pd.DataFrame, day, window_days:int=16, ax=None):
     "A day of gridded SIF with the soundings of `window_days` around it; returns the (cartopy) axes."
     import cartopy.crs as ccrs
+
     from carbonflux_nb.maps import plot_map
     day = pd.Timestamp(day); vmax = float(trop.sif_true.quantile(0.99))
     ax = plot_map(trop.sif.sel(time=day).assign_attrs(long_name="SIF"), ax=ax, vmin=0, vmax=vmax, land=True, gridlines=True)

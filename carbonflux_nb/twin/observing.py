@@ -4,13 +4,16 @@
 
 # %% ../../nbs/54_twin.observing.ipynb #76aee4e7
 from __future__ import annotations
+
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
+
 from ..core import InputError, rng
-from .atmos import AtmosGrid, atmos_grid
-from .land_obs import oco2_ground_track, OCO2
+from .atmos import AtmosGrid
+from .land_obs import OCO2, oco2_ground_track
 
 # %% auto #0
 __all__ = ['STATIONS', 'TCCON', 'AIRCRAFT', 'PROFILE_ALTITUDES', 'DEFAULT_ERRORS', 'NOMINAL', 'pressure_weights',
@@ -55,7 +58,7 @@ def oco2_soundings_twin(grid:AtmosGrid,           # the transport grid (global)
     df["iy"] = np.searchsorted(grid.lat_e, df.lat.values) - 1; df["ix"] = np.searchsorted(grid.lon_e, df.lon.values) - 1
     on_land = land[df.iy, df.ix] >= 0.5
     doy = df.time.dt.day_of_year.values
-    subsolar = 23.44 * np.sin(2 * np.pi * (doy - 81) / 365.25)
+    subsolar = 23.44 * np.sin(2 * np.pi * (doy - 81) / 365.25)   # sub-solar latitude: a plain sine (not geo's Spencer series)
     glint_ok = ~on_land & (np.abs(df.lat.values - subsolar) < 60)
     df = df[on_land | glint_ok].reset_index(drop=True)
     on_land = land[df.iy, df.ix] >= 0.5
