@@ -1361,8 +1361,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                 'carbonflux_nb/twin/land_obs.py'),
                                              'carbonflux_nb.twin.land_obs.oco2_soundings': ( 'twin.land_obs.html#oco2_soundings',
                                                                                              'carbonflux_nb/twin/land_obs.py'),
-                                             'carbonflux_nb.twin.land_obs.plot_fingerprint': ( 'twin.land_obs.html#plot_fingerprint',
-                                                                                               'carbonflux_nb/twin/land_obs.py'),
                                              'carbonflux_nb.twin.land_obs.plot_sif_day': ( 'twin.land_obs.html#plot_sif_day',
                                                                                            'carbonflux_nb/twin/land_obs.py'),
                                              'carbonflux_nb.twin.land_obs.plot_week': ( 'twin.land_obs.html#plot_week',

@@ -24,8 +24,8 @@ from .land import ECOSYSTEMS, WorldSpec, clear_sky_shortwave, monthly, sample_to
 __all__ = ['DAILY_UNITS', 'LT_T0', 'LT_TREF', 'SEASONS', 'TROPOMI_START', 'OCO2', 'BENCHMARKS', 'mean_preserving_interp',
            'composite_edges', 'to_daily', 'tower_sites', 'daily_pixels', 'daily_towers', 'solar_position',
            'halfhourly_met_fluxes', 'ustar_factor', 'ustar_thresholds', 'halfhourly_tower', 'write_reddyproc',
-           'plot_fingerprint', 'plot_week', 'tropomi_sif', 'oco2_ground_track', 'oco2_soundings', 'plot_sif_day',
-           'degrade_gpp', 'benchmark_products']
+           'plot_week', 'tropomi_sif', 'oco2_ground_track', 'oco2_soundings', 'plot_sif_day', 'degrade_gpp',
+           'benchmark_products']
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #8df2a920
 def mean_preserving_interp(
@@ -344,17 +344,6 @@ def write_reddyproc(
     return path
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #b4362185
-def plot_fingerprint(df:pd.DataFrame, column:str="NEE", ax=None, cmap="RdYlBu_r", **kw):
-    "Day of year x time of day image of a half-hourly column (gaps white); returns the axes."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.figure(figsize=(5, 3)).add_subplot()
-    img = df[column].to_numpy().reshape(-1, 48)
-    lim = np.nanpercentile(np.abs(img), 98)
-    m = ax.imshow(img.T, aspect="auto", origin="lower", cmap=cmap, vmin=-lim, vmax=lim, extent=[0.5, img.shape[0] + 0.5, 0, 24], **kw)
-    ax.figure.colorbar(m, ax=ax, label=f"{column} [{df.attrs['units'][column]}]")
-    ax.set(xlabel="day of year", ylabel="hour (local standard time)", title=f"{df.attrs.get('site', '')} {df.attrs.get('year', '')}")
-    return ax
-
 def plot_week(df:pd.DataFrame, start, days:int=7, ax=None):
     "Measured and true NEE over `days` from `start`, with night values below the u* threshold marked; returns the axes."
     import matplotlib.pyplot as plt
