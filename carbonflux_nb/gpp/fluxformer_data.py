@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import xarray as xr
-import matplotlib.pyplot as plt
 from ..core import InputError, MissingDataError, TimeAxisError
 from ..twin.land import CCI_CLASSES, IGBP_CLASSES, eight_day_times, to_monthly, monthly, sample_towers
 
@@ -347,6 +346,7 @@ def plot_windows(data:SeqData,         # jan_to_m SeqData
                  ax=None,
                 ):
     "One site's jan_to_m sequences of several target months of a year, drawn against the composite dates."
+    import matplotlib.pyplot as plt
     if data.setting != "jan_to_m": raise InputError("plot_windows needs jan_to_m data", variable="setting")
     ax = plt.subplots(figsize=(8, 3))[1] if ax is None else ax
     f = data.features.index(feature)
