@@ -604,6 +604,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                        'carbonflux_nb/gpp/fluxformer_data.py'),
                                                    'carbonflux_nb.gpp.fluxformer_data.SeqIndex': ( 'gpp.fluxformer_data.html#seqindex',
                                                                                                    'carbonflux_nb/gpp/fluxformer_data.py'),
+                                                   'carbonflux_nb.gpp.fluxformer_data._check_seq': ( 'gpp.fluxformer_data.html#_check_seq',
+                                                                                                     'carbonflux_nb/gpp/fluxformer_data.py'),
                                                    'carbonflux_nb.gpp.fluxformer_data._check_times8': ( 'gpp.fluxformer_data.html#_check_times8',
                                                                                                         'carbonflux_nb/gpp/fluxformer_data.py'),
                                                    'carbonflux_nb.gpp.fluxformer_data._context': ( 'gpp.fluxformer_data.html#_context',
