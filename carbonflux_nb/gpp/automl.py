@@ -643,6 +643,8 @@ def cv_gap(table:pd.DataFrame,    # training table: pft, site, target, features
         for kind in ("random", "site"):
             if kind == "site" and row["n_sites"] < 2:
                 row.update({f"{kind}_cv_R2": np.nan, f"{kind}_cv_RMSE": np.nan}); continue
+            # scikit-learn's KFold and GroupKFold here, not carbonflux_nb.splits.site_folds: the gap is measured with the
+            # standard library protocol (kept as it was; GroupKFold's unshuffled order cannot be reproduced by site_folds)
             cv = (KFold(n_splits, shuffle=True, random_state=seed) if kind == "random"
                   else GroupKFold(min(n_splits, row["n_sites"])))
             p = np.full(len(y), np.nan)
