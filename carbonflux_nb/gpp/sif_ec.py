@@ -529,7 +529,7 @@ MultiTaskMoE.k_ = property(_mt_k)
 MultiTaskMoE._new_net = lambda self: MMoE(self.n_features_in_, self.n_experts, self.hidden)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #0fb7b7a0
-_NOT_CONFIG = ("net_", "log_k_", "history_", "history_pre_", "config")
+_NOT_CONFIG = ("net_", "log_k_", "history_", "history_pre_")
 
 def _fitted_state(self) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()
