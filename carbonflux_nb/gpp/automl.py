@@ -7,18 +7,20 @@ from __future__ import annotations
 import contextlib, io, json, os, shlex, shutil, socket, tempfile, time, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from fastcore.basics import patch
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
-from ..core import InputError, MissingDataError, RunError, rng, cpu_threads
+from ..core import InputError, MissingDataError, RunError, rng, cpu_threads, config_from
 from ..config import get_settings
 from ..metrics import scores
+from ..io import atomic_output
+from ..splits import site_folds, site_holdout
 from ..twin.land import DRIVERS, TIBET_ECOSYSTEMS, sample_towers
 
 # %% auto #0
 __all__ = ['PREDICTORS', 'H2O_ALGOS', 'FLAML_ALGOS', 'ALGORITHMS', 'twin_training_table', 'split', 'H2OSession', 'h2o_available',
-           'H2OBinaryModel', 'LibraryModel', 'PFTResult', 'fit_pft', 'FitResults', 'fit_pfts', 'GPPModel',
-           'protocol_gap', 'cv_gap', 'plot_leaderboard', 'plot_obs_pred']
+           'H2OBinaryModel', 'LibraryModel', 'PFTResult', 'AutoMLConfig', 'fit_pft', 'FitResults', 'fit_pfts',
+           'GPPModel', 'protocol_gap', 'cv_gap', 'plot_leaderboard', 'plot_obs_pred']
 
 # %% ../../nbs/20_gpp.automl.ipynb #f48d298a
 PREDICTORS = list(DRIVERS)             # the paper's Table 1, in the twin world's names
@@ -56,20 +58,11 @@ def split(table:pd.DataFrame,         # training table (a `site` column for prot
     if not 0 < test_size < 1: raise InputError(f"test_size must be in (0, 1), got {test_size}", variable="test_size")
     if len(table) < 2: raise MissingDataError(f"{len(table)} records: nothing to split", "split")
     if protocol == "site" and "site" not in table.columns: raise InputError("protocol 'site' needs a 'site' column", "split", "site")
+    if protocol == "site": return site_holdout(table, test_size, seed)     # whole sites within each PFT (`splits`)
     groups = table.groupby("pft", sort=True) if "pft" in table.columns else [("all", table)]
     train, test = [], []
     for pft, g in groups:
-        if protocol == "random":
-            tr, te = train_test_split(g.index.to_numpy(), test_size=test_size, random_state=seed)
-        else:
-            sites = np.sort(g["site"].unique())
-            if sites.size < 2:
-                raise InputError(f"PFT {pft!r} has {sites.size} site: a site-grouped hold-out needs at least 2", "split", "site")
-            order = rng(seed, "split", str(pft)).permutation(sites)
-            share = g["site"].value_counts().reindex(order).cumsum().to_numpy()[:-1] / len(g)
-            k = int(np.argmin(np.abs(share - test_size))) + 1          # first k sites (1..n-1) closest to test_size
-            held = g["site"].isin(order[:k]).to_numpy()
-            tr, te = g.index[~held].to_numpy(), g.index[held].to_numpy()
+        tr, te = train_test_split(g.index.to_numpy(), test_size=test_size, random_state=seed)
         train.append(tr); test.append(te)
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
@@ -79,15 +72,11 @@ def _folds(train:pd.DataFrame, protocol:str, nfolds:int, seed:int) -> tuple:
     n = len(train)
     if nfolds < 2: raise InputError(f"nfolds must be >= 2, got {nfolds}", variable="nfolds")
     if n < 2 * nfolds: raise MissingDataError(f"{n} training records: too few for {nfolds}-fold internal validation", "folds")
-    r = rng(seed, "folds")
     sites = np.sort(train["site"].unique()) if "site" in train.columns else np.array([])
-    if protocol == "site" and sites.size >= 2:
+    if protocol == "site" and sites.size >= 2:                              # largest sites first, to the lightest fold
         k = min(nfolds, sites.size)
-        size = train["site"].value_counts()
-        load, fold_of = np.zeros(k), {}
-        for s in sorted(r.permutation(sites), key=lambda s: -size[s]):      # largest sites first, to the lightest fold
-            j = int(np.argmin(load)); fold_of[s] = j; load[j] += size[s]
-        return train["site"].map(fold_of).to_numpy(int), f"{k} folds of whole sites"
+        return site_folds(train["site"].to_numpy(), k, seed, stream="folds"), f"{k} folds of whole sites"
+    r = rng(seed, "folds")
     folds = np.empty(n, int); folds[r.permutation(n)] = np.arange(n) % nfolds
     note = f"{nfolds} random folds" + (" (one training site: no site grouping possible)" if protocol == "site" else "")
     return folds, note
@@ -144,33 +133,35 @@ class H2OSession:
         self.close()
         return False
 
-    @property
-    def alive(self) -> bool:
-        "True while the JVM process started by this session exists."
-        import psutil
-        if self.pid is None or not psutil.pid_exists(self.pid): return False
-        try: return psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess: return False
+# %% ../../nbs/20_gpp.automl.ipynb #37cd3b89
+@patch(as_prop=True)
+def alive(self:H2OSession) -> bool:
+    "True while the JVM process started by this session exists."
+    import psutil
+    if self.pid is None or not psutil.pid_exists(self.pid): return False
+    try: return psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess: return False
 
-    def close(self):
-        "Shut the cluster down, wait for the JVM to exit (kill it after `stop_timeout`), restore a previous connection."
-        import h2o.h2o as hh
-        conn, p = hh.h2oconn, getattr(self._server, "_process", None)
-        ours = conn is not None and self._server is not None and getattr(conn, "local_server", None) is self._server
-        try:
-            if ours and conn.connected:
-                hh.cluster().shutdown(prompt=False); conn.close()
-        except Exception as e: warnings.warn(f"h2o shutdown request failed ({e}); stopping the JVM directly")
-        if p is not None:
-            if not ours and p.poll() is None: p.terminate()           # our client connection was replaced: stop by signal
-            try: p.wait(timeout=self.stop_timeout)
-            except Exception:
-                p.terminate()
-                try: p.wait(timeout=10)
-                except Exception: p.kill(); p.wait(timeout=10)
-        self._server = None
-        if ours: hh.h2oconn = self._prev if self._prev is not None and self._prev.connected else None
-        if self.workdir is not None: shutil.rmtree(self.workdir, ignore_errors=True)
+@patch
+def close(self:H2OSession):
+    "Shut the cluster down, wait for the JVM to exit (kill it after `stop_timeout`), restore a previous connection."
+    import h2o.h2o as hh
+    conn, p = hh.h2oconn, getattr(self._server, "_process", None)
+    ours = conn is not None and self._server is not None and getattr(conn, "local_server", None) is self._server
+    try:
+        if ours and conn.connected:
+            hh.cluster().shutdown(prompt=False); conn.close()
+    except Exception as e: warnings.warn(f"h2o shutdown request failed ({e}); stopping the JVM directly")
+    if p is not None:
+        if not ours and p.poll() is None: p.terminate()           # our client connection was replaced: stop by signal
+        try: p.wait(timeout=self.stop_timeout)
+        except Exception:
+            p.terminate()
+            try: p.wait(timeout=10)
+            except Exception: p.kill(); p.wait(timeout=10)
+    self._server = None
+    if ours: hh.h2oconn = self._prev if self._prev is not None and self._prev.connected else None
+    if self.workdir is not None: shutil.rmtree(self.workdir, ignore_errors=True)
 
 # %% ../../nbs/20_gpp.automl.ipynb #78428bf0
 def _X(df:pd.DataFrame, features:list) -> pd.DataFrame:
@@ -431,26 +422,36 @@ def _pft_rows(table:pd.DataFrame, pft:str, features:list, target:str) -> pd.Data
         if bad: raise MissingDataError(f"{bad} missing values in PFT {pft!r}: drop or fill them first", "table", c)
     return g
 
+# %% ../../nbs/20_gpp.automl.ipynb #b1374727
+@dataclass(frozen=True)
+class AutoMLConfig:
+    "Options of `fit_pft` and `fit_pfts`: what is modelled, the protocol, the budgets and the selection."
+    features:tuple = tuple(PREDICTORS)  # predictor columns
+    target:str = "gpp"               # target column, gC m-2 d-1
+    protocol:str = "random"          # 'random' (paper) or 'site' (whole sites held out)
+    budget_s:float = 30              # time budget per platform, seconds (paper: hours)
+    seed:int = 0                     # seed of split, folds and both platforms
+    platforms:tuple = ("h2o", "flaml")  # which platforms to run
+    test_size:float = 0.2            # held-out fraction
+    nfolds:int = 5                   # internal cross-validation folds
+    max_models:int = None            # H2O: also stop after this many models (more repeatable)
+    flaml_max_iter:int = None        # FLAML: also stop after this many trials
+    select_by:str = "test"           # 'test' (paper: best test RMSE) or 'cv' (best internal-CV RMSE)
+    port:int = None                  # port of the session started here (default: settings.h2o_port)
+    workdir:str = None               # where the models' files are kept (default: a temporary folder)
+
 # %% ../../nbs/20_gpp.automl.ipynb #a7c349ef
 def fit_pft(table:pd.DataFrame,          # training table: pft, site, target, features
             pft:str,                     # which PFT to model
-            features:list=PREDICTORS,    # predictor columns
-            target:str="gpp",            # target column, gC m-2 d-1
-            protocol:str="random",       # 'random' (paper) or 'site' (whole sites held out)
-            budget_s:float=30,           # time budget per platform, seconds (paper: hours)
-            seed:int=0,                  # seed of split, folds and both platforms
-            platforms=("h2o", "flaml"),  # which platforms to run
+            config:AutoMLConfig=None,    # options (default: `AutoMLConfig()`)
             h2o:H2OSession=None,         # a running session (default: start and stop one here)
-            test_size:float=0.2,         # held-out fraction
-            nfolds:int=5,                # internal cross-validation folds
-            max_models:int=None,         # H2O: also stop after this many models (more repeatable)
-            flaml_max_iter:int=None,     # FLAML: also stop after this many trials
-            select_by:str="test",        # 'test' (paper: best test RMSE) or 'cv' (best internal-CV RMSE)
-            port:int=None,               # port of the session started here (default: settings.h2o_port)
-            workdir=None,                # where the models' files are kept (default: a temporary folder)
+            **options,                   # fields of AutoMLConfig replacing the config's (features=, protocol=, budget_s=, ...)
            )->PFTResult:
     "Both AutoML platforms on one PFT: eleven algorithms scored on train and test, the best one kept."
-    features = list(features)
+    cfg = config_from(AutoMLConfig, config, options, where="fit_pft")
+    features, target, protocol, budget_s, seed, platforms = list(cfg.features), cfg.target, cfg.protocol, cfg.budget_s, cfg.seed, cfg.platforms
+    test_size, nfolds, max_models, flaml_max_iter, select_by, port, workdir = (cfg.test_size, cfg.nfolds, cfg.max_models,
+        cfg.flaml_max_iter, cfg.select_by, cfg.port, cfg.workdir)
     if select_by not in ("test", "cv"): raise InputError(f"select_by must be 'test' or 'cv', got {select_by!r}", variable="select_by")
     bad = set(platforms) - set(ALGORITHMS)
     if bad or not platforms: raise InputError(f"platforms must be among {list(ALGORITHMS)}, got {platforms}", variable="platforms")
@@ -503,9 +504,12 @@ class FitResults(dict):
 def fit_pfts(table:pd.DataFrame,   # training table with a `pft` column
              pfts:list=None,       # PFTs to model (default: all in the table, sorted)
              skip_unsplittable:bool=True,  # protocol 'site': leave out PFTs with one site (else raise)
-             **kw,                 # passed to fit_pft (protocol, budget_s, seed, platforms, h2o, port, ...)
+             config:AutoMLConfig=None,  # options of every fit (default: `AutoMLConfig()`)
+             h2o:H2OSession=None,  # a running session (default: one started here for all PFTs)
+             **options,            # fields of AutoMLConfig replacing the config's (protocol, budget_s, seed, platforms, port, ...)
             )->FitResults:         # dict pft -> PFTResult (+ .skipped, .leaderboard, .best)
     "`fit_pft` for every PFT, sharing one h2o session."
+    cfg = config_from(AutoMLConfig, config, options, where="fit_pfts")
     if "pft" not in getattr(table, "columns", []): raise InputError("the table has no 'pft' column", "table")
     pfts = sorted(table["pft"].unique()) if pfts is None else list(pfts)
     out = FitResults(); out.skipped = {}
@@ -513,15 +517,15 @@ def fit_pfts(table:pd.DataFrame,   # training table with a `pft` column
     for p in pfts:
         g = table[table["pft"] == p]
         if g.empty: raise MissingDataError(f"no records of PFT {p!r}", "table", "pft")
-        if kw.get("protocol", "random") == "site" and g["site"].nunique() < 2:
+        if cfg.protocol == "site" and g["site"].nunique() < 2:
             if not skip_unsplittable: raise InputError(f"PFT {p!r} has one site: no site-grouped hold-out possible", "table", "site")
             out.skipped[p] = f"{g['site'].nunique()} site: a site-grouped hold-out needs at least 2"
         else: todo.append(p)
     if out.skipped: warnings.warn(f"left out under the site protocol: {out.skipped}")
-    run = lambda h: {p: fit_pft(table, p, **{**kw, "h2o": h}) for p in todo}
-    if "h2o" in kw.get("platforms", ("h2o", "flaml")) and kw.get("h2o") is None:
-        with H2OSession(port=kw.get("port")) as s: out.update(run(s))
-    else: out.update(run(kw.get("h2o")))
+    run = lambda h: {p: fit_pft(table, p, cfg, h2o=h) for p in todo}
+    if "h2o" in cfg.platforms and h2o is None:
+        with H2OSession(port=cfg.port) as s: out.update(run(s))
+    else: out.update(run(h2o))
     return out
 
 # %% ../../nbs/20_gpp.automl.ipynb #b99dd952
@@ -566,39 +570,38 @@ class GPPModel:
             for p, pos in groups.items(): out[pos] = self.models[p].predict(X.iloc[pos])
         return out
 
-    def save(self, folder) -> Path:
-        "Write model files and manifest.json to `folder` (atomically: a temporary folder, then rename)."
-        folder = Path(folder); folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
-            man = {"features": self.features, "target": self.target, "units": "gC m-2 d-1", "pfts": {}}
-            for p, m in self.models.items():
-                f = m.save(tmp / f"{p}__{m.platform}__{m.algorithm}")
-                man["pfts"][p] = {"platform": m.platform, "algorithm": m.algorithm, "file": f.name, **self.info.get(p, {})}
-                if m.platform == "h2o": man["pfts"][p].update(model_id=m.model_id, h2o_version=m.h2o_version)
-            (tmp / "manifest.json").write_text(json.dumps(man, indent=1, default=str))
-            if folder.exists(): shutil.rmtree(folder)
-            tmp.rename(folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
-        return folder
+# %% ../../nbs/20_gpp.automl.ipynb #b7d4458b
+@patch
+def save(self:GPPModel, folder) -> Path:
+    "Write model files and manifest.json to `folder` (atomically, with `io.atomic_output`)."
+    folder = Path(folder)
+    with atomic_output(folder) as tmp:
+        tmp.mkdir()
+        man = {"features": self.features, "target": self.target, "units": "gC m-2 d-1", "pfts": {}}
+        for p, m in self.models.items():
+            f = m.save(tmp / f"{p}__{m.platform}__{m.algorithm}")
+            man["pfts"][p] = {"platform": m.platform, "algorithm": m.algorithm, "file": f.name, **self.info.get(p, {})}
+            if m.platform == "h2o": man["pfts"][p].update(model_id=m.model_id, h2o_version=m.h2o_version)
+        (tmp / "manifest.json").write_text(json.dumps(man, indent=1, default=str))
+    return folder
 
-    @classmethod
-    def load(cls, folder) -> "GPPModel":
-        "Read a folder written by `save` (no pickle; no h2o cluster needed)."
-        folder = Path(folder)
-        if not (folder / "manifest.json").exists(): raise InputError("no manifest.json", folder)
-        man = json.loads((folder / "manifest.json").read_text())
-        models = {}
-        for p, d in man["pfts"].items():
-            if d["platform"] == "h2o":
-                models[p] = H2OBinaryModel.load(folder / d["file"], man["features"], d["algorithm"], d["model_id"], d["h2o_version"])
-            else: models[p] = LibraryModel.load(folder / d["file"], man["features"], d["algorithm"])
-        info = {p: {k: v for k, v in d.items() if k != "file"} for p, d in man["pfts"].items()}
-        return cls(models, man["features"], man["target"], info)
+@patch(cls_method=True)
+def load(cls:GPPModel, folder) -> GPPModel:
+    "Read a folder written by `save` (no pickle; no h2o cluster needed)."
+    folder = Path(folder)
+    if not (folder / "manifest.json").exists(): raise InputError("no manifest.json", folder)
+    man = json.loads((folder / "manifest.json").read_text())
+    models = {}
+    for p, d in man["pfts"].items():
+        if d["platform"] == "h2o":
+            models[p] = H2OBinaryModel.load(folder / d["file"], man["features"], d["algorithm"], d["model_id"], d["h2o_version"])
+        else: models[p] = LibraryModel.load(folder / d["file"], man["features"], d["algorithm"])
+    info = {p: {k: v for k, v in d.items() if k != "file"} for p, d in man["pfts"].items()}
+    return cls(models, man["features"], man["target"], info)
 
-    def __repr__(self):
-        return "GPPModel(" + ", ".join(f"{p}: {m.platform}/{m.algorithm}" for p, m in self.models.items()) + ")"
+@patch
+def __repr__(self:GPPModel):
+    return "GPPModel(" + ", ".join(f"{p}: {m.platform}/{m.algorithm}" for p, m in self.models.items()) + ")"
 
 # %% ../../nbs/20_gpp.automl.ipynb #09351f3b
 def protocol_gap(random:dict,     # fit_pfts(..., protocol="random")
@@ -640,6 +643,8 @@ def cv_gap(table:pd.DataFrame,    # training table: pft, site, target, features
         for kind in ("random", "site"):
             if kind == "site" and row["n_sites"] < 2:
                 row.update({f"{kind}_cv_R2": np.nan, f"{kind}_cv_RMSE": np.nan}); continue
+            # scikit-learn's KFold and GroupKFold here, not carbonflux_nb.splits.site_folds: the gap is measured with the
+            # standard library protocol (kept as it was; GroupKFold's unshuffled order cannot be reproduced by site_folds)
             cv = (KFold(n_splits, shuffle=True, random_state=seed) if kind == "random"
                   else GroupKFold(min(n_splits, row["n_sites"])))
             p = np.full(len(y), np.nan)
@@ -658,6 +663,7 @@ def plot_leaderboard(lb:pd.DataFrame,        # stacked leaderboard (FitResults.l
                      metric:str="test_R2",   # column to show
                      ax=None, vmin=0.0, vmax=1.0, title:str=None):
     "Heat map of one metric: algorithms (rows) by PFTs (columns), the best per PFT outlined."
+    import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(5, 4))[1]
     lb = lb.assign(name=lb.platform + "/" + lb.algorithm)
     order = [f"{k}/{a}" for k, v in ALGORITHMS.items() for a in v]
@@ -676,6 +682,7 @@ def plot_leaderboard(lb:pd.DataFrame,        # stacked leaderboard (FitResults.l
 
 def plot_obs_pred(result:PFTResult, ax=None, which:str="test"):
     "Tower GPP against the best model's predictions on the test (or train) records, with R2 and RMSE."
+    import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(3.5, 3.5))[1]
     d = result.predictions[result.predictions.split == which]
     o, p = d[result.target].to_numpy(float), d["/".join(result.best)].to_numpy(float)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-import matplotlib.pyplot as plt
 from ..core import InputError, MissingDataError, area_total, annual_totals, days_in_month
 from ..metrics import scores, scores_by, linear_trend, mann_kendall, season_anomalies
 from ..twin.land import DRIVERS, TIBET_ECOSYSTEMS
@@ -125,6 +124,7 @@ def top_predictors(imp:pd.DataFrame, k:int=1) -> pd.Series:
 # %% ../../nbs/21_gpp.automl_products.ipynb #13de358d
 def plot_shap_importance(imp:pd.DataFrame, ax=None, title:str=None):
     "Mean |SHAP| per predictor and PFT as a heat map (each column scaled to its own maximum); returns the axes."
+    import matplotlib.pyplot as plt
     if ax is None: ax = plt.figure(figsize=(1.3 * imp.shape[1] + 2, 0.3 * imp.shape[0] + 1)).add_subplot()
     ax.imshow((imp / imp.max()).to_numpy(), aspect="auto", cmap="Greens", vmin=0, vmax=1)
     for (i, j), v in np.ndenumerate(imp.to_numpy()): ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
@@ -135,6 +135,7 @@ def plot_shap_importance(imp:pd.DataFrame, ax=None, title:str=None):
 
 def plot_beeswarm(s:PFTShap, ax=None, max_display:int=13, color_bar:bool=True):
     "shap's beeswarm plot of one PFT (a dot per site-month, coloured by the predictor's value); returns the axes."
+    import matplotlib.pyplot as plt
     import shap
     if ax is None: ax = plt.figure(figsize=(5, 4)).add_subplot()
     shap.plots.beeswarm(s.explanation(), max_display=max_display, ax=ax, show=False, plot_size=None, s=5, color_bar=color_bar)
@@ -223,6 +224,7 @@ def seasonal_means(gpp:xr.DataArray) -> xr.DataArray:
 
 def _geo_axes(n:int, ncols:int, size=(4.2, 2.1)):
     "n PlateCarree map axes on a grid of `ncols` columns (unused grid cells removed)."
+    import matplotlib.pyplot as plt
     import cartopy.crs as ccrs
     nrows = -(-n // ncols)
     fig = plt.figure(figsize=(size[0] * ncols, size[1] * nrows))
@@ -312,6 +314,7 @@ def totals_summary(totals:pd.DataFrame) -> pd.DataFrame:
 
 def plot_totals(totals:dict, column:str="total", ax=None, units:str="TgC yr-1"):
     "Annual totals of several products (one line each) for one column of `regional_totals`; returns the axes."
+    import matplotlib.pyplot as plt
     if ax is None: ax = plt.figure(figsize=(6, 3)).add_subplot()
     for name, df in totals.items():
         kw = dict(color="k", ls="--", lw=1.5) if name == "truth" else dict(lw=2.2 if name == "automl" else 1.2)
@@ -381,6 +384,7 @@ def seasonal_cycles(
 
 def plot_seasonal_cycles(cycles:pd.DataFrame, ax=None, title:str=None):
     "Seasonal cycles per PFT (left axis) and of the total (right axis, red), Tg C per month; returns the axes."
+    import matplotlib.pyplot as plt
     if ax is None: ax = plt.figure(figsize=(4, 3)).add_subplot()
     for c in cycles.columns.drop("total"):
         ax.plot(cycles.index, cycles[c], marker="o", ms=2, label=c.replace("_", " "), color=PFT_COLORS.get(c))
@@ -437,6 +441,7 @@ def beats_benchmarks(medians:pd.DataFrame, product:str="automl", lower_is_better
 # %% ../../nbs/21_gpp.automl_products.ipynb #cd65457b
 def plot_site_boxplots(per_site:pd.DataFrame, metric:str="rmse", axes=None, pfts:list=None):
     "Box plots over sites of one metric, per product, one panel per PFT (the paper's Fig. 4); returns the axes."
+    import matplotlib.pyplot as plt
     pfts = list(pd.unique(per_site.pft)) if pfts is None else pfts
     prods = list(pd.unique(per_site["product"]))
     if axes is None: axes = plt.figure(figsize=(2.8 * len(pfts), 2.6)).subplots(1, len(pfts), squeeze=False)[0]
@@ -453,6 +458,7 @@ def plot_site_boxplots(per_site:pd.DataFrame, metric:str="rmse", axes=None, pfts
 
 def plot_product_scatter(long:pd.DataFrame, obs:str="gpp", axes=None):
     "Tower GPP against each product at the tower pixels, coloured by PFT (the paper's Fig. S1); returns the axes."
+    import matplotlib.pyplot as plt
     prods = list(pd.unique(long["product"]))
     if axes is None: axes = plt.figure(figsize=(2.8 * len(prods), 2.9)).subplots(1, len(prods), squeeze=False)[0]
     hi = float(np.nanpercentile(long[[obs, "pred"]].to_numpy(float), 99.5))

@@ -4,24 +4,25 @@
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #54f20562
 from __future__ import annotations
-import copy, json, math, shutil, tempfile
+import copy, json, math
+from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
-import torch
+import torch                   # at module level: the networks below subclass torch.nn.Module
 from torch import nn
 import torch.nn.functional as tF
 from tqdm import tqdm
 from fastcore.basics import patch
-from ..core import InputError, MissingDataError, rng
+from ..core import InputError, MissingDataError, rng, config_from
+from ..io import atomic_output
+from ..splits import site_folds, validation_sites
 from ..metrics import scores, scores_by
 from .fluxformer_data import SeqData, PFT_SETTINGS, SEQ_SETTINGS, SEQ_FEATURES, CLIMATES
 
 # %% auto #0
-__all__ = ['NETS', 'MODELS', 'synthetic_seq_data', 'context_encoder', 'FluxFormer', 'LSTMNet', 'BiLSTM', 'MLPNet',
-           'validation_sites', 'SeqRegressor', 'plot_history', 'MonthlyModels', 'site_folds', 'cross_validate',
-           'cv_scores']
+__all__ = ['NETS', 'MODELS', 'synthetic_seq_data', 'context_encoder', 'FluxFormer', 'LSTMNet', 'BiLSTM', 'MLPNet', 'torch_device',
+           'SeqConfig', 'SeqRegressor', 'plot_history', 'MonthlyModels', 'cross_validate', 'cv_scores']
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #fbc650db
 _MONTH_END = np.cumsum([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])   # day of year at each month's end
@@ -183,6 +184,7 @@ class BiLSTM(LSTMNet):
     def __init__(self, n_features:int, max_len:int, n_context:int=0, **kw):
         super().__init__(n_features, max_len, n_context, bidirectional=True, **kw)
 
+# %% ../../nbs/31_gpp.fluxformer.ipynb #ad2ddd96
 class MLPNet(nn.Module):
     "MLP on the flattened padded sequence (zeros where padded), the mask and the encoded PFT context."
     def __init__(self,
@@ -259,18 +261,12 @@ def _fit_length(X:np.ndarray, mask:np.ndarray, L:int) -> tuple:
     pad = L - X.shape[1]
     return np.pad(X, ((0, 0), (0, pad), (0, 0))), np.pad(mask, ((0, 0), (0, pad)))
 
-def validation_sites(groups:np.ndarray,   # (n,) site (or other group) of each sample
-                     frac:float=0.2,      # share of the groups to hold out
-                     seed:int=0,          # seed of the choice
-                    )->np.ndarray:        # (n,) bool, True for samples of held-out groups
-    "Hold out whole groups (sites): round(frac * groups), at least one, never all."
-    u = np.unique(groups)
-    if u.size < 2: raise InputError(f"{u.size} site(s): a validation split of whole sites needs at least 2 (or val_frac=0)", variable="groups")
-    k = int(np.clip(round(frac * u.size), 1, u.size - 1))
-    return np.isin(groups, rng(seed, "validation_sites").permutation(u)[:k])
+# validation_sites (whole held-out sites for early stopping) comes from carbonflux_nb.splits
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #915ee57f
-def _device(device:str) -> torch.device:
+def torch_device(device:str="auto", # 'auto' (cuda if available, else cpu), 'cpu', 'cuda', 'cuda:1', ...
+                )->torch.device:
+    "The torch device named by `device`; 'auto' picks cuda where available, else cpu."
     if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
@@ -279,30 +275,36 @@ def _tree_matrix(Xs:np.ndarray, mask:np.ndarray, ctx:np.ndarray, missing:float) 
     flat = np.where(mask[..., None], Xs, missing).reshape(len(Xs), -1)     # (n, L * F)
     return np.concatenate([flat, ctx], axis=1).astype(np.float32)          # (n, L * F + P)
 
+@dataclass(frozen=True)
+class SeqConfig:
+    "Training options of `SeqRegressor` (the network's or tree library's own parameters stay keywords: `model_kw`)."
+    epochs:int = 200                 # passes over the training data (networks)
+    batch_size:int = 64              # samples per gradient step (networks)
+    lr:float = 1e-3                  # AdamW learning rate
+    weight_decay:float = 1e-2        # AdamW weight decay
+    patience:int = 20                # epochs (XGBoost: rounds) without validation improvement before stopping
+    val_frac:float = 0.2             # share of training sites held out for early stopping (0: none, all epochs)
+    seed:int = 0                     # seed of the validation split, initial weights, batches and dropout
+    device:str = "auto"              # 'auto' (cuda if available, else cpu), 'cpu', 'cuda', ... (networks)
+    progress:bool = True             # tqdm bar over epochs
+    n_jobs:int = 1                   # threads for the Random Forest and XGBoost
+
 class SeqRegressor:
     "One scikit-learn-style estimator for FluxFormer, LSTM, BiLSTM, MLP, Random Forest and XGBoost on SeqData."
     def __init__(self,
                  model:str="fluxformer",  # one of MODELS
-                 epochs:int=200,          # passes over the training data (networks)
-                 batch_size:int=64,       # samples per gradient step (networks)
-                 lr:float=1e-3,           # AdamW learning rate
-                 weight_decay:float=1e-2, # AdamW weight decay
-                 patience:int=20,         # epochs (XGBoost: rounds) without validation improvement before stopping
-                 val_frac:float=0.2,      # share of training sites held out for early stopping (0: none, all epochs)
-                 seed:int=0,              # seed of the validation split, initial weights, batches and dropout
-                 device:str="auto",       # 'auto' (cuda if available, else cpu), 'cpu', 'cuda', ... (networks)
-                 progress:bool=True,      # tqdm bar over epochs
-                 n_jobs:int=1,            # threads for the Random Forest and XGBoost
-                 **model_kw,              # passed to the network (d_model, n_heads, hidden, ...) or the tree library
+                 config:SeqConfig=None,   # training options (default: `SeqConfig()`)
+                 **kw,                    # SeqConfig fields (epochs=, lr=, ...) replacing the config's; the rest go to
+                                          # the network (d_model, n_heads, hidden, ...) or the tree library: `model_kw`
                 ):
-        self.model, self.epochs, self.batch_size, self.lr, self.weight_decay = model, epochs, batch_size, lr, weight_decay
-        self.patience, self.val_frac, self.seed, self.device, self.progress = patience, val_frac, seed, device, progress
-        self.n_jobs, self.model_kw = n_jobs, model_kw
+        names = {f.name for f in fields(SeqConfig)}
+        self.config = config_from(SeqConfig, config, {k: v for k, v in kw.items() if k in names}, where="SeqRegressor")
+        self.model, self.model_kw = model, {k: v for k, v in kw.items() if k not in names}
+        for f in fields(SeqConfig): setattr(self, f.name, getattr(self.config, f.name))
 
     def get_params(self) -> dict:
         "The constructor's arguments (JSON-friendly)."
-        keys = ["model", "epochs", "batch_size", "lr", "weight_decay", "patience", "val_frac", "seed", "device", "progress", "n_jobs"]
-        return {**{k: getattr(self, k) for k in keys}, **self.model_kw}
+        return {"model": self.model, **{f.name: getattr(self, f.name) for f in fields(SeqConfig)}, **self.model_kw}
 
     def __repr__(self):
         return f"SeqRegressor({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
@@ -330,6 +332,7 @@ def _prepare(self:SeqRegressor, data:SeqData, pft:str, fitting:bool) -> tuple:
     Xs = np.where(mask[..., None], (X - mean) / std, np.float32(0))           # (n, L, F) float32
     return Xs, mask, ctx
 
+# %% ../../nbs/31_gpp.fluxformer.ipynb #df15de4b
 @patch
 def fit(self:SeqRegressor,
         data:SeqData,           # training samples (finite targets)
@@ -389,7 +392,7 @@ def _build_net(self:SeqRegressor) -> nn.Module:
 
 @patch
 def _fit_net(self:SeqRegressor, Xs, mask, ctx, ys, val):
-    dev = _device(self.device)
+    dev = torch_device(self.device)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(self.seed)
         net = self._build_net().to(dev)
@@ -424,6 +427,7 @@ def _fit_net(self:SeqRegressor, Xs, mask, ctx, ys, val):
     self.net_, self.history_ = net.eval(), pd.DataFrame(hist)
     self.n_epochs_, self.best_epoch_ = len(hist), best_epoch if best_state is not None else len(hist)
 
+# %% ../../nbs/31_gpp.fluxformer.ipynb #033c9828
 @patch
 def _fit_tree(self:SeqRegressor, Xs, mask, ctx, ys, val):
     kw = {**_TREE_DEFAULTS[self.model], **self.model_kw}
@@ -446,18 +450,6 @@ def _fit_tree(self:SeqRegressor, Xs, mask, ctx, ys, val):
     self.best_epoch_ = int(est.best_iteration) + 1 if val.any() and self.patience else len(hist)
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #9506372c
-def _write_folder(folder, write) -> Path:
-    "Call write(tmp_folder), then move it to `folder` (replacing an old one)."
-    folder = Path(folder); folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        write(tmp)
-        if folder.exists(): shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
-    return folder
-
 _FITTED = ["pft_", "features_", "n_context_", "max_len_", "y_mean_", "y_std_", "n_train_", "n_val_", "n_epochs_", "best_epoch_"]
 
 @patch
@@ -466,7 +458,8 @@ def save(self:SeqRegressor,
         )->Path:                # the folder
     "Write the fitted model to folder `path`: config.json plus weights.pt, model.ubj or model.skops."
     if not hasattr(self, "max_len_"): raise InputError("this SeqRegressor is not fitted yet", variable="model")
-    def write(tmp):
+    with atomic_output(path) as tmp:                                   # a temporary folder, moved into place at the end
+        tmp.mkdir()
         cfg = {"params": self.get_params(), **{k: getattr(self, k) for k in _FITTED},
                "x_mean_": self.x_mean_.tolist(), "x_std_": self.x_std_.tolist(),
                "history_": self.history_.to_dict(orient="list"), "torch": torch.__version__}
@@ -476,7 +469,7 @@ def save(self:SeqRegressor,
             import skops.io as sio
             sio.dump(self.estimator_, tmp / "model.skops")
         (tmp / "config.json").write_text(json.dumps(cfg, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-    return _write_folder(path, write)
+    return Path(path)
 
 @patch(cls_method=True)
 def load(cls:SeqRegressor,
@@ -495,7 +488,7 @@ def load(cls:SeqRegressor,
     if self.model in NETS:
         net = self._build_net()
         net.load_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True))
-        self.net_ = net.to(_device(self.device)).eval()
+        self.net_ = net.to(torch_device(self.device)).eval()
     elif self.model == "xgboost":
         from xgboost import XGBRegressor
         self.estimator_ = XGBRegressor(); self.estimator_.load_model(str(path / "model.ubj"))
@@ -514,6 +507,7 @@ def plot_history(model,                 # fitted SeqRegressor (or its history_ D
                  color=None,            # line colour
                 ):                      # the axes
     "Training (dashed) and validation (solid) loss per epoch, the best epoch marked."
+    import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(5, 3.2))[1]
     h = model if isinstance(model, pd.DataFrame) else model.history_
     label = label or getattr(model, "model", "model")
@@ -574,43 +568,31 @@ class MonthlyModels:
         "Training histories of all models, with a `month` column (0 for the single fixed-lag model)."
         return pd.concat([m.history_.assign(month=k) for k, m in self.models_.items()], ignore_index=True)
 
-    def save(self, path) -> Path:
-        "Write manifest.json and one SeqRegressor folder per month (m01..m12, or 'all')."
-        if not hasattr(self, "models_"): raise InputError("these MonthlyModels are not fitted yet", variable="model")
-        def write(tmp):
-            for k, m in self.models_.items(): m.save(tmp / (f"m{k:02d}" if k else "all"))
-            man = {"model": self.model, "setting": self.setting_, "kw": self.kw, "months": sorted(self.models_)}
-            (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
-        return _write_folder(path, write)
+# %% ../../nbs/31_gpp.fluxformer.ipynb #545e018d
+@patch
+def save(self:MonthlyModels, path) -> Path:
+    "Write manifest.json and one SeqRegressor folder per month (m01..m12, or 'all')."
+    if not hasattr(self, "models_"): raise InputError("these MonthlyModels are not fitted yet", variable="model")
+    with atomic_output(path) as tmp:
+        tmp.mkdir()
+        for k, m in self.models_.items(): m.save(tmp / (f"m{k:02d}" if k else "all"))
+        man = {"model": self.model, "setting": self.setting_, "kw": self.kw, "months": sorted(self.models_)}
+        (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
+    return Path(path)
 
-    @classmethod
-    def load(cls, path, device:str=None) -> "MonthlyModels":
-        "Read a folder written by `save`."
-        path = Path(path)
-        if not (path / "manifest.json").exists(): raise InputError("no manifest.json: not saved MonthlyModels", path)
-        man = json.loads((path / "manifest.json").read_text())
-        self = cls(man["model"], **man["kw"])
-        self.setting_ = man["setting"]
-        self.models_ = {k: SeqRegressor.load(path / (f"m{k:02d}" if k else "all"), device) for k in man["months"]}
-        return self
+@patch(cls_method=True)
+def load(cls:MonthlyModels, path, device:str=None) -> MonthlyModels:
+    "Read a folder written by `save`."
+    path = Path(path)
+    if not (path / "manifest.json").exists(): raise InputError("no manifest.json: not saved MonthlyModels", path)
+    man = json.loads((path / "manifest.json").read_text())
+    self = cls(man["model"], **man["kw"])
+    self.setting_ = man["setting"]
+    self.models_ = {k: SeqRegressor.load(path / (f"m{k:02d}" if k else "all"), device) for k in man["months"]}
+    return self
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #f7f29bb8
-def site_folds(sites:np.ndarray,   # (n,) site of each sample
-               folds:int=5,        # number of folds
-               seed:int=0,         # seed of the shuffle
-              )->np.ndarray:       # (n,) fold 0..folds-1; all samples of a site in one fold
-    "Site-grouped k-fold: shuffled sites dealt, largest first, to the fold with the fewest samples."
-    sites = np.asarray(sites)
-    u, counts = np.unique(sites, return_counts=True)
-    if folds < 2: raise InputError(f"folds must be >= 2, got {folds}", variable="folds")
-    if u.size < folds: raise InputError(f"{u.size} sites cannot fill {folds} folds", variable="folds")
-    order = rng(seed, "site_folds").permutation(u.size)
-    order = order[np.argsort(-counts[order], kind="stable")]            # largest first, shuffled among equals
-    load, fold_of = np.zeros(folds), np.empty(u.size, int)
-    for i in order:                                                     # a loop over sites, not samples
-        fold_of[i] = int(np.argmin(load)); load[fold_of[i]] += counts[i]
-    return fold_of[np.searchsorted(u, sites)]
-
+# site_folds (shuffled sites dealt, largest first, to the lightest fold) comes from carbonflux_nb.splits
 def cross_validate(data:SeqData,          # samples with targets
                    model:str="fluxformer",  # one of MODELS
                    pft:str="none",          # one of PFT_SETTINGS

@@ -5,11 +5,11 @@
 # %% ../../nbs/30_gpp.fluxformer_data.ipynb #fdb4ae97
 from __future__ import annotations
 import functools
+from fastcore.basics import patch
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import xarray as xr
-import matplotlib.pyplot as plt
 from ..core import InputError, MissingDataError, TimeAxisError
 from ..twin.land import CCI_CLASSES, IGBP_CLASSES, eight_day_times, to_monthly, monthly, sample_towers
 
@@ -35,6 +35,43 @@ def _setting(setting:str) -> str:
 # %% ../../nbs/30_gpp.fluxformer_data.ipynb #a738639d
 def _fail(what, variable): raise InputError(what, "SeqData", variable)
 
+def _check_seq(self) -> None:
+    "Check and normalise the arrays of a new SeqData (its `__post_init__`)."
+    self.X = np.asarray(self.X, np.float32); self.mask = np.asarray(self.mask, bool)
+    self.cci = np.asarray(self.cci, np.float32); self.igbp = np.asarray(self.igbp, np.float32)
+    self.y = np.asarray(self.y, np.float32); self.month = np.asarray(self.month, np.int64)
+    self.features = list(self.features); _setting(self.setting)
+    if self.X.ndim != 3: _fail(f"X must be (n, L, F), got shape {self.X.shape}", "X")
+    n, L, F = self.X.shape
+    for name, a, shape in (("mask", self.mask, (n, L)), ("cci", self.cci, (n, len(CCI_CLASSES))),
+                           ("igbp", self.igbp, (n, len(IGBP_CLASSES))), ("y", self.y, (n,)), ("month", self.month, (n,))):
+        if a.shape != shape: _fail(f"shape {a.shape}, expected {shape} for X of shape {self.X.shape}", name)
+    if len(self.features) != F: _fail(f"{len(self.features)} names for {F} features", "features")
+    if len(self.meta) != n: _fail(f"{len(self.meta)} rows for {n} samples", "meta")
+    missing = [c for c in META_COLUMNS if c not in self.meta.columns]
+    if missing: _fail(f"columns {missing} missing", "meta")
+    if n == 0: return
+    if not self.mask[:, 0].all(): _fail(f"{int((~self.mask[:, 0]).sum())} samples without a real first step", "mask")
+    if (self.mask[:, 1:] & ~self.mask[:, :-1]).any(): _fail("a real step after a padded one (real steps must come first)", "mask")
+    bad = ~np.isfinite(self.X) & self.mask[..., None]
+    if bad.any(): _fail(f"{int(bad.any(2).sum())} real steps with NaN/inf, features "
+                        f"{sorted({self.features[j] for j in np.nonzero(bad.any((0, 1)))[0]})}", "X")
+    if (self.X[~self.mask] != 0).any(): self.X = np.where(self.mask[..., None], self.X, np.float32(0))
+    if np.isinf(self.y).any(): _fail(f"{int(np.isinf(self.y).sum())} infinite targets", "y")
+    if ((self.month < 1) | (self.month > 12)).any(): _fail("calendar months must be 1..12", "month")
+    if not np.isfinite(self.cci).all() or (self.cci < -1e-6).any() or (self.cci > 1 + 1e-6).any(): _fail("fractions must lie in [0, 1]", "cci")
+    if not np.isin(self.igbp, (0, 1)).all() or (self.igbp.sum(1) > 1).any(): _fail("must be one-hot (0/1, at most one 1 per row)", "igbp")
+    unknown = set(self.meta["climate"]) - set(CLIMATES)
+    if unknown: _fail(f"unknown climate regions {sorted(unknown)}; use {CLIMATES}", "meta.climate")
+    lengths = self.lengths
+    if self.setting == "jan_to_m":
+        lo, hi = np.full(13, L + 1), np.full(13, -1)
+        np.minimum.at(lo, self.month, lengths); np.maximum.at(hi, self.month, lengths)
+        odd = np.nonzero((hi >= 0) & (lo != hi))[0]
+        if odd.size: _fail(f"months {odd.tolist()} have samples of different lengths (jan_to_m needs one w(M) per month)", "mask")
+    elif lengths.min() != lengths.max(): _fail(f"setting {self.setting} needs one length, got {lengths.min()}..{lengths.max()}", "mask")
+
+# %% ../../nbs/30_gpp.fluxformer_data.ipynb #fbfe15e1
 @dataclass(repr=False, eq=False)
 class SeqData:
     "Driver sequences with their mask, PFT context, monthly target, calendar month and per-sample metadata."
@@ -50,40 +87,7 @@ class SeqData:
     has_cci: bool = True   # False where no cover fractions exist (FLUXNET sites): `cci` is zeros
     attrs: dict = field(default_factory=dict)   # units, provenance, counts of dropped samples
 
-    def __post_init__(self):
-        self.X = np.asarray(self.X, np.float32); self.mask = np.asarray(self.mask, bool)
-        self.cci = np.asarray(self.cci, np.float32); self.igbp = np.asarray(self.igbp, np.float32)
-        self.y = np.asarray(self.y, np.float32); self.month = np.asarray(self.month, np.int64)
-        self.features = list(self.features); _setting(self.setting)
-        if self.X.ndim != 3: _fail(f"X must be (n, L, F), got shape {self.X.shape}", "X")
-        n, L, F = self.X.shape
-        for name, a, shape in (("mask", self.mask, (n, L)), ("cci", self.cci, (n, len(CCI_CLASSES))),
-                               ("igbp", self.igbp, (n, len(IGBP_CLASSES))), ("y", self.y, (n,)), ("month", self.month, (n,))):
-            if a.shape != shape: _fail(f"shape {a.shape}, expected {shape} for X of shape {self.X.shape}", name)
-        if len(self.features) != F: _fail(f"{len(self.features)} names for {F} features", "features")
-        if len(self.meta) != n: _fail(f"{len(self.meta)} rows for {n} samples", "meta")
-        missing = [c for c in META_COLUMNS if c not in self.meta.columns]
-        if missing: _fail(f"columns {missing} missing", "meta")
-        if n == 0: return
-        if not self.mask[:, 0].all(): _fail(f"{int((~self.mask[:, 0]).sum())} samples without a real first step", "mask")
-        if (self.mask[:, 1:] & ~self.mask[:, :-1]).any(): _fail("a real step after a padded one (real steps must come first)", "mask")
-        bad = ~np.isfinite(self.X) & self.mask[..., None]
-        if bad.any(): _fail(f"{int(bad.any(2).sum())} real steps with NaN/inf, features "
-                            f"{sorted({self.features[j] for j in np.nonzero(bad.any((0, 1)))[0]})}", "X")
-        if (self.X[~self.mask] != 0).any(): self.X = np.where(self.mask[..., None], self.X, np.float32(0))
-        if np.isinf(self.y).any(): _fail(f"{int(np.isinf(self.y).sum())} infinite targets", "y")
-        if ((self.month < 1) | (self.month > 12)).any(): _fail("calendar months must be 1..12", "month")
-        if not np.isfinite(self.cci).all() or (self.cci < -1e-6).any() or (self.cci > 1 + 1e-6).any(): _fail("fractions must lie in [0, 1]", "cci")
-        if not np.isin(self.igbp, (0, 1)).all() or (self.igbp.sum(1) > 1).any(): _fail("must be one-hot (0/1, at most one 1 per row)", "igbp")
-        unknown = set(self.meta["climate"]) - set(CLIMATES)
-        if unknown: _fail(f"unknown climate regions {sorted(unknown)}; use {CLIMATES}", "meta.climate")
-        lengths = self.lengths
-        if self.setting == "jan_to_m":
-            lo, hi = np.full(13, L + 1), np.full(13, -1)
-            np.minimum.at(lo, self.month, lengths); np.maximum.at(hi, self.month, lengths)
-            odd = np.nonzero((hi >= 0) & (lo != hi))[0]
-            if odd.size: _fail(f"months {odd.tolist()} have samples of different lengths (jan_to_m needs one w(M) per month)", "mask")
-        elif lengths.min() != lengths.max(): _fail(f"setting {self.setting} needs one length, got {lengths.min()}..{lengths.max()}", "mask")
+    def __post_init__(self): _check_seq(self)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -105,40 +109,44 @@ class SeqData:
         parts = {"none": [], "cci": [self.cci], "igbp": [self.igbp], "both": [self.cci, self.igbp]}[pft]
         return np.concatenate(parts, 1) if parts else np.zeros((len(self), 0), np.float32)
 
-    def subset(self, index) -> "SeqData":
-        "Samples by integer positions or a boolean mask of length n (meta keeps its index labels, to trace rows back)."
-        index = np.asarray(index)
-        if index.size == 0: index = index.astype(np.int64)
-        if index.dtype == bool and index.shape != (len(self),): raise InputError(f"boolean index of length {index.size} for {len(self)} samples", "SeqData", "index")
-        if index.dtype != bool and not np.issubdtype(index.dtype, np.integer): raise InputError("index must be integer positions or a boolean mask", "SeqData", "index")
-        return SeqData(self.X[index], self.mask[index], self.cci[index], self.igbp[index], self.y[index], self.month[index],
-                       self.meta.iloc[index], self.features, self.setting, self.has_cci, dict(self.attrs))
+# %% ../../nbs/30_gpp.fluxformer_data.ipynb #f3bff028
+@patch
+def subset(self:SeqData, index) -> SeqData:
+    "Samples by integer positions or a boolean mask of length n (meta keeps its index labels, to trace rows back)."
+    index = np.asarray(index)
+    if index.size == 0: index = index.astype(np.int64)
+    if index.dtype == bool and index.shape != (len(self),): raise InputError(f"boolean index of length {index.size} for {len(self)} samples", "SeqData", "index")
+    if index.dtype != bool and not np.issubdtype(index.dtype, np.integer): raise InputError("index must be integer positions or a boolean mask", "SeqData", "index")
+    return SeqData(self.X[index], self.mask[index], self.cci[index], self.igbp[index], self.y[index], self.month[index],
+                   self.meta.iloc[index], self.features, self.setting, self.has_cci, dict(self.attrs))
 
-    def trim(self) -> "SeqData":
-        "The same samples with L cut to the longest real sequence (e.g. one month's w(M))."
-        L = int(self.lengths.max()) if len(self) else 1
-        return SeqData(self.X[:, :L], self.mask[:, :L], self.cci, self.igbp, self.y, self.month, self.meta,
-                       self.features, self.setting, self.has_cci, dict(self.attrs))
+@patch
+def trim(self:SeqData) -> SeqData:
+    "The same samples with L cut to the longest real sequence (e.g. one month's w(M))."
+    L = int(self.lengths.max()) if len(self) else 1
+    return SeqData(self.X[:, :L], self.mask[:, :L], self.cci, self.igbp, self.y, self.month, self.meta,
+                   self.features, self.setting, self.has_cci, dict(self.attrs))
 
-    @classmethod
-    def concat(cls, parts:list) -> "SeqData":
-        "One SeqData from several of the same features and setting (padded to the longest L; meta re-indexed)."
-        parts = list(parts)
-        if not parts: raise InputError("nothing to concatenate", "SeqData.concat")
-        for p in parts[1:]:
-            if p.features != parts[0].features or p.setting != parts[0].setting:
-                raise InputError(f"parts differ: {p.features}/{p.setting} vs {parts[0].features}/{parts[0].setting}", "SeqData.concat")
-        L = max(p.X.shape[1] for p in parts)
-        pad = lambda a, fill: np.pad(a, [(0, 0), (0, L - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=fill)
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
-        return cls(np.concatenate([pad(p.X, 0) for p in parts]), np.concatenate([pad(p.mask, False) for p in parts]),
-                   cat("cci"), cat("igbp"), cat("y"), cat("month"), pd.concat([p.meta for p in parts], ignore_index=True),
-                   parts[0].features, parts[0].setting, all(p.has_cci for p in parts), {**parts[0].attrs, "parts": len(parts)})
+@patch(cls_method=True)
+def concat(cls:SeqData, parts:list) -> SeqData:
+    "One SeqData from several of the same features and setting (padded to the longest L; meta re-indexed)."
+    parts = list(parts)
+    if not parts: raise InputError("nothing to concatenate", "SeqData.concat")
+    for p in parts[1:]:
+        if p.features != parts[0].features or p.setting != parts[0].setting:
+            raise InputError(f"parts differ: {p.features}/{p.setting} vs {parts[0].features}/{parts[0].setting}", "SeqData.concat")
+    L = max(p.X.shape[1] for p in parts)
+    pad = lambda a, fill: np.pad(a, [(0, 0), (0, L - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=fill)
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
+    return cls(np.concatenate([pad(p.X, 0) for p in parts]), np.concatenate([pad(p.mask, False) for p in parts]),
+               cat("cci"), cat("igbp"), cat("y"), cat("month"), pd.concat([p.meta for p in parts], ignore_index=True),
+               parts[0].features, parts[0].setting, all(p.has_cci for p in parts), {**parts[0].attrs, "parts": len(parts)})
 
-    def summary(self, by:str="climate") -> pd.DataFrame:
-        "Samples, sites and mean target per group of a meta column."
-        m = self.meta.assign(_y=self.y)
-        return m.groupby(by).agg(samples=("_y", "size"), sites=("site", "nunique"), mean_y=("_y", "mean"))
+@patch
+def summary(self:SeqData, by:str="climate") -> pd.DataFrame:
+    "Samples, sites and mean target per group of a meta column."
+    m = self.meta.assign(_y=self.y)
+    return m.groupby(by).agg(samples=("_y", "size"), sites=("site", "nunique"), mean_y=("_y", "mean"))
 
 # %% ../../nbs/30_gpp.fluxformer_data.ipynb #1e05c0a9
 def _window_bounds(months:np.ndarray, setting:str) -> tuple:
@@ -241,6 +249,7 @@ def koppen_climatology(world:xr.Dataset,   # 8-day or monthly: `ta` degC, `prec`
                        "p_annual": u(pm.sum(0), "mm yr-1"), "summer_share": u(summer, "1"), "p_threshold": u(p_th, "mm yr-1")},
                       coords={"lat": world.lat, "lon": world.lon})
 
+# %% ../../nbs/30_gpp.fluxformer_data.ipynb #e2400820
 def climate_region(world:xr.Dataset,            # twin world, 8-day or monthly: `ta` degC, `prec` mm d-1, `land`, `moisture_index`
                    aridity:str="moisture",      # 'moisture' (the twin's index < moisture_max) or 'koppen' (Köppen's B)
                    moisture_max:float=0.3,      # arid below this moisture index (deserts < 0.2 and semi-arid grasslands)
@@ -347,6 +356,7 @@ def plot_windows(data:SeqData,         # jan_to_m SeqData
                  ax=None,
                 ):
     "One site's jan_to_m sequences of several target months of a year, drawn against the composite dates."
+    import matplotlib.pyplot as plt
     if data.setting != "jan_to_m": raise InputError("plot_windows needs jan_to_m data", variable="setting")
     ax = plt.subplots(figsize=(8, 3))[1] if ax is None else ax
     f = data.features.index(feature)
@@ -408,6 +418,7 @@ def grid_months(world:xr.Dataset,          # the 8-day twin world
     regions = climate_region(world) if regions is None else regions
     for y in years: yield int(y), grid_data(world, y, setting, mask, regions, features)
 
+# %% ../../nbs/30_gpp.fluxformer_data.ipynb #a4ac6341
 def to_grid(values:np.ndarray,          # (n,) one value per sample of `data` (e.g. a prediction)
             data:SeqData,               # the samples (meta time, lat, lon)
             like:xr.Dataset,            # a dataset on the target grid (the world)

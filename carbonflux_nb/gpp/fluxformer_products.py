@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-import matplotlib.pyplot as plt
 from ..core import InputError, check_same_grid, cell_area, annual_totals, convert_units
 from ..metrics import iav, annual_values, linear_trend, region_mask, region_totals
 from ..twin.land import CCI_CLASSES, IGBP_CLASSES

@@ -4,28 +4,29 @@
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #745c7192
 from __future__ import annotations
-import copy, json, math
+import copy, inspect, json, math
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 import xarray as xr
-import torch
+import torch                   # at module level: the networks here subclass torch.nn.Module
 from torch import nn
-from sklearn.base import BaseEstimator, RegressorMixin
 from tqdm.auto import trange
-from ..core import InputError, MissingDataError, in_test, rng
+from ..core import InputError, MissingDataError, in_test, rng, config_from
+from ..io import atomic_output
+from ..splits import validation_mask
 from ..twin.land import ECOSYSTEMS, WorldSpec, world_spec, build_world, monthly
 from ..twin.land_obs import tropomi_sif, oco2_soundings
-from .fluxformer import validation_sites, _device, _write_folder
+from .fluxformer import torch_device
 from .fluxformer_products import global_totals
 from ..upscale import upscale
 
 # %% auto #0
-__all__ = ['FEATURES', 'CONTINENTS', 'TOWER_REGIONS', 'continent', 'vegetated', 'SIFECData', 'sif_ec_data', 'fit_loop', 'SIFNet',
-           'SIFTML', 'SIFRelation', 'binned_bias', 'tower_sif', 'transfer_experiment', 'scaling_sensitivity', 'MMoE',
-           'MultiTaskMoE', 'multitask_experiment', 'physics_ablation', 'k_ratios', 'gridded_products', 'product_totals',
-           'score_table']
+__all__ = ['FEATURES', 'CONTINENTS', 'TOWER_REGIONS', 'continent', 'vegetated', 'SIFECData', 'sif_ec_data', 'FitLoopConfig',
+           'fit_loop', 'SIFNet', 'SIFTMLConfig', 'SIFTML', 'SIFRelation', 'binned_bias', 'tower_sif',
+           'transfer_experiment', 'scaling_sensitivity', 'MMoE', 'MultiTaskConfig', 'MultiTaskMoE',
+           'multitask_experiment', 'physics_ablation', 'k_ratios', 'gridded_products', 'product_totals', 'score_table']
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #8519eae5
 FEATURES = ["ta", "srad", "vpd", "prec", "sw", "ts", "lai", "fapar", "ndvi", "evi"]   # drivers of every network here
@@ -137,14 +138,26 @@ def sif_ec_data(spec:WorldSpec=None,              # default: the global world at
     return SIFECData(spec, wm, mask, table, towers.reset_index(drop=True), tuple(tower_regions), world)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #76078f51
+@dataclass(frozen=True)
+class FitLoopConfig:
+    "Options of `fit_loop`: how long to train, when to stop, the batches and their seed."
+    epochs:int = 200                 # passes over the training samples, at most
+    patience:int = 15                # epochs without a better validation loss before stopping
+    batch_size:int = 256             # samples per gradient step
+    seed:int = 0                     # seed of the batch order
+    progress:bool = True             # a progress bar over the epochs
+    desc:str = "training"            # the bar's label (and the error message's)
+
 def fit_loop(net:nn.Module, opt:torch.optim.Optimizer,
              batch_loss,                # callable(index tensor) -> loss on those training samples
              val_loss,                  # callable() -> validation loss (float)
              n:int,                     # training samples
-             epochs:int, patience:int, batch_size:int, seed:int,
-             progress:bool=True, desc:str="training",
+             config:FitLoopConfig=None, # options (default: `FitLoopConfig()`)
+             **options,                 # fields of FitLoopConfig replacing the config's (epochs=, patience=, ...)
             )->pd.DataFrame:            # epoch, train_loss, val_loss; the net is left at its best validation epoch
     "Mini-batch training with early stopping on a validation loss; restores the best weights."
+    cfg = config_from(FitLoopConfig, config, options, where="fit_loop")
+    epochs, patience, batch_size, seed, progress, desc = cfg.epochs, cfg.patience, cfg.batch_size, cfg.seed, cfg.progress, cfg.desc
     g = torch.Generator().manual_seed(seed)
     best, state, wait, hist = math.inf, copy.deepcopy(net.state_dict()), 0, []
     bar = trange(epochs, desc=desc, disable=not progress, leave=False)
@@ -184,10 +197,33 @@ def _target(y, n:int, name:str) -> np.ndarray:
     if not np.isfinite(y).all(): raise MissingDataError(f"{name}: {int((~np.isfinite(y)).sum())} NaN or infinite targets", variable=name)
     return y
 
-def _val_split(groups, n:int, frac:float, seed:int) -> np.ndarray:
-    "Validation rows: whole groups (sites, pixels) when given, else a random share."
-    if groups is not None: return validation_sites(np.asarray(groups), frac, seed)
-    return rng(seed, "validation_rows").random(n) < frac
+# validation rows: carbonflux_nb.splits.validation_mask (whole sites or pixels where given, else a random share)
+
+class _Estimator:
+    "The scikit-learn estimator interface without importing scikit-learn: parameters are the fields of `Config` (else `__init__`'s)."
+    Config = None
+    _estimator_type = "regressor"
+    def __init__(self, config=None, **options):
+        self.config = config_from(self.Config, config, options, where=type(self).__name__)
+        for f in fields(self.Config): setattr(self, f.name, getattr(self.config, f.name))
+    def _param_names(self) -> list:
+        if self.Config is not None: return [f.name for f in fields(self.Config)]
+        return [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+    def get_params(self, deep:bool=True) -> dict:
+        "The estimator's parameters."
+        return {k: getattr(self, k) for k in self._param_names()}
+    def set_params(self, **params):
+        "Replace parameters (an unknown name is an error); returns self."
+        bad = sorted(set(params) - set(self._param_names()))
+        if bad: raise InputError(f"unknown parameter(s) {bad} for {type(self).__name__}", variable=bad[0])
+        if self.Config is not None: self.config = replace(self.config, **params)
+        for k, v in params.items(): setattr(self, k, v)
+        return self
+    def score(self, X, y, sample_weight=None) -> float:
+        "R2 of `predict(X)` against `y` (as scikit-learn's `RegressorMixin.score`)."
+        from sklearn.metrics import r2_score
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
+    def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #986adc58
 class SIFNet(nn.Module):
@@ -200,22 +236,33 @@ class SIFNet(nn.Module):
     def forward(self, x): return self.head(self.trunk(x)).squeeze(-1)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #03c64172
-class SIFTML(BaseEstimator, RegressorMixin):
+@dataclass(frozen=True)
+class SIFTMLConfig:
+    "Options of `SIFTML`: the network, pre-training, fine-tuning and early stopping."
+    hidden:int = 64                  # width of the two hidden layers
+    dropout:float = 0.1              # dropout after each hidden layer
+    pre_epochs:int = 60              # epochs of pre-training on SIF
+    fine_epochs:int = 200            # epochs of fine-tuning (or of training from scratch)
+    fine_tune:str = "all"            # 'head', 'top' (last hidden layer + head) or 'all'
+    lr:float = 3e-3                  # learning rate of pre-training, of training from scratch and of the head
+    fine_lr:float = 1e-3             # learning rate of the unfrozen trunk layers when fine-tuning
+    reset_head:bool = False          # re-initialise the head before fine-tuning
+    standardize_source:bool = True   # standardise the SIF and GPP targets (else learn them in their units)
+    patience:int = 15                # epochs without a better validation loss before stopping
+    batch_size:int = 256             # samples per gradient step
+    val_frac:float = 0.2             # share of the sites (pixels) held out for early stopping
+    seed:int = 0                     # seed of the weights, the validation split and the batches
+    device:str = "auto"              # 'auto' (cuda if available, else cpu), 'cpu', 'cuda', ...
+    progress:bool = True             # progress bars
+
+class SIFTML(_Estimator):
     "Transfer learning: `pretrain(X, sif)` on the source domain, then `fit(X, gpp)` fine-tunes; `fit` alone trains from scratch."
-    def __init__(self, hidden:int=64, dropout:float=0.1,
-                 pre_epochs:int=60,          # epochs of pre-training on SIF
-                 fine_epochs:int=200,        # epochs of fine-tuning (or of training from scratch)
-                 fine_tune:str="all",        # 'head', 'top' (last hidden layer + head) or 'all'
-                 lr:float=3e-3,              # learning rate of pre-training, of training from scratch and of the head
-                 fine_lr:float=1e-3,         # learning rate of the unfrozen trunk layers when fine-tuning
-                 reset_head:bool=False,      # re-initialise the head before fine-tuning
-                 standardize_source:bool=True,  # standardise the SIF and GPP targets (else learn them in their units)
-                 patience:int=15, batch_size:int=256, val_frac:float=0.2,
-                 seed:int=0, device:str="auto", progress:bool=True):
-        self.hidden, self.dropout, self.pre_epochs, self.fine_epochs = hidden, dropout, pre_epochs, fine_epochs
-        self.fine_tune, self.lr, self.fine_lr, self.reset_head = fine_tune, lr, fine_lr, reset_head
-        self.standardize_source, self.patience, self.batch_size, self.val_frac = standardize_source, patience, batch_size, val_frac
-        self.seed, self.device, self.progress = seed, device, progress
+    Config = SIFTMLConfig
+    def __init__(self,
+                 config:SIFTMLConfig=None,  # options (default: `SIFTMLConfig()`)
+                 **options,                 # fields of SIFTMLConfig replacing the config's (hidden=, fine_tune=, ...)
+                ):
+        super().__init__(config, **options)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #842c997d
 def _scale(y:np.ndarray, standardize:bool) -> tuple:
@@ -223,17 +270,17 @@ def _scale(y:np.ndarray, standardize:bool) -> tuple:
 
 def _train(self, X, y, groups, params, epochs:int, desc:str) -> pd.DataFrame:
     "Train `self.net_` on standardised X and scaled y; `params` are optimizer parameter groups."
-    dev = _device(self.device)
+    dev = torch_device(self.device)
     Xt = torch.from_numpy((X - self.x_mean_) / self.x_std_).to(dev)
     yt = torch.from_numpy(((y - self.y_mean_) / self.y_std_).astype(np.float32)).to(dev)
-    val = torch.from_numpy(_val_split(groups, len(y), self.val_frac, self.seed)).to(dev)
+    val = torch.from_numpy(validation_mask(groups, len(y), self.val_frac, self.seed)).to(dev)
     tr = torch.nonzero(~val).squeeze(1)
     self.net_.to(dev)
     opt = torch.optim.AdamW(params, weight_decay=1e-4)
     mse = nn.functional.mse_loss
     return fit_loop(self.net_, opt, lambda i: mse(self.net_(Xt[tr[i.to(dev)]]), yt[tr[i.to(dev)]]),
-                    lambda: mse(self.net_(Xt[val]), yt[val]), int(tr.numel()), epochs, self.patience, self.batch_size,
-                    self.seed, self.progress, desc)
+                    lambda: mse(self.net_(Xt[val]), yt[val]), int(tr.numel()), epochs=epochs, patience=self.patience,
+                    batch_size=self.batch_size, seed=self.seed, progress=self.progress, desc=desc)
 
 SIFTML._train = _train
 
@@ -286,7 +333,7 @@ def _predict(self, X) -> np.ndarray:
     "Predictions in the target's units."
     if not hasattr(self, "net_"): raise InputError("the model is not fitted: call fit (or pretrain) first")
     X = _matrix(X, n_features=self.n_features_in_)
-    dev = _device(self.device); self.net_.to(dev).eval()
+    dev = torch_device(self.device); self.net_.to(dev).eval()
     with torch.no_grad():
         out = torch.cat([self.net_(torch.from_numpy((X[i:i + 65536] - self.x_mean_) / self.x_std_).to(dev)).cpu()
                          for i in range(0, len(X), 65536)]) if len(X) else torch.zeros(0)
@@ -296,7 +343,7 @@ SIFTML._fine_params, SIFTML.fit, SIFTML.predict = _fine_params, _fit, _predict
 SIFTML._new_net = lambda self: SIFNet(self.n_features_in_, self.hidden, self.dropout)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #8bcba2ef
-class SIFRelation(BaseEstimator, RegressorMixin):
+class SIFRelation(_Estimator):
     "GPP = k SIF through the origin, k per ecosystem (enough pairs) or pooled."
     def __init__(self, per_ecosystem:bool=True, min_n:int=20): self.per_ecosystem, self.min_n = per_ecosystem, min_n
 
@@ -392,14 +439,29 @@ class MMoE(nn.Module):
         return torch.cat([h(mixed[:, t]) for t, h in enumerate(self.heads)], -1)               # (batch, tasks)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #a3c35e41
-class MultiTaskMoE(BaseEstimator):
+@dataclass(frozen=True)
+class MultiTaskConfig:
+    "Options of `MultiTaskMoE`: the MMoE, the physics term and the training."
+    n_experts:int = 4                # shared experts
+    hidden:int = 64                  # width of the experts
+    physics_weight:float = 0.5       # lambda of the SIF-GPP consistency term
+    epochs:int = 150                 # passes over the training samples, at most
+    lr:float = 3e-3                  # AdamW learning rate
+    patience:int = 15                # epochs without a better validation loss before stopping
+    batch_size:int = 1024            # samples per gradient step
+    val_frac:float = 0.2             # share of the pixels held out for early stopping
+    seed:int = 0                     # seed of the weights, the validation split and the batches
+    device:str = "auto"              # 'auto' (cuda if available, else cpu), 'cpu', 'cuda', ...
+    progress:bool = True             # a progress bar
+
+class MultiTaskMoE(_Estimator):
     "SIF and GPP from the drivers with an MMoE, trained on sparse SIF, tower GPP and GPP = k_e SIF (learnt k_e)."
-    def __init__(self, n_experts:int=4, hidden:int=64,
-                 physics_weight:float=0.5,   # lambda of the SIF-GPP consistency term
-                 epochs:int=150, lr:float=3e-3, patience:int=15, batch_size:int=1024, val_frac:float=0.2,
-                 seed:int=0, device:str="auto", progress:bool=True):
-        self.n_experts, self.hidden, self.physics_weight, self.epochs, self.lr = n_experts, hidden, physics_weight, epochs, lr
-        self.patience, self.batch_size, self.val_frac, self.seed, self.device, self.progress = patience, batch_size, val_frac, seed, device, progress
+    Config = MultiTaskConfig
+    def __init__(self,
+                 config:MultiTaskConfig=None,  # options (default: `MultiTaskConfig()`)
+                 **options,                    # fields of MultiTaskConfig replacing the config's (physics_weight=, epochs=, ...)
+                ):
+        super().__init__(config, **options)
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #6ef4a9b1
 def _mt_fit(self, X,
@@ -420,7 +482,7 @@ def _mt_fit(self, X,
     self.n_features_in_ = X.shape[1]
     self.x_mean_, self.x_std_ = X.mean(0), X.std(0) + 1e-6
     self.s_std_, self.g_std_ = float(np.nanstd(sif)), float(np.nanstd(gpp))
-    dev = _device(self.device)
+    dev = torch_device(self.device)
     torch.manual_seed(self.seed)
     self.net_ = self._new_net().to(dev)
     n_eco = int(eco.max()) + 1
@@ -429,7 +491,7 @@ def _mt_fit(self, X,
     Xt = torch.from_numpy((X - self.x_mean_) / self.x_std_).to(dev)
     S = torch.from_numpy(sif / self.s_std_).to(dev); G = torch.from_numpy(gpp / self.g_std_).to(dev)
     E = torch.from_numpy(eco).to(dev)
-    val = torch.from_numpy(_val_split(groups, n, self.val_frac, self.seed)).to(dev)
+    val = torch.from_numpy(validation_mask(groups, n, self.val_frac, self.seed)).to(dev)
     tr = torch.nonzero(~val).squeeze(1); va = torch.nonzero(val).squeeze(1)
     def masked(pred, y):
         ok = torch.isfinite(y)
@@ -441,13 +503,15 @@ def _mt_fit(self, X,
         return l
     opt = torch.optim.AdamW([{"params": self.net_.parameters()}, {"params": [self.log_k_], "weight_decay": 0.0}], lr=self.lr, weight_decay=1e-4)
     self.history_ = fit_loop(self.net_, opt, lambda i: loss(tr[i.to(dev)]), lambda: loss(va, physics=False), int(tr.numel()),
-                             self.epochs, self.patience, self.batch_size, self.seed, self.progress, "multi-task MMoE")
+                             epochs=self.epochs, patience=self.patience, batch_size=self.batch_size, seed=self.seed,
+                             progress=self.progress, desc="multi-task MMoE")
     return self
 
+# %% ../../nbs/41_gpp.sif_ec.ipynb #560bb0ba
 def _mt_both(self, X) -> np.ndarray:
     if not hasattr(self, "net_"): raise InputError("the model is not fitted: call fit first")
     X = _matrix(X, n_features=self.n_features_in_)
-    dev = _device(self.device); self.net_.eval()
+    dev = torch_device(self.device); self.net_.eval()
     with torch.no_grad():
         out = torch.cat([self.net_(torch.from_numpy((X[i:i + 65536] - self.x_mean_) / self.x_std_).to(dev)).cpu()
                          for i in range(0, len(X), 65536)]).numpy().astype(np.float64)
@@ -474,12 +538,13 @@ def _fitted_state(self) -> dict:
 def _save(self, path) -> Path:
     "Write the fitted estimator to folder `path` (config.json and weights.pt), replacing an old one."
     if not hasattr(self, "net_"): raise InputError(f"this {type(self).__name__} is not fitted yet", variable="model")
-    def write(tmp):
+    with atomic_output(path) as tmp:                                   # a temporary folder, moved into place at the end
+        tmp.mkdir()
         cfg = {"class": type(self).__name__, "params": self.get_params(), "fitted": _fitted_state(self), "torch": torch.__version__}
         state = self.net_.state_dict() | ({"log_k_": self.log_k_.detach().cpu()} if hasattr(self, "log_k_") else {})
         torch.save(state, tmp / "weights.pt")
         (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
-    return _write_folder(path, write)
+    return Path(path)
 
 def _load(cls, path, device:str=None):
     "Read a folder written by `save`; `device` overrides the saved one."
@@ -492,8 +557,8 @@ def _load(cls, path, device:str=None):
         setattr(self, k, np.asarray(v, np.float32 if k.startswith("x_") else None) if isinstance(v, list) else v)
     state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
     log_k = state.pop("log_k_", None)
-    self.net_ = self._new_net(); self.net_.load_state_dict(state); self.net_.to(_device(self.device)).eval()
-    if log_k is not None: self.log_k_ = nn.Parameter(log_k.to(_device(self.device)))
+    self.net_ = self._new_net(); self.net_.load_state_dict(state); self.net_.to(torch_device(self.device)).eval()
+    if log_k is not None: self.log_k_ = nn.Parameter(log_k.to(torch_device(self.device)))
     return self
 
 for _c in (SIFTML, MultiTaskMoE): _c.save, _c.load = _save, classmethod(_load)

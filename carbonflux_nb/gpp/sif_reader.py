@@ -6,16 +6,17 @@
 from __future__ import annotations
 import gzip, io
 from pathlib import Path
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-from ..core import (InputError, UnitsError, TimeAxisError, MissingDataError, canonical_units,
+from ..core import (config_from, InputError, UnitsError, TimeAxisError, MissingDataError, canonical_units,
                                 convert_units, rng)
-from ..ec.readers import FILL_VALUE, _NA, _read_text, _header, _fields
+from ..ec.readers import FILL_VALUE, _NA, _read_text, _header, _fields   # private: to become ec.readers' public names (issue 21)
 from ..io import atomic_output
 
 # %% auto #0
 __all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'FILL_VALUES', 'example_sif_table',
-           'write_example_table', 'read_sif_table']
+           'write_example_table', 'SifTableConfig', 'read_sif_table']
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #4e8ad0f1
 SIF_TABLE_UNITS = {  # canonical column: canonical units (twin.land_obs.DAILY_UNITS where both have the variable)
@@ -250,20 +251,30 @@ def _keep_rows(df:pd.DataFrame, cols:dict, require, dropna_predictors:bool, sour
     return df, dropped
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #481b588e
+@dataclass(frozen=True)
+class SifTableConfig:
+    "Options of `read_sif_table`: how the table names its columns and units, what it must hold, how it is parsed."
+    columns:dict = None            # canonical name -> your column, e.g. {'gpp': 'GPP_NT_VUT_REF', 'time': 'date'}
+    units:dict = None              # canonical name (or your column) -> units it holds (default: the units row, else canonical)
+    predictors:list = None         # predictors to read (default: every one of PREDICTORS the table has)
+    require:tuple = ("sif", "gpp") # targets that must be columns with some values
+    units_row:bool = False         # CSV only: the line under the header gives each column's units
+    time_format:str = None         # strptime format of the stamps (default: ISO 8601, 2019-06-01 or 2019-06-01T13:30)
+    dropna_predictors:bool = False # drop (and count) rows that miss a predictor instead of raising
+    gpp_tolerance:float = 1.0      # gC m-2 d-1: GPP below -gpp_tolerance is an error, above it is kept as it is
+    fill_values:tuple = FILL_VALUES  # numbers meaning missing (matched to 1e-6 relative)
+    sep:str = ","                  # CSV delimiter
+
 def read_sif_table(
     path_or_df,                    # CSV file (.csv or .csv.gz, delimiter `sep`) or a DataFrame
-    columns:dict=None,             # canonical name -> your column, e.g. {'gpp': 'GPP_NT_VUT_REF', 'time': 'date'}
-    units:dict=None,               # canonical name (or your column) -> units it holds (default: the units row, else canonical)
-    predictors:list=None,          # predictors to read (default: every one of PREDICTORS the table has)
-    require=("sif", "gpp"),        # targets that must be columns with some values
-    units_row:bool=False,          # CSV only: the line under the header gives each column's units
-    time_format:str=None,          # strptime format of the stamps (default: ISO 8601, 2019-06-01 or 2019-06-01T13:30)
-    dropna_predictors:bool=False,  # drop (and count) rows that miss a predictor instead of raising
-    gpp_tolerance:float=1.0,       # gC m-2 d-1: GPP below -gpp_tolerance is an error, above it is kept as it is
-    fill_values=FILL_VALUES,       # numbers meaning missing (matched to 1e-6 relative)
-    sep:str=",",                   # CSV delimiter
+    config:SifTableConfig=None,    # options (default: `SifTableConfig()`)
+    **options,                     # fields of SifTableConfig replacing the config's (columns=, units=, time_format=, ...)
 )->pd.DataFrame:                   # site, time, [lat, lon], sif, [sif_uncertainty], gpp, predictors; sorted; attrs
     "Read a tidy site-time table of SIF, GPP and predictors into canonical names and units, checked, one row per (site, time)."
+    cfg = config_from(SifTableConfig, config, options, where="read_sif_table")
+    columns, units, predictors, require, units_row, time_format = (cfg.columns, cfg.units, cfg.predictors, cfg.require,
+                                                                   cfg.units_row, cfg.time_format)
+    dropna_predictors, gpp_tolerance, fill_values, sep = cfg.dropna_predictors, cfg.gpp_tolerance, cfg.fill_values, cfg.sep
     raw, source, row, where = _load(path_or_df, units_row, sep)
     cols = _resolve_columns(list(raw.columns), columns, predictors, tuple(require), source)
     if len(raw) == 0: raise MissingDataError("the table has no rows", source, cols["site"])
