@@ -4,8 +4,10 @@
 
 # %% ../nbs/02b_splits.ipynb #5b1e0c03
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
+
 from .core import InputError, MissingDataError, rng
 
 # %% auto #0

@@ -53,9 +53,6 @@ def header_fields(line:str, sep:str, source) -> list[str]:
         seen.add(n)
     return names
 
-# the old private names (40_gpp.sif_reader imports them); the lead removes these aliases after the merge
-_NA, _read_text, _fields, _header = NA_TOKENS, read_text, split_fields, header_fields
-
 # %% ../../nbs/08_ec.readers.ipynb #681fe8a5
 def _require(names, required, source):
     "`InputError` naming the first of `required` that is not among the column `names`."

@@ -4,18 +4,32 @@
 
 # %% ../../nbs/20_gpp.automl.ipynb #c265710b
 from __future__ import annotations
-import contextlib, io, json, os, shlex, shutil, socket, tempfile, time, uuid, warnings
+
+import contextlib
+import io
+import json
+import os
+import shlex
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from fastcore.basics import patch
+
 import numpy as np
 import pandas as pd
-from ..core import InputError, MissingDataError, RunError, rng, cpu_threads, config_from
+from fastcore.basics import patch
+
+from ..classes import DRIVERS
 from ..config import get_settings
-from ..metrics import scores
+from ..core import InputError, MissingDataError, RunError, config_from, cpu_threads, rng
 from ..io import atomic_output
+from ..metrics import scores
 from ..splits import site_folds, site_holdout
-from ..twin.land import DRIVERS, TIBET_ECOSYSTEMS, sample_towers
+from ..twin.land import sample_towers
 
 # %% auto #0
 __all__ = ['PREDICTORS', 'H2O_ALGOS', 'FLAML_ALGOS', 'ALGORITHMS', 'twin_training_table', 'split', 'H2OSession', 'h2o_available',
@@ -105,7 +119,8 @@ class H2OSession:
         self.stop_timeout, self.pid, self.workdir, self._server, self._prev = stop_timeout, None, None, None, None
 
     def __enter__(self):
-        import h2o, h2o.h2o as hh
+        import h2o
+        import h2o.h2o as hh
         busy = [p for p in (self.port, self.port + 1) if _port_busy(p)]
         if busy and not self.explicit:      # a default port can be taken by anything (a kernel's socket): use the next free pair
             free = [p for p in range(self.requested + 2, self.requested + 202, 2) if not (_port_busy(p) or _port_busy(p + 1))]
@@ -279,8 +294,13 @@ def _score_row(y_tr, p_tr, y_te, p_te) -> dict:
 
 # %% ../../nbs/20_gpp.automl.ipynb #4ee396fe
 def _h2o_default(algo:str, base_models:list, seed:int, min_rows:int=10):
-    from h2o.estimators import (H2OGradientBoostingEstimator, H2ORandomForestEstimator, H2OGeneralizedLinearEstimator,
-                                H2ODeepLearningEstimator, H2OStackedEnsembleEstimator)
+    from h2o.estimators import (
+        H2ODeepLearningEstimator,
+        H2OGeneralizedLinearEstimator,
+        H2OGradientBoostingEstimator,
+        H2ORandomForestEstimator,
+        H2OStackedEnsembleEstimator,
+    )
     kw = dict(seed=seed, keep_cross_validation_predictions=True)
     return {"GBM": lambda: H2OGradientBoostingEstimator(min_rows=min_rows, **kw), "DRF": lambda: H2ORandomForestEstimator(**kw),
             "GLM": lambda: H2OGeneralizedLinearEstimator(**kw),
@@ -334,8 +354,14 @@ def _fit_h2o(train:pd.DataFrame, test:pd.DataFrame, folds:np.ndarray, features:l
 # %% ../../nbs/20_gpp.automl.ipynb #78e512b7
 def _flaml_learner(name:str, cfg:dict, nthreads:int=1):
     "A FLAML learner (its wrapper class) with configuration `cfg`; CatBoost told not to write files."
-    from flaml.automl.model import (CatBoostEstimator, ExtraTreesEstimator, KNeighborsEstimator, RandomForestEstimator,
-                                    XGBoostSklearnEstimator, XGBoostLimitDepthEstimator)
+    from flaml.automl.model import (
+        CatBoostEstimator,
+        ExtraTreesEstimator,
+        KNeighborsEstimator,
+        RandomForestEstimator,
+        XGBoostLimitDepthEstimator,
+        XGBoostSklearnEstimator,
+    )
     cls = {"catboost": CatBoostEstimator, "extra_tree": ExtraTreesEstimator, "kneighbor": KNeighborsEstimator,
            "rf": RandomForestEstimator, "xgboost": XGBoostSklearnEstimator, "xgb_limitdepth": XGBoostLimitDepthEstimator}[name]
     return cls(task="regression", n_jobs=nthreads, **{**cfg, **({"allow_writing_files": False} if name == "catboost" else {})})
@@ -464,7 +490,7 @@ def fit_pft(table:pd.DataFrame,          # training table: pft, site, target, fe
     rows, models, secs, preds = [], {}, {}, {}
     if "h2o" in platforms:
         if h2o is None:
-            with H2OSession(port=port) as s:
+            with H2OSession(port=port):
                 r, m, secs["h2o"], pr = _fit_h2o(train, test, folds, features, target, budget_s, seed, max_models, workdir)
         else:
             if not h2o.alive: raise RunError("the h2o session given is not running")
@@ -630,7 +656,7 @@ def cv_gap(table:pd.DataFrame,    # training table: pft, site, target, features
            seed:int=0,
           )->pd.DataFrame:        # per PFT: learner, sites, CV R2 and RMSE with random and with site folds, gaps
     "Cross-validated R2/RMSE of one fixed model per PFT with random folds versus whole-site folds."
-    from sklearn.model_selection import KFold, GroupKFold
+    from sklearn.model_selection import GroupKFold, KFold
     rows = []
     for pft, r in results.items():
         lb = r.leaderboard[r.leaderboard.platform == "flaml"]

@@ -4,13 +4,16 @@
 
 # %% ../../nbs/21_gpp.automl_products.ipynb #4ce1b3f0
 from __future__ import annotations
+
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, MissingDataError, area_total, annual_totals, days_in_month
-from ..metrics import scores, scores_by, linear_trend, mann_kendall, season_anomalies
-from ..twin.land import DRIVERS, TIBET_ECOSYSTEMS
+
+from ..classes import DRIVERS, TIBET_ECOSYSTEMS
+from ..core import InputError, MissingDataError, annual_totals, area_total, days_in_month
+from ..metrics import linear_trend, mann_kendall, scores, scores_by, season_anomalies
 from ..upscale import upscale
 
 # %% auto #0
@@ -224,8 +227,8 @@ def seasonal_means(gpp:xr.DataArray) -> xr.DataArray:
 
 def _geo_axes(n:int, ncols:int, size=(4.2, 2.1)):
     "n PlateCarree map axes on a grid of `ncols` columns (unused grid cells removed)."
-    import matplotlib.pyplot as plt
     import cartopy.crs as ccrs
+    import matplotlib.pyplot as plt
     nrows = -(-n // ncols)
     fig = plt.figure(figsize=(size[0] * ncols, size[1] * nrows))
     axs = fig.subplots(nrows, ncols, squeeze=False, subplot_kw=dict(projection=ccrs.PlateCarree()),

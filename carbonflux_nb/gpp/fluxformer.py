@@ -4,21 +4,26 @@
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #54f20562
 from __future__ import annotations
-import copy, json, math
+
+import copy
+import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import torch                   # at module level: the networks below subclass torch.nn.Module
-from torch import nn
+import torch  # at module level: the networks below subclass torch.nn.Module
 import torch.nn.functional as tF
-from tqdm import tqdm
 from fastcore.basics import patch
-from ..core import InputError, MissingDataError, rng, config_from
+from torch import nn
+from tqdm import tqdm
+
+from ..core import InputError, MissingDataError, config_from, rng
 from ..io import atomic_output
-from ..splits import site_folds, validation_sites
 from ..metrics import scores, scores_by
-from .fluxformer_data import SeqData, PFT_SETTINGS, SEQ_SETTINGS, SEQ_FEATURES, CLIMATES
+from ..splits import site_folds, validation_sites
+from .fluxformer_data import CLIMATES, PFT_SETTINGS, SEQ_FEATURES, SEQ_SETTINGS, SeqData
 
 # %% auto #0
 __all__ = ['NETS', 'MODELS', 'synthetic_seq_data', 'context_encoder', 'FluxFormer', 'LSTMNet', 'BiLSTM', 'MLPNet', 'torch_device',
@@ -41,7 +46,7 @@ def synthetic_seq_data(n_sites:int=30,          # synthetic sites
                        seed:int=0,              # seed of everything random
                       )->SeqData:               # one sample per site and month, `meta.gpp_true` the noise-free target
     "A small SeqData where the target depends on the last three real steps and on the site's PFT class."
-    from carbonflux_nb.twin.land import IGBP_CLASSES, CCI_CLASSES
+    from carbonflux_nb.classes import CCI_CLASSES, IGBP_CLASSES
     if setting not in SEQ_SETTINGS: raise InputError(f"setting must be one of {SEQ_SETTINGS}, got {setting!r}", variable="setting")
     r = rng(seed, "synthetic_seq_data")
     F, n_years = len(SEQ_FEATURES), len(years)
@@ -570,7 +575,7 @@ class MonthlyModels:
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #545e018d
 @patch
-def save(self:MonthlyModels, path) -> Path:
+def save(self:MonthlyModels, path) -> Path:  # noqa: F811 (fastcore's @patch: MonthlyModels.save, not SeqRegressor's)
     "Write manifest.json and one SeqRegressor folder per month (m01..m12, or 'all')."
     if not hasattr(self, "models_"): raise InputError("these MonthlyModels are not fitted yet", variable="model")
     with atomic_output(path) as tmp:
@@ -581,7 +586,7 @@ def save(self:MonthlyModels, path) -> Path:
     return Path(path)
 
 @patch(cls_method=True)
-def load(cls:MonthlyModels, path, device:str=None) -> MonthlyModels:
+def load(cls:MonthlyModels, path, device:str=None) -> MonthlyModels:  # noqa: F811 (MonthlyModels.load)
     "Read a folder written by `save`."
     path = Path(path)
     if not (path / "manifest.json").exists(): raise InputError("no manifest.json: not saved MonthlyModels", path)

@@ -4,14 +4,18 @@
 
 # %% ../../nbs/30_gpp.fluxformer_data.ipynb #fdb4ae97
 from __future__ import annotations
+
 import functools
-from fastcore.basics import patch
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 import xarray as xr
+from fastcore.basics import patch
+
+from ..classes import CCI_CLASSES, IGBP_CLASSES
 from ..core import InputError, MissingDataError, TimeAxisError
-from ..twin.land import CCI_CLASSES, IGBP_CLASSES, eight_day_times, to_monthly, monthly, sample_towers
+from ..twin.land import eight_day_times, monthly, sample_towers, to_monthly
 
 # %% auto #0
 __all__ = ['SEQ_FEATURES', 'SEQ_SETTINGS', 'PFT_SETTINGS', 'LAGS', 'CLIMATES', 'META_COLUMNS', 'GLOBAL_TOWERS',
@@ -274,6 +278,7 @@ def plot_climate_regions(regions:xr.DataArray,   # codes from `climate_region`
     "Map of the five climate regions (and sites); returns the axes."
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
+
     from carbonflux_nb.maps import plot_map
     colours = ["#1a9850", "#f4a442", "#91cf60", "#4575b4", "#c9c9e8"]
     ax = plot_map(regions.where(regions >= 0), ax=ax, cmap=ListedColormap(colours), vmin=-0.5, vmax=4.5, colorbar=False,

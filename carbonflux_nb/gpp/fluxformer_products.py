@@ -4,12 +4,14 @@
 
 # %% ../../nbs/32_gpp.fluxformer_products.ipynb #da9de88a
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
 import xarray as xr
-from ..core import InputError, check_same_grid, cell_area, annual_totals, convert_units
-from ..metrics import iav, annual_values, linear_trend, region_mask, region_totals
-from ..twin.land import CCI_CLASSES, IGBP_CLASSES
+
+from ..classes import CCI_CLASSES, IGBP_CLASSES
+from ..core import InputError, annual_totals, cell_area, check_same_grid, convert_units
+from ..metrics import annual_values, iav, region_mask, region_totals
 
 # %% auto #0
 __all__ = ['TSG_CCI', 'TSG_IGBP', 'check_product', 'pixel_iav', 'monthly_sif', 'to_grid_of', 'sif_correlation', 'global_totals',

@@ -4,23 +4,29 @@
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #745c7192
 from __future__ import annotations
-import copy, inspect, json, math
-from pathlib import Path
+
+import copy
+import inspect
+import json
+import math
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import torch  # at module level: the networks here subclass torch.nn.Module
 import xarray as xr
-import torch                   # at module level: the networks here subclass torch.nn.Module
 from torch import nn
 from tqdm.auto import trange
-from ..core import InputError, MissingDataError, in_test, rng, config_from
+
+from ..core import InputError, MissingDataError, config_from, rng
 from ..io import atomic_output
 from ..splits import validation_mask
-from ..twin.land import ECOSYSTEMS, WorldSpec, world_spec, build_world, monthly
-from ..twin.land_obs import tropomi_sif, oco2_soundings
+from ..twin.land import ECOSYSTEMS, WorldSpec, build_world, monthly, world_spec
+from ..twin.land_obs import oco2_soundings, tropomi_sif
+from ..upscale import upscale
 from .fluxformer import torch_device
 from .fluxformer_products import global_totals
-from ..upscale import upscale
 
 # %% auto #0
 __all__ = ['FEATURES', 'CONTINENTS', 'TOWER_REGIONS', 'continent', 'vegetated', 'SIFECData', 'sif_ec_data', 'FitLoopConfig',

@@ -4,14 +4,17 @@
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #1919f219
 from __future__ import annotations
-import gzip, io
-from pathlib import Path
+
+import gzip
+import io
 from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
-from ..core import (config_from, InputError, UnitsError, TimeAxisError, MissingDataError, canonical_units,
-                                convert_units, rng)
-from ..ec.readers import FILL_VALUE, _NA, _read_text, _header, _fields   # private: to become ec.readers' public names (issue 21)
+
+from ..core import InputError, MissingDataError, TimeAxisError, UnitsError, canonical_units, config_from, convert_units, rng
+from ..ec.readers import FILL_VALUE, NA_TOKENS, header_fields, read_text, split_fields
 from ..io import atomic_output
 
 # %% auto #0
@@ -72,16 +75,16 @@ def _load(path_or_df, units_row:bool, sep:str) -> tuple:
         if df.columns.duplicated().any(): raise InputError("column name appears more than once", df.attrs.get("source"), str(df.columns[df.columns.duplicated()][0]))
         return df.reset_index(drop=True), df.attrs.get("source"), None, lambda i: f"row {labels[i]}"
     path = Path(path_or_df)
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.split("\n", 2)
-    names = _header(lines[0], sep, path)
+    names = header_fields(lines[0], sep, path)
     row, n_head = None, 1 + bool(units_row)
     if units_row:
-        fields = _fields(lines[1] if len(lines) > 1 else "", sep)
+        fields = split_fields(lines[1] if len(lines) > 1 else "", sep)
         if len(fields) != len(names): raise InputError(f"the units row (line 2) has {len(fields)} fields for {len(names)} columns", path, "units_row")
         row = dict(zip(names, fields))
     try: df = pd.read_csv(io.StringIO(text), sep=sep, header=None, names=names, skiprows=n_head, dtype=str,
-                          na_values=_NA, keep_default_na=False, skip_blank_lines=False)
+                          na_values=NA_TOKENS, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise InputError(f"malformed table ({e})", path) from None
     line = np.flatnonzero(df.notna().any(axis=1).to_numpy()) + n_head + 1   # blank lines skipped, yet counted
     return df.iloc[line - n_head - 1].reset_index(drop=True), path, row, lambda i: f"line {line[i]}"
