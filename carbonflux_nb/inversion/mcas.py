@@ -12,7 +12,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 from ..core import InputError, GridMismatchError, rng, in_test, config_from
 from ..config import get_settings
-from ..constants import PGC_PER_PPM, DAYS_PER_YEAR
+from ..constants import PGC_PER_PPM, DAYS_PER_YEAR, SECONDS_PER_DAY
 from ..metrics import carbontracker_regions, regrid_regions
 from ..twin.atmos import AtmosGrid, atmos_grid, WindField
 from ..atmos.eulerian import EulerianModel
@@ -423,7 +423,7 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
     K, J, I = tw.grid.shape; nc = K * J * I; E = c.n_members
     lam = _lam_ensemble(regs, E, c.lam_sd_region, c.lam_sd_eco, g)
     C = np.broadcast_to(tw.q0, (E, K, J, I)).copy()
-    per_day = int(86400 / model.dt); out_per_day = per_day // OUTPUT_EVERY
+    per_day = int(SECONDS_PER_DAY / model.dt); out_per_day = per_day // OUTPUT_EVERY
     W = blend_weights(regs)
     obs_types = OBS_TYPES if c.obs_types is None else dict(c.obs_types)
     groups, gtype, usable = _obs_groups(obs, obs_types, experiment); n_groups = len(groups)
@@ -520,7 +520,7 @@ def budget_table(tw:McasTwin, products:dict, start, end) -> tuple:
 def forward_predictions(tw:McasTwin, products:dict, spinup_weeks:int=0, progress:bool=False) -> pd.DataFrame:
     "The withheld in situ samples and TCCON columns after the breeding period, predicted by each product (one batched run)."
     names = list(products)
-    steps = int(7 * tw.cfg["n_weeks"] * 86400 / tw.model.dt)
+    steps = int(7 * tw.cfg["n_weeks"] * SECONDS_PER_DAY / tw.model.dt)
     fl = _flux_fn(tw, [products[n] for n in names])
     run = tw.model.run(tw.q0, tw.start, steps, flux=fl, n_members=len(names), output_every=OUTPUT_EVERY, progress=progress)
     co2 = run.co2.values

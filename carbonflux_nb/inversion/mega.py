@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 from ..core import InputError, rng, in_test, config_from
 from ..config import get_settings
+from ..constants import SECONDS_PER_DAY
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..atmos.eulerian import EulerianModel
 from ..twin.fluxes import atmos_fluxes, initial_co2, conservative_regrid
@@ -84,7 +85,7 @@ def _daily_runs(model:EulerianModel, q0, start, n_days:int, flux, desc:str, prog
     for d in tqdm(range(n_days), desc=desc, disable=not progress, leave=False):
         day = pd.Timestamp(start) + pd.Timedelta(days=d)
         snaps[d] = q[0]
-        ds, q = model.run(q, day, steps=int(round(86400 / model.dt)), flux=flux, output_every=1, progress=False, return_state=True)
+        ds, q = model.run(q, day, steps=int(round(SECONDS_PER_DAY / model.dt)), flux=flux, output_every=1, progress=False, return_state=True)
         x3.append(ds.xco2.isel(member=0).values); s3.append(ds.co2_surface.isel(member=0).values); times.append(ds.time.values)
     t = pd.DatetimeIndex(np.concatenate(times))
     mk = lambda a, n: xr.DataArray(np.concatenate(a), dims=("time", "lat", "lon"), coords={"time": t, "lat": model.grid.lat, "lon": model.grid.lon}, name=n, attrs={"units": "ppm"})

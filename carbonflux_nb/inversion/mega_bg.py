@@ -12,7 +12,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 from ..core import InputError, MissingDataError, GridMismatchError, data_path, check_time_axis
 from ..twin.atmos import AtmosGrid
-from ..constants import R_EARTH_M
+from ..constants import R_EARTH_M, SECONDS_PER_DAY
 from ..atmos.eulerian import EulerianModel
 
 # %% auto #0
@@ -154,7 +154,7 @@ def model_background(model:EulerianModel,
     check_time_axis(days, variable="days", equidistant=True)
     if len(days) > 1 and days[1] - days[0] != pd.Timedelta(days=1): raise InputError("days must be consecutive", variable="days")
     g = model.grid; K, J, I = g.shape; R = int(run_days)
-    steps = int(round(86400 / model.dt))
+    steps = int(round(SECONDS_PER_DAY / model.dt))
     start = days[0] - pd.Timedelta(days=R - 1)
     q = np.broadcast_to(np.asarray(init(start), float), (R, K, J, I)).copy()
     xco2 = np.empty((len(days), J, I), np.float32); sfc = np.empty_like(xco2)
