@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
+from fastcore.basics import patch
+from ..constants import R_EARTH_M
 from ..core import InputError, MissingDataError, GridMismatchError
 
 # %% auto #0
@@ -58,6 +60,7 @@ class DensePrior:
     def var(self): return np.diag(np.asarray(self.cov, float)).copy()
     def dense(self): return np.asarray(self.cov, float)
 
+# %% ../../nbs/60_inversion.bayes.ipynb #85f0c265
 def kron_apply(A:np.ndarray, B:np.ndarray, X:np.ndarray) -> np.ndarray:
     "(A kron B) @ X for X of shape (nA nB,) or (nA nB, k), state index = a * nB + b; (A kron B) is never formed."
     nA, nB = A.shape[1], B.shape[1]
@@ -110,15 +113,16 @@ class BlockPrior:
     def var(self): return np.concatenate([b.var() for b in self.blocks])
     def dense(self): return sla.block_diag(*[b.dense() for b in self.blocks])
 
+# %% ../../nbs/60_inversion.bayes.ipynb #3eec644e
 def exp_correlation(d, length) -> np.ndarray:
     "exp(-d / length): positive definite on the sphere with great-circle distances (Gneiting 2013) and on a line."
     return np.exp(-np.asarray(d, float) / float(length)) if length > 0 else (np.asarray(d) == 0).astype(float)
 
 def great_circle_km(lat, lon) -> np.ndarray:
-    "Pairwise great-circle distances (km) between points (degrees)."
+    "Pairwise great-circle distances (km) between points (degrees): spherical law of cosines on the authalic sphere."
     p, l = np.deg2rad(np.asarray(lat, float)), np.deg2rad(np.asarray(lon, float))
     c = np.sin(p)[:, None] * np.sin(p)[None] + np.cos(p)[:, None] * np.cos(p)[None] * np.cos(l[:, None] - l[None])
-    return 6371.0 * np.arccos(np.clip(c, -1, 1))
+    return R_EARTH_M / 1e3 * np.arccos(np.clip(c, -1, 1))
 
 def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) -> KronPrior:
     "A Kronecker prior for states ordered (time, cell): exponential correlation in space (length_km) and time (tau, in steps)."
@@ -166,6 +170,7 @@ def _HL(H, prior, chunk:int=2048) -> np.ndarray:
         G[a:a + rows.shape[0]] = prior.Lt(np.ascontiguousarray(rows.T)).T          # (L' H_rows')'
     return G
 
+# %% ../../nbs/60_inversion.bayes.ipynb #7913a28b
 @dataclass
 class Posterior:
     "The result of `invert`: posterior mean `x`, and what is needed for covariances and diagnostics."
@@ -216,24 +221,29 @@ class Posterior:
         if self.form == "state": B = self._solveT(Lt); return B.T @ B
         B = self._solveT(self.G @ Lt); return self.prior.dense() - B.T @ B
 
-    def dfs(self) -> float:
-        "Degrees of freedom for signal, trace(I - Sa^-1 Sb): how many independent pieces of information the data gave."
-        if self.form == "state":
-            Ci = sla.solve_triangular(self.C, np.eye(self.n), lower=False, check_finite=False)
-            return float(self.n - (Ci ** 2).sum())
-        return float((self._solveT(self.G) ** 2).sum())
+# %% ../../nbs/60_inversion.bayes.ipynb #61f6d050
+@patch
+def dfs(self:Posterior) -> float:
+    "Degrees of freedom for signal, trace(I - Sa^-1 Sb): how many independent pieces of information the data gave."
+    if self.form == "state":
+        Ci = sla.solve_triangular(self.C, np.eye(self.n), lower=False, check_finite=False)
+        return float(self.n - (Ci ** 2).sum())
+    return float((self._solveT(self.G) ** 2).sum())
 
-    def chi2(self) -> float:
-        "Reduced chi-square of the innovations, d' (H Sa H' + So)^-1 d / M: about 1 when the stated errors are right."
-        if self.form == "obs": return float((self._solveT(self.d) ** 2).sum() / self.m)
-        b = self.G.T @ (self.d / np.sqrt(self.so))
-        return float(((self.d ** 2 / self.so).sum() - (self._solveT(b) ** 2).sum()) / self.m)
+@patch
+def chi2(self:Posterior) -> float:
+    "Reduced chi-square of the innovations, d' (H Sa H' + So)^-1 d / M: about 1 when the stated errors are right."
+    if self.form == "obs": return float((self._solveT(self.d) ** 2).sum() / self.m)
+    b = self.G.T @ (self.d / np.sqrt(self.so))
+    return float(((self.d ** 2 / self.so).sum() - (self._solveT(b) ** 2).sum()) / self.m)
 
-    def cost(self) -> float:
-        "J at the posterior mean: 1/2 |L^-1 (x - xa)|^2 + 1/2 sum (y - H x)^2 / so."
-        r = self.d - (self.Hx - self.Hxa)
-        return float(0.5 * (self.prior.whiten(self.x - self.xa) ** 2).sum() + 0.5 * (r ** 2 / self.so).sum())
+@patch
+def cost(self:Posterior) -> float:
+    "J at the posterior mean: 1/2 |L^-1 (x - xa)|^2 + 1/2 sum (y - H x)^2 / so."
+    r = self.d - (self.Hx - self.Hxa)
+    return float(0.5 * (self.prior.whiten(self.x - self.xa) ** 2).sum() + 0.5 * (r ** 2 / self.so).sum())
 
+# %% ../../nbs/60_inversion.bayes.ipynb #a7d5b33e
 def invert(H,                     # (M, N) dense array or scipy sparse: ppm per unit of x
            y, xa,                 # (M,) observations minus background; (N,) prior mean
            prior,                 # DiagPrior, DensePrior or KronPrior

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 from scipy.optimize import minimize
-from ..core import InputError, MissingDataError, GridMismatchError, rng
+from ..core import InputError, MissingDataError, GridMismatchError, rng, config_from
 
 # %% auto #0
 __all__ = ['INFLATION_BOUNDS', 'MODES', 'check_obs', 'InnovationStats', 'InflationEstimate', 'ml_inflation', 'Analysis',
-           'enkf_analysis', 'l96_tendency', 'l96_step', 'run_l96']
+           'EnkfConfig', 'enkf_analysis', 'l96_tendency', 'l96_step', 'L96Config', 'run_l96']
 
 # %% ../../nbs/70_inversion.enkf.ipynb #48c75ddc
 def check_obs(E, HE, y, r, types=None, n_types:int=None) -> tuple:
@@ -143,13 +143,23 @@ class Analysis:
     seconds_estimate: float       # the likelihood maximisation
     seconds_update: float         # everything else (the pass over the observations, the update)
 
-def enkf_analysis(E, HE, y, r, types=None, n_types:int=None, method:str="sqrt",
-                  inflation:str="multi",              # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi'
+@dataclass(frozen=True)
+class EnkfConfig:
+    "Options of `enkf_analysis`: the update and its inflation."
+    method:str = "sqrt"                   # 'sqrt' (ETKF) or 'stochastic' (perturbed observations)
+    inflation:str = "multi"               # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi'
+    smooth:float = 1.0                    # weight of this cycle's estimate against the previous factors (log space; 1: none)
+    inflate_members:bool = True           # carry the inflated spread into the analysis members (False: theta in the gain only, Eq. 3)
+    bounds:dict = None                    # bounds of the inflation estimate (default: `ml_inflation`'s)
+
+# %% ../../nbs/70_inversion.enkf.ipynb #fbed18f8
+def enkf_analysis(E, HE, y, r, types=None, n_types:int=None,
                   theta:float=1.0, mu=None,           # fixed factors, or the previous cycle's (the estimate's starting point)
-                  smooth:float=1.0,                   # weight of this cycle's estimate against the previous factors (log space; 1: none)
-                  inflate_members:bool=True,          # carry the inflated spread into the analysis members (False: theta in the gain only, Eq. 3)
-                  bounds:dict=None, seed=None) -> Analysis:
-    "One EnKF analysis with multiple inflation, in ensemble space (see the text)."
+                  seed=None,                          # seed or Generator of the stochastic filter's perturbations
+                  config:EnkfConfig=None, **options) -> Analysis:
+    "One EnKF analysis with multiple inflation, in ensemble space (see the text); options: `EnkfConfig`'s fields."
+    cfg = config_from(EnkfConfig, config, options, where="enkf_analysis")
+    method, inflation, smooth, inflate_members, bounds = cfg.method, cfg.inflation, cfg.smooth, cfg.inflate_members, cfg.bounds
     if method not in ("stochastic", "sqrt"): raise InputError(f"method must be 'stochastic' or 'sqrt', got {method!r}", variable="method")
     E, HE, y, r, types, K = check_obs(E, HE, y, r, types, n_types)
     n, m = E.shape
@@ -206,17 +216,30 @@ def l96_step(X:np.ndarray, dt:float=0.05, F:float=8.0) -> np.ndarray:
     k3 = l96_tendency(X + 0.5 * dt * k2, F); k4 = l96_tendency(X + dt * k3, F)
     return X + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
-def run_l96(method:str="stochastic", N:int=40, infl:float=1.06, inflation:str="fixed",
-            smooth:float=1.0,                 # adaptive: weight of this step's estimate (log theta, log mu: 1 = none)
-            steps:int=3000, burn:int=500, n:int=40, F:float=8.0, dt:float=0.05, obs_sd:float=1.0,
-            seed:int=0, progress:bool=False) -> dict:
-    "A twin experiment on Lorenz-96: time-mean analysis RMSE after `burn` steps, and the inflation per step."
+@dataclass(frozen=True)
+class L96Config:
+    "Options of `run_l96` (the twin experiment's set-up; the filter is picked by `method`, `N`, `infl`)."
+    inflation:str = "fixed"               # 'fixed' (multiply the analysis anomalies by infl) or an adaptive `EnkfConfig.inflation`
+    smooth:float = 1.0                    # adaptive: weight of this step's estimate (log theta, log mu: 1 = none)
+    steps:int = 3000                      # assimilation steps
+    burn:int = 500                        # steps left out of the time means
+    n:int = 40                            # state variables
+    F:float = 8.0                         # forcing
+    dt:float = 0.05                       # time step
+    obs_sd:float = 1.0                    # observation error standard deviation (every variable, every step)
+    seed:int = 0
+
+def run_l96(method:str="stochastic", N:int=40, infl:float=1.06, config:L96Config=None, progress:bool=False, **options) -> dict:
+    "A twin experiment on Lorenz-96: time-mean analysis RMSE after `burn` steps, and the inflation per step; options: `L96Config`'s fields."
+    cfg = config_from(L96Config, config, options, where="run_l96")
     from tqdm.auto import tqdm
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1):              # 40 x 40 matrices: BLAS threads only add overhead
-        return _run_l96(method, N, infl, inflation, smooth, steps, burn, n, F, dt, obs_sd, seed, progress, tqdm)
+        return _run_l96(method, N, infl, cfg, progress, tqdm)
 
-def _run_l96(method, N, infl, inflation, smooth, steps, burn, n, F, dt, obs_sd, seed, progress, tqdm):
+def _run_l96(method, N, infl, cfg:L96Config, progress, tqdm):
+    inflation, smooth, steps, burn, n, F, dt, obs_sd, seed = (cfg.inflation, cfg.smooth, cfg.steps, cfg.burn, cfg.n, cfg.F, cfg.dt, cfg.obs_sd, cfg.seed)
+    ecfg = EnkfConfig(method=method, inflation="none" if inflation == "fixed" else inflation, smooth=smooth)
     g = rng(seed, "l96")
     x = F + g.normal(0, 1, n)
     for _ in range(1000): x = l96_step(x, dt, F)                 # onto the attractor
@@ -227,8 +250,7 @@ def _run_l96(method, N, infl, inflation, smooth, steps, burn, n, F, dt, obs_sd, 
         x = l96_step(x, dt, F)
         E = l96_step(E.T, dt, F).T
         y = x + obs_sd * g.standard_normal(n)
-        a = enkf_analysis(E, E, y, np.full(n, obs_sd ** 2), method=method,
-                          inflation="none" if inflation == "fixed" else inflation, theta=theta, mu=mu, smooth=smooth, seed=g)
+        a = enkf_analysis(E, E, y, np.full(n, obs_sd ** 2), theta=theta, mu=mu, seed=g, config=ecfg)
         E = a.E
         if inflation == "fixed": E = E.mean(1, keepdims=True) + infl * (E - E.mean(1, keepdims=True))
         else: theta, mu = a.theta, a.mu; fails += not a.ok

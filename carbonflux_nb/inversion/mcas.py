@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
-from ..core import InputError, GridMismatchError, rng, in_test
+from ..core import InputError, GridMismatchError, rng, in_test, config_from
 from ..config import get_settings
+from ..constants import PGC_PER_PPM, DAYS_PER_YEAR, SECONDS_PER_DAY
 from ..metrics import carbontracker_regions, regrid_regions
 from ..twin.atmos import AtmosGrid, atmos_grid, WindField
 from ..atmos.eulerian import EulerianModel
@@ -24,8 +25,8 @@ from .enkf import enkf_analysis, ml_inflation, InnovationStats
 # %% auto #0
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS', 'McasRegions',
            'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator', 'McasTwin', 'build_mcas_twin', 'McasResult',
-           'FluxSource', 'flux_source', 'run_mcas', 'product_totals', 'budget_table', 'forward_predictions',
-           'validation_scores', 'mcas_experiment', 'experiment_summary']
+           'FluxSource', 'flux_source', 'McasConfig', 'run_mcas', 'product_totals', 'budget_table',
+           'forward_predictions', 'validation_scores', 'mcas_experiment', 'experiment_summary']
 
 # %% ../../nbs/71_inversion.mcas.ipynb #b4708a56
 LOC_REGIONS = ("Ocean", "South America", "North America", "Africa", "Eurasia", "Tropical Asia", "Australasia")
@@ -175,6 +176,33 @@ def _snap(times, start, every_h:float) -> np.ndarray:
     "Output index (1 = the first output, `every_h` after start) nearest each time."
     return np.rint((pd.DatetimeIndex(times) - start) / pd.Timedelta(hours=every_h)).astype(int)
 
+# %% ../../nbs/71_inversion.mcas.ipynb #33b4d2e5
+def _insitu_obs(start, end, every_h:float, withhold:float, r) -> pd.DataFrame:
+    "In situ samples (type 0): stations (continuous thinned to the outputs), aircraft; a share `withhold` of the units withheld for validation (draws from `r`)."
+    ins = insitu_schedule(start, end)
+    ins = ins[(ins.kind == "flask") | (ins.time.dt.hour % int(every_h) == 0)]
+    air = aircraft_schedule(start, end)
+    ins = pd.concat([ins.assign(flight=None, altitude=np.nan), air], ignore_index=True)
+    ins["nominal"] = ins.kind.map(NOMINAL_PPM)
+    # withheld for validation: whole station-days (continuous), whole flights, single flask samples
+    unit = np.where(ins.kind == "aircraft", ins.flight.astype(str), np.where(ins.kind == "continuous",
+                    ins.code + ins.time.dt.strftime("-%Y%m%d"), ins.index.astype(str)))
+    units = pd.unique(unit); held = set(units[r.random(units.size) < withhold])
+    ins["validation"] = [u in held for u in unit]
+    ins["type"] = 0
+    return ins
+
+def _satellite_obs(g:AtmosGrid, fx:AtmosFluxes, start, end, every_h:float, seed:int) -> pd.DataFrame:
+    "Satellite columns (type 1): good soundings binned to the model cells and output times, the bin's mean retrieval error as nominal."
+    snd = oco2_soundings_twin(g, fx.land, start, end, seed=seed)
+    snd = snd[snd.xco2_quality_flag == 0]
+    snd = snd.assign(t=_snap(snd.time, start, every_h), jy=snd.iy, jx=snd.ix)
+    sat = snd.groupby(["t", "jy", "jx"]).agg(nominal=("xco2_uncertainty", "mean"), n=("time", "size"),
+                                             operation_mode=("operation_mode", "first")).reset_index()
+    return sat.assign(kind="oco2", type=1, lat=g.lat[sat.jy], lon=g.lon[sat.jx], validation=False,
+                      time=start + sat.t * pd.Timedelta(hours=every_h)).drop(columns=["jy", "jx"])
+
+# %% ../../nbs/71_inversion.mcas.ipynb #e2f21009
 def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:int=None, errors:dict=None,
                     withhold:float=0.05, extension_km:float=800.0, progress:bool=True) -> McasTwin:
     "The truth run and every observation of an MCAS twin experiment of `n_weeks` cycles (see the text)."
@@ -200,26 +228,8 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
     timings["truth_run"] = round(time.perf_counter() - clock, 1); clock = time.perf_counter()
     every_h = OUTPUT_EVERY * model.dt / 3600
     r = rng(seed, "mcas", "observations")
-    # in situ: stations (continuous thinned to the 12-hourly outputs), aircraft
-    ins = insitu_schedule(start, end)
-    ins = ins[(ins.kind == "flask") | (ins.time.dt.hour % int(every_h) == 0)]
-    air = aircraft_schedule(start, end)
-    ins = pd.concat([ins.assign(flight=None, altitude=np.nan), air], ignore_index=True)
-    ins["nominal"] = ins.kind.map(NOMINAL_PPM)
-    # withheld for validation: whole station-days (continuous), whole flights, single flask samples
-    unit = np.where(ins.kind == "aircraft", ins.flight.astype(str), np.where(ins.kind == "continuous",
-                    ins.code + ins.time.dt.strftime("-%Y%m%d"), ins.index.astype(str)))
-    units = pd.unique(unit); held = set(units[r.random(units.size) < withhold])
-    ins["validation"] = [u in held for u in unit]
-    ins["type"] = 0
-    # satellite: good soundings, binned to the model cells and output times
-    snd = oco2_soundings_twin(g, fx.land, start, end, seed=seed)
-    snd = snd[snd.xco2_quality_flag == 0]
-    snd = snd.assign(t=_snap(snd.time, start, every_h), jy=snd.iy, jx=snd.ix)
-    sat = snd.groupby(["t", "jy", "jx"]).agg(nominal=("xco2_uncertainty", "mean"), n=("time", "size"),
-                                             operation_mode=("operation_mode", "first")).reset_index()
-    sat = sat.assign(kind="oco2", type=1, lat=g.lat[sat.jy], lon=g.lon[sat.jx], validation=False,
-                     time=start + sat.t * pd.Timedelta(hours=every_h)).drop(columns=["jy", "jx"])
+    ins = _insitu_obs(start, end, every_h, withhold, r)
+    sat = _satellite_obs(g, fx, start, end, every_h, seed)
     tcc = tccon_schedule(start, end).assign(type=2, validation=True, nominal=NOMINAL_PPM["tccon"])
     obs = pd.concat([ins, sat, tcc], ignore_index=True)
     obs["t"] = _snap(obs.time, start, every_h)
@@ -258,6 +268,7 @@ def _lam_ensemble(regs:McasRegions, E:int, sd_region:float, sd_eco:float, g) -> 
     u, inv = np.unique(key, return_inverse=True)
     return 1 + g.normal(0, sd_region, (E, u.size))[:, inv] + g.normal(0, sd_eco, (E, regs.n_lam))
 
+# %% ../../nbs/71_inversion.mcas.ipynb #aa037bec
 @dataclass
 class FluxSource:
     "What a forecast needs of the twin's fluxes (small and picklable: it travels to dask workers)."
@@ -305,123 +316,154 @@ def _flux_fn(tw:McasTwin, products:list):
         return np.stack(out)
     return f
 
-def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, n_members:int=32, method:str="sqrt",
-             inflation:str="multi",                 # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
-             theta:float=1.0, mu=None,              # fixed factors ('fixed'), or the first cycle's starting values (default 1)
-             obs_types:dict=None,                   # observation kind -> inflation group, one mu each (default OBS_TYPES: in situ, satellite)
-             bounds:dict=MCAS_BOUNDS,               # the estimate's bounds
-             localization:bool=True, corr_threshold:float=0.7,
-             inflate_members:bool=False,            # False: theta in the gain only, members keep their spread (Eq. 3)
-             lam_forecast:str="carbontracker",      # next cycle's lambdas: 'carbontracker' (mean (a_k + a_k-1 + 1) / 3, fresh prior
-                                                    # spread) or 'persistence' (the analysed members)
-             co2_in_state:bool=True,                # True: the CO2 field is analysed with the lambdas (Eq. 2-3); False: every member
-                                                    # starts each cycle from the field the analysed mean lambdas give (mass-consistent)
-             use_dask:bool=None,                    # forecast the members on dask (None: when a scheduler_address is configured)
-             step_days:int=7, insitu_days:int=11, sat_days:int=16,
-             lam_sd_region:float=0.4, lam_sd_eco:float=0.2, seed:int=None, progress:bool=True) -> McasResult:
-    "The MCAS filter over the twin's cycles (see the text)."
+# %% ../../nbs/71_inversion.mcas.ipynb #0ab8250d
+@dataclass(frozen=True)
+class McasConfig:
+    "Options of `run_mcas`: the ensemble, its inflation and localization, the windows and the first lambdas' spread."
+    n_members:int = 32                    # ensemble members
+    method:str = "sqrt"                   # 'sqrt' or 'stochastic' (chapter 70's `enkf_analysis`)
+    inflation:str = "multi"               # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
+    theta:float = 1.0                     # fixed factor ('fixed'), or the first cycle's starting value
+    mu:object = None                      # fixed factors ('fixed'), or the first cycle's starting values (default 1), one per group
+    obs_types:dict = None                 # observation kind -> inflation group, one mu each (default OBS_TYPES: in situ, satellite)
+    bounds:dict = field(default_factory=lambda: MCAS_BOUNDS)   # the estimate's bounds
+    localization:bool = True              # one update per localization region (False: one global update)
+    corr_threshold:float = 0.7            # |correlation| above which an observation outside a region's extended area is used
+    inflate_members:bool = False          # False: theta in the gain only, members keep their spread (Eq. 3)
+    lam_forecast:str = "carbontracker"    # next cycle's lambdas: 'carbontracker' (mean (a_k + a_k-1 + 1) / 3, fresh prior
+                                          # spread) or 'persistence' (the analysed members)
+    co2_in_state:bool = True              # True: the CO2 field is analysed with the lambdas (Eq. 2-3); False: every member
+                                          # starts each cycle from the field the analysed mean lambdas give (mass-consistent)
+    use_dask:bool = None                  # forecast the members on dask (None: when a scheduler_address is configured)
+    step_days:int = 7                     # days between analyses
+    insitu_days:int = 11                  # in situ observation window, days
+    sat_days:int = 16                     # satellite observation window, days
+    lam_sd_region:float = 0.4             # first lambdas: s.d. of the TransCom-region part
+    lam_sd_eco:float = 0.2                # and of the ecoregion part
+    seed:int = None                       # default: the twin's seed
+
+def _forecaster(model:EulerianModel, src:FluxSource, use_dask:bool=None):
+    "`_forecast` with the model and fluxes bound: in this process, or on dask in chunks of members, one per worker."
+    if not (use_dask or (use_dask is None and get_settings().scheduler_address)):
+        return lambda prior, lam, C, *a: _forecast(model, src, prior, lam, C, *a)
+    from carbonflux_nb.upscale import dask_client
+    client = dask_client(); n_workers = max(1, len(client.scheduler_info()["workers"]))
+    model_f, src_f = client.scatter(model, broadcast=True), client.scatter(src, broadcast=True)
+    def on_dask(prior, lam, C, *a):
+        E = lam.shape[0]
+        chunks = np.array_split(np.arange(E), min(E, n_workers))
+        futs = [client.submit(_forecast, model_f, src_f, prior, lam[ch], C[ch], *a, pure=False) for ch in chunks]
+        parts = client.gather(futs)
+        return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts])
+    return on_dask
+
+# %% ../../nbs/71_inversion.mcas.ipynb #916c8f5b
+def _localised_update(tw:McasTwin, c:McasConfig, W, X:np.ndarray, HE, y, r, types, otype, jy, ix, lam, th, mu_, n_groups:int, g, rec0:dict, rows:list) -> tuple:
+    "One cycle's analysis of X = (CO2 at the step's end; lambdas), region by region (or global), blended (Eq. 6): new CO2 (nc, E) and lambdas (n_lam, E)."
+    regs = tw.regs; K, J, I = tw.grid.shape; nc = K * J * I; E = X.shape[1]
+    Xc_new = np.zeros((nc, E)); lam_new = lam.T.copy()
+    for reg in range(7 if c.localization else 1):
+        if c.localization:
+            ext = regs.in_extended(reg)
+            cells = np.flatnonzero(ext.ravel())
+            li = np.flatnonzero(regs.lam.region.values == reg)
+            inside = ext[jy, ix]
+            out = np.flatnonzero(~inside)
+            corr = np.zeros(out.size, bool)
+            if out.size and li.size:
+                Hs = HE[out] - HE[out].mean(1, keepdims=True); Ls = lam[:, li].T - lam[:, li].mean(0)[:, None]
+                with np.errstate(invalid="ignore", divide="ignore"):        # an observation or lambda with no spread correlates with nothing
+                    R = (Hs @ Ls.T) / np.sqrt((Hs ** 2).sum(1))[:, None] / np.sqrt((Ls ** 2).sum(1))[None]
+                corr = np.nan_to_num(np.abs(R)).max(1) > c.corr_threshold
+            use = inside.copy(); use[out[corr]] = True
+        else:
+            cells = np.arange(J * I); li = np.arange(regs.n_lam); use = np.ones(y.size, bool); corr = np.zeros(0, bool)
+        crow = (np.arange(K)[:, None] * (J * I) + cells[None]).ravel() if c.co2_in_state else np.zeros(0, int)
+        srows = np.r_[crow, nc + li]
+        rec = {**rec0, "region": LOC_REGIONS[reg] if c.localization else "global",
+               "n_insitu": int((otype[use] == 0).sum()), "n_satellite": int((otype[use] == 1).sum()), "n_correlated": int(corr.sum())}
+        if use.sum() >= 2:
+            Xa = enkf_analysis(X[srows], HE[use], y[use], r[use], types[use], n_types=n_groups, method=c.method, inflation="fixed",
+                               theta=th, mu=mu_, inflate_members=c.inflate_members, seed=g).E
+        else: Xa = X[srows]
+        w = (W[reg].ravel()[cells] if c.localization else np.ones(cells.size))
+        if c.co2_in_state: Xc_new[crow] += np.tile(w, K)[:, None] * Xa[:crow.size]
+        lam_new[li] = Xa[crow.size:]
+        rows.append(rec)
+    return Xc_new, lam_new
+
+def _obs_groups(obs:pd.DataFrame, obs_types:dict, experiment:str) -> tuple:
+    "The inflation groups, each observation's group (-1: a kind not assimilated), and which observations the experiment may assimilate."
+    groups = list(dict.fromkeys(obs_types.values()))
+    gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items()})      # NaN: a kind not assimilated
+    usable = (~obs.validation.values) & np.isin(obs.type.values, EXPERIMENTS[experiment]) & gtype.notna().values
+    return groups, gtype.fillna(-1).values.astype(int), usable
+
+def _cycle_inflation(c:McasConfig, HE, y, r, types, n_groups:int, th, mu_) -> tuple:
+    "The cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3) from all its observations at once, or the given ones: theta, mu, ok, message."
+    if c.inflation in ("none", "fixed") or y.size < 2: return th, mu_, True, c.inflation
+    S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(HE.shape[1] - 1)
+    est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), c.inflation, start=(th, mu_), bounds=c.bounds)
+    return est.theta, est.mu, est.ok, est.message
+
+# %% ../../nbs/71_inversion.mcas.ipynb #277f6236
+def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=None, progress:bool=True, **options) -> McasResult:
+    "The MCAS filter over the twin's cycles (see the text); options: `McasConfig`'s fields."
+    c = config_from(McasConfig, config, options, where="run_mcas")
     if experiment not in EXPERIMENTS: raise InputError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {experiment!r}", variable="experiment")
-    if lam_forecast not in ("carbontracker", "persistence"): raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {lam_forecast!r}", variable="lam_forecast")
+    if c.lam_forecast not in ("carbontracker", "persistence"): raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {c.lam_forecast!r}", variable="lam_forecast")
     if prior not in (0, 1): raise InputError(f"prior must be 0 or 1, got {prior!r}", variable="prior")
+    step_days, insitu_days, sat_days = c.step_days, c.insitu_days, c.sat_days
     window = max(insitu_days, sat_days) if experiment == "both" else (insitu_days if experiment == "insitu" else sat_days)
     if not 0 < step_days <= min(insitu_days, sat_days) or window > tw.cfg["window_days"]:
         raise InputError(f"windows must satisfy 0 < step_days <= each window <= the twin's {tw.cfg['window_days']} days", variable="windows")
-    seed = tw.cfg["seed"] if seed is None else int(seed)
-    g = rng(seed, "mcas", "filter", experiment, prior, n_members)
-    regs, model = tw.regs, tw.model
-    K, J, I = tw.grid.shape; nc = K * J * I
-    E = n_members
-    lam = _lam_ensemble(regs, E, lam_sd_region, lam_sd_eco, g)
+    seed = tw.cfg["seed"] if c.seed is None else int(c.seed)
+    g = rng(seed, "mcas", "filter", experiment, prior, c.n_members)
+    regs, model, obs = tw.regs, tw.model, tw.obs
+    K, J, I = tw.grid.shape; nc = K * J * I; E = c.n_members
+    lam = _lam_ensemble(regs, E, c.lam_sd_region, c.lam_sd_eco, g)
     C = np.broadcast_to(tw.q0, (E, K, J, I)).copy()
-    per_day = int(86400 / model.dt); out_per_day = per_day // OUTPUT_EVERY
+    per_day = int(SECONDS_PER_DAY / model.dt); out_per_day = per_day // OUTPUT_EVERY
     W = blend_weights(regs)
-    obs = tw.obs
-    obs_types = OBS_TYPES if obs_types is None else dict(obs_types)
-    groups = list(dict.fromkeys(obs_types.values())); n_groups = len(groups)
-    gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items()})      # NaN: a kind not assimilated
-    usable = (~obs.validation.values) & np.isin(obs.type.values, EXPERIMENTS[experiment]) & gtype.notna().values
-    gtype = gtype.fillna(-1).values.astype(int)
-    mu = np.ones(n_groups) if mu is None else np.broadcast_to(np.asarray(mu, float), (n_groups,)).copy()
-    th, mu_ = (1.0, np.ones(n_groups)) if inflation == "none" else (float(theta), mu)
+    obs_types = OBS_TYPES if c.obs_types is None else dict(c.obs_types)
+    groups, gtype, usable = _obs_groups(obs, obs_types, experiment); n_groups = len(groups)
+    mu = np.ones(n_groups) if c.mu is None else np.broadcast_to(np.asarray(c.mu, float), (n_groups,)).copy()
+    th, mu_ = (1.0, np.ones(n_groups)) if c.inflation == "none" else (float(c.theta), mu)
     lam_hist, lam_sd, rows, infl, secs = [], [], [], [], {"forecast": 0.0, "analysis": 0.0}
     src = flux_source(tw)
-    client = None
-    if use_dask or (use_dask is None and get_settings().scheduler_address):
-        from carbonflux_nb.upscale import dask_client
-        client = dask_client(); n_workers = max(1, len(client.scheduler_info()["workers"]))
-        model_f, src_f = client.scatter(model, broadcast=True), client.scatter(src, broadcast=True)
+    forecast = _forecaster(model, src, c.use_dask)
     for k in tqdm(range(tw.cfg["n_weeks"]), desc=f"MCAS {experiment} prior {prior}", disable=not progress):
         t_k = tw.start + pd.Timedelta(days=step_days * k)
         t0 = time.perf_counter()
-        args = (prior, t_k, step_days * per_day, (window - step_days) * per_day)
-        if client is None: co2, c_step = _forecast(model, src, args[0], lam, C, *args[1:])
-        else:                                                      # members in chunks, one per worker
-            chunks = np.array_split(np.arange(E), min(E, n_workers))
-            futs = [client.submit(_forecast, model_f, src_f, args[0], lam[ch], C[ch], *args[1:], pure=False) for ch in chunks]
-            parts = client.gather(futs)
-            co2 = np.concatenate([p[0] for p in parts], axis=1); c_step = np.concatenate([p[1] for p in parts])
+        co2, c_step = forecast(prior, lam, C, t_k, step_days * per_day, (window - step_days) * per_day)
         t1 = time.perf_counter(); secs["forecast"] += t1 - t0
         off = step_days * out_per_day * k
         tt = obs.t.values - off
-        sel = usable & (tt >= 0) & (tt < np.where(obs.type.values == 0, insitu_days, sat_days) * out_per_day)
-        idx = np.flatnonzero(sel)
+        idx = np.flatnonzero(usable & (tt >= 0) & (tt < np.where(obs.type.values == 0, insitu_days, sat_days) * out_per_day))
         HE = tw.op.subset(idx).apply(co2, t_offset=off)
         y, r, types, otype = obs.value.values[idx], obs.uncertainty.values[idx] ** 2, gtype[idx], obs.type.values[idx]
-        X = np.concatenate([c_step.reshape(E, nc).T, lam.T])                 # (nc + n_lam, E)
-        Xc_new = np.zeros((nc, E)); lam_new = lam.T.copy()
-        jy, ix = obs.jy.values[idx], obs.ix.values[idx]
-        # the cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3), from all its observations at once
-        if inflation not in ("none", "fixed") and idx.size >= 2:
-            S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(E - 1)
-            est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), inflation, start=(th, mu_), bounds=bounds)
-            th, mu_, ok, msg = est.theta, est.mu, est.ok, est.message
-        else: ok, msg = True, inflation
+        th, mu_, ok, msg = _cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
         infl.append({"cycle": k, "time": t_k, "theta": th, **{f"mu_{g_}": mu_[j] for j, g_ in enumerate(groups)}, "ok": ok, "message": msg,
                      **{f"n_{g_}": int((types == j).sum()) for j, g_ in enumerate(groups)}})
-        for reg in range(7 if localization else 1):
-            if localization:
-                ext = regs.in_extended(reg)
-                cells = np.flatnonzero(ext.ravel())
-                li = np.flatnonzero(regs.lam.region.values == reg)
-                inside = ext[jy, ix]
-                out = np.flatnonzero(~inside)
-                corr = np.zeros(out.size, bool)
-                if out.size and li.size:
-                    Hs = HE[out] - HE[out].mean(1, keepdims=True); Ls = lam[:, li].T - lam[:, li].mean(0)[:, None]
-                    with np.errstate(invalid="ignore", divide="ignore"):        # an observation or lambda with no spread correlates with nothing
-                        R = (Hs @ Ls.T) / np.sqrt((Hs ** 2).sum(1))[:, None] / np.sqrt((Ls ** 2).sum(1))[None]
-                    corr = np.nan_to_num(np.abs(R)).max(1) > corr_threshold
-                use = inside.copy(); use[out[corr]] = True
-            else:
-                cells = np.arange(J * I); li = np.arange(regs.n_lam); use = np.ones(idx.size, bool); corr = np.zeros(0, bool)
-            crow = (np.arange(K)[:, None] * (J * I) + cells[None]).ravel() if co2_in_state else np.zeros(0, int)
-            srows = np.r_[crow, nc + li]
-            rec = {"cycle": k, "time": t_k, "region": LOC_REGIONS[reg] if localization else "global",
-                   "n_insitu": int((otype[use] == 0).sum()), "n_satellite": int((otype[use] == 1).sum()), "n_correlated": int(corr.sum())}
-            if use.sum() >= 2:
-                Xa = enkf_analysis(X[srows], HE[use], y[use], r[use], types[use], n_types=n_groups, method=method, inflation="fixed",
-                                   theta=th, mu=mu_, inflate_members=inflate_members, seed=g).E
-            else: Xa = X[srows]
-            w = (W[reg].ravel()[cells] if localization else np.ones(cells.size))
-            if co2_in_state: Xc_new[crow] += np.tile(w, K)[:, None] * Xa[:crow.size]
-            lam_new[li] = Xa[crow.size:]
-            rows.append(rec)
+        X = np.concatenate([c_step.reshape(E, nc).T, lam.T])                 # (nc + n_lam, E)
+        Xc_new, lam_new = _localised_update(tw, c, W, X, HE, y, r, types, otype, obs.jy.values[idx], obs.ix.values[idx], lam, th, mu_,
+                                            n_groups, g, {"cycle": k, "time": t_k}, rows)
         lam = lam_new.T.copy()
         lam_hist.append(lam.mean(0)); lam_sd.append(lam.std(0, ddof=1))
-        if lam_forecast == "carbontracker":
+        if c.lam_forecast == "carbontracker":
             prev = lam_hist[-2] if len(lam_hist) > 1 else np.ones(regs.n_lam)
-            fresh = _lam_ensemble(regs, E, lam_sd_region, lam_sd_eco, g) - 1
+            fresh = _lam_ensemble(regs, E, c.lam_sd_region, c.lam_sd_eco, g) - 1
             lam = ((lam_hist[-1] + prev + 1) / 3)[None] + fresh - fresh.mean(0)
-        if co2_in_state: C = np.clip(Xc_new.T.reshape(E, K, J, I), 0, None)
+        if c.co2_in_state: C = np.clip(Xc_new.T.reshape(E, K, J, I), 0, None)
         else:                                                  # the common start of the next cycle: this step rerun with the analysed mean
             _, c1 = model.run(C[:1], t_k, step_days * per_day, flux=_ensemble_flux(src, prior, lam_hist[-1][None]), output_every=10 ** 6,
                               progress=False, return_state=True)
             C = np.broadcast_to(c1, (E, K, J, I)).copy()
         secs["analysis"] += time.perf_counter() - t1
-    cfg = dict(experiment=experiment, prior=prior, n_members=n_members, method=method, inflation=inflation, theta=theta, mu=list(mu), obs_types=obs_types,
-               localization=localization, corr_threshold=corr_threshold, inflate_members=inflate_members, co2_in_state=co2_in_state,
-               lam_forecast=lam_forecast, step_days=step_days, insitu_days=insitu_days, sat_days=sat_days,
-               lam_sd_region=lam_sd_region, lam_sd_eco=lam_sd_eco, seed=seed)
+    cfg = dict(experiment=experiment, prior=prior, n_members=E, method=c.method, inflation=c.inflation, theta=c.theta, mu=list(mu), obs_types=obs_types,
+               localization=c.localization, corr_threshold=c.corr_threshold, inflate_members=c.inflate_members, co2_in_state=c.co2_in_state,
+               lam_forecast=c.lam_forecast, step_days=step_days, insitu_days=insitu_days, sat_days=sat_days,
+               lam_sd_region=c.lam_sd_region, lam_sd_eco=c.lam_sd_eco, seed=seed)
     return McasResult(cfg, np.array(lam_hist), np.array(lam_sd), pd.DataFrame(infl), pd.DataFrame(rows), {k: round(v, 1) for k, v in secs.items()})
 
 # %% ../../nbs/71_inversion.mcas.ipynb #e1080485
@@ -436,6 +478,8 @@ def product_totals(tw:McasTwin, product:list, start, end) -> dict:
     days = pd.date_range(start, end, freq="D", inclusive="left")
     acc = {c: 0.0 for c in ("fossil", "fire", "ocean", "bio")}; nat = np.zeros(tw.grid.shape[1:])
     tc = regs.transcom; tc_ids = np.arange(1, 23)
+    # not metrics.region_totals (the same cells and areas, checked below): the loop sums hundreds of fields (days x product
+    # terms), so the (region x cell) matrix is built once here and applied to plain arrays, with no DataArray per field
     onehot = (tc[None] == tc_ids[:, None, None]).reshape(22, -1).astype(float)          # (22, cells)
     monthly = {}                                                                         # month -> (sum over days of the natural flux per region, days)
     for d in days:
@@ -449,10 +493,10 @@ def product_totals(tw:McasTwin, product:list, start, end) -> dict:
             nat += w * (bio + ocean) * area / 1e15
             m = monthly.setdefault(d.to_period("M"), [np.zeros(22), set()])
             m[0] += w * onehot @ ((bio + ocean) * area / 1e15).ravel(); m[1].add(d)
-    k = 365.0 / len(days)
+    k = DAYS_PER_YEAR / len(days)                                                       # Pg C per year
     out = {name: k * v for name, v in acc.items()}
     out["transcom"] = pd.Series({r: k * nat[tc == r].sum() for r in range(1, 23)})
-    out["transcom_monthly"] = pd.DataFrame({str(p): 365.0 * v / len(dd) for p, (v, dd) in monthly.items()}, index=tc_ids).T  # Pg C per year, monthly means
+    out["transcom_monthly"] = pd.DataFrame({str(p): DAYS_PER_YEAR * v / len(dd) for p, (v, dd) in monthly.items()}, index=tc_ids).T  # Pg C per year, monthly means
     return out
 
 def budget_table(tw:McasTwin, products:dict, start, end) -> tuple:
@@ -460,8 +504,9 @@ def budget_table(tw:McasTwin, products:dict, start, end) -> tuple:
     M = tw.grid.air_mass
     it0 = max(0, int((pd.Timestamp(start) - tw.start) / pd.Timedelta(hours=12)) - 1); it1 = int((pd.Timestamp(end) - tw.start) / pd.Timedelta(hours=12)) - 1
     gm = lambda i: float((tw.truth_co2[i] * M).sum() / M.sum())
-    from carbonflux_nb.core import PGC_PER_PPM
-    growth = (gm(it1) - gm(it0)) * PGC_PER_PPM * 365.0 / ((pd.Timestamp(end) - pd.Timestamp(start)).days)
+    # the growth of the true atmosphere's mass-weighted mean CO2, converted with the Global Carbon Budget's 2.124 Pg C per ppm
+    # (as the paper's Table 1), not with the model's own air mass (2.1295, 0.26 % more: 0.01 Pg C per year on a 5 Pg C growth)
+    growth = (gm(it1) - gm(it0)) * PGC_PER_PPM * DAYS_PER_YEAR / ((pd.Timestamp(end) - pd.Timestamp(start)).days)
     rows, tcs, tcm = {}, {}, {}
     for name, prod in products.items():
         t = product_totals(tw, prod, start, end)
@@ -471,10 +516,11 @@ def budget_table(tw:McasTwin, products:dict, start, end) -> tuple:
         tcs[name] = t["transcom"]; tcm[name] = t["transcom_monthly"]
     return pd.DataFrame(rows).T, pd.DataFrame(tcs), pd.concat(tcm, names=["product", "month"])
 
+# %% ../../nbs/71_inversion.mcas.ipynb #4af67e22
 def forward_predictions(tw:McasTwin, products:dict, spinup_weeks:int=0, progress:bool=False) -> pd.DataFrame:
     "The withheld in situ samples and TCCON columns after the breeding period, predicted by each product (one batched run)."
     names = list(products)
-    steps = int(7 * tw.cfg["n_weeks"] * 86400 / tw.model.dt)
+    steps = int(7 * tw.cfg["n_weeks"] * SECONDS_PER_DAY / tw.model.dt)
     fl = _flux_fn(tw, [products[n] for n in names])
     run = tw.model.run(tw.q0, tw.start, steps, flux=fl, n_members=len(names), output_every=OUTPUT_EVERY, progress=progress)
     co2 = run.co2.values

@@ -11,8 +11,9 @@ import pandas as pd
 import xarray as xr
 import scipy.sparse as sp
 from tqdm.auto import tqdm
-from ..core import InputError, rng, in_test
+from ..core import InputError, rng, in_test, config_from
 from ..config import get_settings
+from ..constants import SECONDS_PER_DAY
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..atmos.eulerian import EulerianModel
 from ..twin.fluxes import atmos_fluxes, initial_co2, conservative_regrid
@@ -25,9 +26,9 @@ from .bayes import invert, DiagPrior, BlockPrior, kron_prior
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'sub_region_sink', 'MegaTwin',
-           'build_mega_twin', 'background_at', 'prior_vector', 'mega_experiment', 'experiment_scores',
-           'validation_table', 'save_twin', 'load_twin', 'twin_at', 'cached_background', 'seasonal_stats',
-           'mean_relative_deviation', 'summarise_sweep']
+           'MegaTwinConfig', 'build_mega_twin', 'background_at', 'prior_vector', 'MegaExperimentConfig',
+           'mega_experiment', 'experiment_scores', 'validation_table', 'save_twin', 'load_twin', 'twin_at',
+           'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../../nbs/62_inversion.mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -84,7 +85,7 @@ def _daily_runs(model:EulerianModel, q0, start, n_days:int, flux, desc:str, prog
     for d in tqdm(range(n_days), desc=desc, disable=not progress, leave=False):
         day = pd.Timestamp(start) + pd.Timedelta(days=d)
         snaps[d] = q[0]
-        ds, q = model.run(q, day, steps=int(round(86400 / model.dt)), flux=flux, output_every=1, progress=False, return_state=True)
+        ds, q = model.run(q, day, steps=int(round(SECONDS_PER_DAY / model.dt)), flux=flux, output_every=1, progress=False, return_state=True)
         x3.append(ds.xco2.isel(member=0).values); s3.append(ds.co2_surface.isel(member=0).values); times.append(ds.time.values)
     t = pd.DatetimeIndex(np.concatenate(times))
     mk = lambda a, n: xr.DataArray(np.concatenate(a), dims=("time", "lat", "lon"), coords={"time": t, "lat": model.grid.lat, "lon": model.grid.lon}, name=n, attrs={"units": "ppm"})
@@ -111,13 +112,50 @@ def _twin_fluxes(g:AtmosGrid, year:int, seed:int, bbox, missing_sink:float) -> t
     if missing_sink: fx = replace(fx, extra=sub_region_sink(fx, bbox, missing_sink))
     return fx, atmos_fluxes(g, year=year, seed=seed + 1, world_m=world_m)
 
-def build_mega_twin(year:int=2018, n_months:int=12,      # state months from January
-                    domain:str="china", res:float=None,   # domain preset (settings.ini) and its resolution (default: the preset's)
-                    per_cell:int=10, max_age:float=20.0, run_days:int=20,
-                    station_hour:int=6,                   # UTC hour of the daily station samples (afternoon in East Asia)
-                    missing_sink:float=MISSING_SINK,      # Pg C per year in the sub-region, in the truth only (0: none)
-                    seed:int=None, progress:bool=True)->MegaTwin:
-    "Build the shared parts of MEGA's twin experiments (see the text)."
+# %% ../../nbs/62_inversion.mega.ipynb #c9bde97e
+@dataclass(frozen=True)
+class MegaTwinConfig:
+    "Options of `build_mega_twin`."
+    year:int = 2018
+    n_months:int = 12                     # state months from January
+    domain:str = "china"                  # domain preset (settings.ini)
+    res:float = None                      # the domain grid's resolution, degrees (default: the preset's)
+    per_cell:int = 10                     # particles per release cell and month
+    max_age:float = 20.0                  # days the particles are followed
+    run_days:int = 20                     # backgrounds' spin-up: observations from day run_days + 1
+    station_hour:int = 6                  # UTC hour of the daily station samples (afternoon in East Asia)
+    missing_sink:float = MISSING_SINK     # Pg C per year in the sub-region, in the truth only (0: none)
+    seed:int = None                       # default: settings' seed
+
+def _twin_bins(g:AtmosGrid, fx, x3_t:xr.DataArray, dom:AtmosGrid, obs_start, end, res:float, seed:int, r) -> tuple:
+    "Good OCO-2 soundings of the truth from `obs_start` (noise from `r`), the land ones in the domain binned (3 h, `res`), and the domain's land cells."
+    snd = oco2_soundings_twin(g, fx.land, obs_start, end, seed=seed)
+    snd = snd[snd.xco2_quality_flag == 0].reset_index(drop=True)
+    snd["value"] = _sample(x3_t, snd) + snd.xco2_uncertainty.values * r.standard_normal(len(snd))
+    snd["uncertainty"] = snd.xco2_uncertainty
+    from carbonflux_nb.twin.land import _land
+    land_cells = _land(dom.lon, dom.lat)
+    jd = np.searchsorted(dom.lat_e, snd.lat.values) - 1; id_ = np.searchsorted(dom.lon_e, snd.lon.values) - 1
+    inside = (jd >= 0) & (jd < dom.shape[1]) & (id_ >= 0) & (id_ < dom.shape[2])
+    inside[inside] &= land_cells[jd[inside], id_[inside]]
+    inside &= (snd.surface == "land").values
+    bins = grid_soundings(snd[inside], res=res, hours=3, origin=(dom.lat_e[0], dom.lon_e[0]))
+    return snd, bins, land_cells
+
+def _twin_stations(s3_t:xr.DataArray, obs_start, end, station_hour:int, r) -> pd.DataFrame:
+    "The validation stations' daily samples of the true surface CO2 plus 0.3 ppm noise (from `r`)."
+    sdays = pd.date_range(obs_start, end, freq="D", inclusive="left") + pd.Timedelta(hours=station_hour)
+    stations = pd.concat([pd.DataFrame({"code": code, "time": sdays, "lat": ll[0], "lon": ll[1]})
+                          for code, ll in (("GSN", GOSAN), ("DMS", DAMINGSHAN))], ignore_index=True)
+    stations["value"] = _sample(s3_t, stations) + 0.3 * r.standard_normal(len(stations))
+    return stations
+
+# %% ../../nbs/62_inversion.mega.ipynb #852796b1
+def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->MegaTwin:
+    "Build the shared parts of MEGA's twin experiments (see the text); options: `MegaTwinConfig`'s fields."
+    tc = config_from(MegaTwinConfig, config, options, where="build_mega_twin")
+    year, n_months, domain, res, per_cell, max_age, run_days, station_hour, missing_sink, seed = (
+        tc.year, tc.n_months, tc.domain, tc.res, tc.per_cell, tc.max_age, tc.run_days, tc.station_hour, tc.missing_sink, tc.seed)
     st = get_settings(); seed = st.seed if seed is None else seed
     reg = st.region(domain); res = res or reg.resolution
     bbox = (reg.lon_min, reg.lon_max, reg.lat_min, reg.lat_max)
@@ -138,29 +176,14 @@ def build_mega_twin(year:int=2018, n_months:int=12,      # state months from Jan
     lap("eulerian_runs")
     # soundings from the truth; good land soundings in the domain from day `run_days` + 1
     obs_start = start + pd.Timedelta(days=run_days)
-    snd = oco2_soundings_twin(g, fx.land, obs_start, end, seed=seed)
-    snd = snd[snd.xco2_quality_flag == 0].reset_index(drop=True)
-    r = rng(seed, "mega", "noise")
-    snd["value"] = _sample(x3_t, snd) + snd.xco2_uncertainty.values * r.standard_normal(len(snd))
-    snd["uncertainty"] = snd.xco2_uncertainty
-    dom = atmos_grid(res, res, bbox=bbox)
-    from carbonflux_nb.twin.land import _land
-    land_cells = _land(dom.lon, dom.lat)
-    jd = np.searchsorted(dom.lat_e, snd.lat.values) - 1; id_ = np.searchsorted(dom.lon_e, snd.lon.values) - 1
-    inside = (jd >= 0) & (jd < dom.shape[1]) & (id_ >= 0) & (id_ < dom.shape[2])
-    inside[inside] &= land_cells[jd[inside], id_[inside]]
-    inside &= (snd.surface == "land").values
-    bins = grid_soundings(snd[inside], res=res, hours=3, origin=(dom.lat_e[0], dom.lon_e[0]))
+    r = rng(seed, "mega", "noise"); dom = atmos_grid(res, res, bbox=bbox)
+    snd, bins, land_cells = _twin_bins(g, fx, x3_t, dom, obs_start, end, res, seed, r)
     # the daily satellite scaling of the free run (all good soundings)
     free_daily = x3_f.resample(time="1D", label="left", closed="right").mean().rename(time="day")
     sat_days = free_daily.sel(day=slice(start, end - pd.Timedelta(days=1)))
     factor = satellite_scaling(sat_days, snd[["time", "lat", "lon", "value"]], band_deg=10.0)
     factor_global = satellite_scaling(sat_days, snd[["time", "lat", "lon", "value"]])
-    # validation stations
-    sdays = pd.date_range(obs_start, end, freq="D", inclusive="left") + pd.Timedelta(hours=station_hour)
-    stations = pd.concat([pd.DataFrame({"code": code, "time": sdays, "lat": ll[0], "lon": ll[1]})
-                          for code, ll in (("GSN", GOSAN), ("DMS", DAMINGSHAN))], ignore_index=True)
-    stations["value"] = _sample(s3_t, stations) + 0.3 * r.standard_normal(len(stations))
+    stations = _twin_stations(s3_t, obs_start, end, station_hour, r)                  # validation stations
     lap("observations")
     rec = pd.concat([bins[["time", "lat", "lon"]].assign(kind="column"), stations[["time", "lat", "lon"]].assign(kind="surface")], ignore_index=True)
     srm = build_srm(dom, wf, rec, months, per_cell=per_cell, max_age=max_age, sources=land_cells, seed=seed, progress=progress,
@@ -252,15 +275,60 @@ CORRELATION = {"length_km": 1500.0, "tau_months": 2.8}   # the twin's prior erro
 BG_OFFSETS = {"bg_offset_sd": 1.0, "bg_offset_bands": 3,  # background offsets estimated with the fluxes: 1 ppm per month and latitude band,
               "bg_short_days": 7, "bg_short_sd": 0.4}      # and 0.4 ppm per week and band
 
+# %% ../../nbs/62_inversion.mega.ipynb #f4376a7f
+@dataclass(frozen=True)
+class MegaExperimentConfig:
+    "Options of `mega_experiment` beyond the prior and background it is named by: the prior's correlation, the truth's transport, background offsets."
+    length_km:float = CORRELATION["length_km"]             # prior error correlation length in space (0: uncorrelated, the paper)
+    tau_months:float = CORRELATION["tau_months"]           # and in time, months
+    truth_transport:str = "particles"                      # observations from 'particles' (the inversion's transport) or 'eulerian'
+    bg_offset_sd:float = BG_OFFSETS["bg_offset_sd"]        # ppm: > 0 also estimates background offsets (prior sd); 0: the paper
+    bg_offset_bands:int = BG_OFFSETS["bg_offset_bands"]    # one per month and latitude band of the domain (equal bands)
+    bg_short_days:int = BG_OFFSETS["bg_short_days"]        # faster offsets: per that many days and band (0: none)
+    bg_short_sd:float = BG_OFFSETS["bg_short_sd"]          # their prior sd, ppm
+
+# %% ../../nbs/62_inversion.mega.ipynb #af1c4543
+def _background_offsets(tw:MegaTwin, ok:np.ndarray, c:MegaExperimentConfig) -> tuple:
+    "The offsets' columns of H (bins x offsets, sparse) and their prior sds: per month and latitude band, and per `bg_short_days` days and band."
+    mi = tw.months.get_indexer(pd.DatetimeIndex(tw.bins.time.values[ok]).to_period("M").to_timestamp())
+    y0, y1 = tw.cfg["bbox"][2], tw.cfg["bbox"][3]
+    bi = np.clip(((tw.bins.lat.values[ok] - y0) / (y1 - y0) * c.bg_offset_bands).astype(int), 0, c.bg_offset_bands - 1)
+    n_off = len(tw.months) * c.bg_offset_bands
+    O = sp.csr_matrix((np.ones(mi.size), (np.arange(mi.size), mi * c.bg_offset_bands + bi)), shape=(mi.size, n_off))
+    blocks, sds = [O], [np.full(n_off, float(c.bg_offset_sd))]
+    if c.bg_short_days > 0 and c.bg_short_sd > 0:                # and faster ones: per `bg_short_days` days and band
+        di = ((pd.DatetimeIndex(tw.bins.time.values[ok]) - tw.days[0]).days // c.bg_short_days).values
+        n_s = int(di.max()) + 1
+        blocks.append(sp.csr_matrix((np.ones(di.size), (np.arange(di.size), di * c.bg_offset_bands + bi)), shape=(di.size, n_s * c.bg_offset_bands)))
+        sds.append(np.full(n_s * c.bg_offset_bands, float(c.bg_short_sd)))
+    return sp.hstack(blocks).tocsr(), np.concatenate(sds)
+
+def _natural_totals(tw:MegaTwin, post, N:int) -> tuple:
+    "Monthly and annual totals (Pg C) of the natural flux (net minus the prescribed fossil) of the domain, the sub-region and the rest."
+    pad = lambda W: np.vstack([W, np.zeros((post.n - N,) + W.shape[1:])]) if post.n > N else W
+    W = np.concatenate([_totals(tw, np.ones(len(tw.states), bool)), _totals(tw, tw.states.south.values), _totals(tw, ~tw.states.south.values)], axis=1)
+    agg = post.aggregate(pad(W))
+    fossil = W.T @ tw.x["fossil"]
+    nm = len(tw.months)
+    months = pd.DataFrame({"month": np.tile(tw.months, 3), "region": np.repeat(["domain", "south", "rest"], nm),
+                           "prior": agg.prior.values - fossil, "posterior": agg.posterior.values - fossil,
+                           "prior_sd": agg.prior_sd.values, "posterior_sd": agg.posterior_sd.values,
+                           "truth": W.T @ tw.x["truth"] - fossil})
+    annual = {}
+    for region, cols in (("domain", slice(0, nm)), ("south", slice(nm, 2 * nm)), ("rest", slice(2 * nm, 3 * nm))):
+        a = post.aggregate(pad(W[:, cols].sum(1)[:, None])).iloc[0]
+        f = (W[:, cols].sum(1) @ tw.x["fossil"])
+        k = 12 / nm                                                           # Pg C per year from the months covered
+        annual[region] = {"prior": k * (a.prior - f), "posterior": k * (a.posterior - f), "posterior_sd": k * a.posterior_sd,
+                          "prior_sd": k * a.prior_sd, "truth": k * (W[:, cols].sum(1) @ tw.x["truth"] - f)}
+    return months, pd.DataFrame(annual).T
+
+# %% ../../nbs/62_inversion.mega.ipynb #057ec92d
 def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
-                    length_km:float=CORRELATION["length_km"], tau_months:float=CORRELATION["tau_months"],
-                    truth_transport:str="particles",     # observations from 'particles' (the inversion's transport) or 'eulerian'
-                    bg_offset_sd:float=BG_OFFSETS["bg_offset_sd"],        # ppm: > 0 also estimates background offsets (prior sd); 0: the paper
-                    bg_offset_bands:int=BG_OFFSETS["bg_offset_bands"],    # one per month and latitude band of the domain (equal bands)
-                    bg_short_days:int=BG_OFFSETS["bg_short_days"],        # faster offsets: per that many days and band (0: none)
-                    bg_short_sd:float=BG_OFFSETS["bg_short_sd"],          # their prior sd, ppm
-                    progress:bool=True) -> dict:
-    "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics."
+                    config:MegaExperimentConfig=None, progress:bool=True, **options) -> dict:
+    "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics; options: `MegaExperimentConfig`'s fields."
+    c = config_from(MegaExperimentConfig, config, options, where="mega_experiment")
+    length_km, tau_months, truth_transport = c.length_km, c.tau_months, c.truth_transport
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
     if truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {truth_transport!r}", variable="truth_transport")
     col = f"value_{truth_transport}"
@@ -278,40 +346,13 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         pr = kron_prior(sd, cells.lat.values, cells.lon.values, len(tw.months), length_km=length_km, tau=tau_months)
     else: pr = DiagPrior(sd)
     N = xa.size
-    if bg_offset_sd > 0:                                         # additive background offsets: one per month and latitude band
-        mi = tw.months.get_indexer(pd.DatetimeIndex(tw.bins.time.values[ok]).to_period("M").to_timestamp())
-        y0, y1 = tw.cfg["bbox"][2], tw.cfg["bbox"][3]
-        bi = np.clip(((tw.bins.lat.values[ok] - y0) / (y1 - y0) * bg_offset_bands).astype(int), 0, bg_offset_bands - 1)
-        n_off = len(tw.months) * bg_offset_bands
-        O = sp.csr_matrix((np.ones(mi.size), (np.arange(mi.size), mi * bg_offset_bands + bi)), shape=(mi.size, n_off))
-        blocks, sds = [O], [np.full(n_off, float(bg_offset_sd))]
-        if bg_short_days > 0 and bg_short_sd > 0:                # and faster ones: per `bg_short_days` days and band
-            di = ((pd.DatetimeIndex(tw.bins.time.values[ok]) - tw.days[0]).days // bg_short_days).values
-            n_s = int(di.max()) + 1
-            blocks.append(sp.csr_matrix((np.ones(di.size), (np.arange(di.size), di * bg_offset_bands + bi)), shape=(di.size, n_s * bg_offset_bands)))
-            sds.append(np.full(n_s * bg_offset_bands, float(bg_short_sd)))
-        O = sp.hstack(blocks).tocsr(); n_off = O.shape[1]
-        H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(n_off)]
-        pr = BlockPrior([pr, DiagPrior(np.concatenate(sds))])
+    if c.bg_offset_sd > 0:                                       # additive background offsets: one per month and latitude band
+        O, o_sd = _background_offsets(tw, ok, c)
+        H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(O.shape[1])]
+        pr = BlockPrior([pr, DiagPrior(o_sd)])
     else: xa_full = xa
     post = invert(H, y, xa_full, pr, so)
-    pad = lambda W: np.vstack([W, np.zeros((post.n - N,) + W.shape[1:])]) if post.n > N else W
-    # totals of the natural flux: net minus the prescribed fossil
-    W = np.concatenate([_totals(tw, np.ones(len(tw.states), bool)), _totals(tw, tw.states.south.values), _totals(tw, ~tw.states.south.values)], axis=1)
-    agg = post.aggregate(pad(W))
-    fossil = W.T @ tw.x["fossil"]
-    nm = len(tw.months)
-    months = pd.DataFrame({"month": np.tile(tw.months, 3), "region": np.repeat(["domain", "south", "rest"], nm),
-                           "prior": agg.prior.values - fossil, "posterior": agg.posterior.values - fossil,
-                           "prior_sd": agg.prior_sd.values, "posterior_sd": agg.posterior_sd.values,
-                           "truth": W.T @ tw.x["truth"] - fossil})
-    annual = {}
-    for region, cols in (("domain", slice(0, nm)), ("south", slice(nm, 2 * nm)), ("rest", slice(2 * nm, 3 * nm))):
-        a = post.aggregate(pad(W[:, cols].sum(1)[:, None])).iloc[0]
-        f = (W[:, cols].sum(1) @ tw.x["fossil"])
-        k = 12 / nm                                                           # Pg C per year from the months covered
-        annual[region] = {"prior": k * (a.prior - f), "posterior": k * (a.posterior - f), "posterior_sd": k * a.posterior_sd,
-                          "prior_sd": k * a.prior_sd, "truth": k * (W[:, cols].sum(1) @ tw.x["truth"] - f)}
+    months, annual = _natural_totals(tw, post, N)
     # fit to the assimilated XCO2 (obs minus model), monthly
     mon = tw.bins.time.dt.to_period("M").to_numpy()[ok]
     fit = pd.DataFrame({"month": mon, "prior": y - post.Hxa, "posterior": y - post.Hx}).groupby("month").agg(
@@ -325,12 +366,13 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         b = bg["stations"][idx]
         o = tw.stations[col].values[idx]
         val[code] = {"prior": _scores(o, b + Hs[idx] @ xa), "posterior": _scores(o, b + Hs[idx] @ post.x[:N])}
-    return {"months": months, "annual": pd.DataFrame(annual).T, "fit": fit, "validation": val,
+    return {"months": months, "annual": annual, "fit": fit, "validation": val,
             "dfs": post.dfs() if post.n <= 6000 else np.nan, "chi2": post.chi2(), "n_obs": int(ok.sum()), "n_state": post.n,
             "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=length_km, tau_months=tau_months,
                            truth_transport=truth_transport),
             "x": post.x[:N], "xa": xa, "bg_offsets": post.x[N:]}
 
+# %% ../../nbs/62_inversion.mega.ipynb #75c017e9
 def experiment_scores(res:dict) -> dict:
     "The twin scores of one experiment: RMSE of monthly natural-flux totals (Pg C per month), 2-sigma coverage, station RMSE."
     m = res["months"]
@@ -395,6 +437,7 @@ def load_twin(path) -> MegaTwin:
     tw.cfg["path"] = str(path)
     return tw
 
+# %% ../../nbs/62_inversion.mega.ipynb #9fb014fa
 @contextlib.contextmanager
 def _locked(path:Path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -443,6 +486,7 @@ def mean_relative_deviation(series:list) -> float:
     mu = X.mean(0)
     return float(np.abs(X - mu).mean() / max(np.abs(mu).mean(), 1e-12))
 
+# %% ../../nbs/62_inversion.mega.ipynb #3c88cf1c
 def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
     "From a sensitivity sweep's results table: (experiments table, monthly posteriors table, statements dict)."
     from carbonflux_nb.workflows import read_record

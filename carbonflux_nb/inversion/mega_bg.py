@@ -11,7 +11,8 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 from ..core import InputError, MissingDataError, GridMismatchError, data_path, check_time_axis
-from ..twin.atmos import AtmosGrid, A_EARTH
+from ..twin.atmos import AtmosGrid
+from ..constants import R_EARTH_M, SECONDS_PER_DAY
 from ..atmos.eulerian import EulerianModel
 
 # %% auto #0
@@ -82,7 +83,7 @@ def domain_fraction(grid:AtmosGrid,                # the Eulerian model's grid
     x0, x1, y0, y1 = bbox
     lon_f, lat_f = np.arange(x0 + res / 2, x1, res), np.arange(y0 + res / 2, y1, res)
     inside = _land(lon_f, lat_f) if land_only else np.ones((lat_f.size, lon_f.size), bool)
-    area_f = A_EARTH ** 2 * np.deg2rad(res) * (np.sin(np.deg2rad(lat_f + res / 2)) - np.sin(np.deg2rad(lat_f - res / 2)))
+    area_f = R_EARTH_M ** 2 * np.deg2rad(res) * (np.sin(np.deg2rad(lat_f + res / 2)) - np.sin(np.deg2rad(lat_f - res / 2)))
     j = np.searchsorted(grid.lat_e, lat_f) - 1; i = np.searchsorted(grid.lon_e, ((lon_f + 180) % 360) - 180) - 1
     frac = np.zeros(grid.shape[1:])
     np.add.at(frac, (np.broadcast_to(j[:, None], inside.shape), np.broadcast_to(i[None, :], inside.shape)), inside * area_f[:, None])
@@ -153,7 +154,7 @@ def model_background(model:EulerianModel,
     check_time_axis(days, variable="days", equidistant=True)
     if len(days) > 1 and days[1] - days[0] != pd.Timedelta(days=1): raise InputError("days must be consecutive", variable="days")
     g = model.grid; K, J, I = g.shape; R = int(run_days)
-    steps = int(round(86400 / model.dt))
+    steps = int(round(SECONDS_PER_DAY / model.dt))
     start = days[0] - pd.Timedelta(days=R - 1)
     q = np.broadcast_to(np.asarray(init(start), float), (R, K, J, I)).copy()
     xco2 = np.empty((len(days), J, I), np.float32); sfc = np.empty_like(xco2)
