@@ -1327,7 +1327,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'carbonflux_nb.twin.land._ecosystem_index': ( 'twin.land.html#_ecosystem_index',
                                                                                        'carbonflux_nb/twin/land.py'),
                                          'carbonflux_nb.twin.land._elevation': ('twin.land.html#_elevation', 'carbonflux_nb/twin/land.py'),
-                                         'carbonflux_nb.twin.land._land': ('twin.land.html#_land', 'carbonflux_nb/twin/land.py'),
                                          'carbonflux_nb.twin.land._mean_temperature': ( 'twin.land.html#_mean_temperature',
                                                                                         'carbonflux_nb/twin/land.py'),
                                          'carbonflux_nb.twin.land._moisture': ('twin.land.html#_moisture', 'carbonflux_nb/twin/land.py'),

@@ -4,14 +4,17 @@
 
 # %% ../../nbs/60_inversion.bayes.ipynb #cb83a756
 from __future__ import annotations
+
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
 from fastcore.basics import patch
+
 from ..constants import R_EARTH_M
-from ..core import InputError, MissingDataError, GridMismatchError
+from ..core import GridMismatchError, InputError, MissingDataError
 
 # %% auto #0
 __all__ = ['BIG_N', 'DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'BlockPrior', 'exp_correlation', 'great_circle_km',

@@ -4,13 +4,15 @@
 
 # %% ../../nbs/70_inversion.enkf.ipynb #daf74924
 from __future__ import annotations
-from dataclasses import dataclass, field
+
 import time
+from dataclasses import dataclass
+
 import numpy as np
-import pandas as pd
 import scipy.linalg as sla
 from scipy.optimize import minimize
-from ..core import InputError, MissingDataError, GridMismatchError, rng, config_from
+
+from ..core import GridMismatchError, InputError, MissingDataError, config_from, rng
 
 # %% auto #0
 __all__ = ['INFLATION_BOUNDS', 'MODES', 'check_obs', 'InnovationStats', 'InflationEstimate', 'ml_inflation', 'Analysis',
@@ -232,8 +234,8 @@ class L96Config:
 def run_l96(method:str="stochastic", N:int=40, infl:float=1.06, config:L96Config=None, progress:bool=False, **options) -> dict:
     "A twin experiment on Lorenz-96: time-mean analysis RMSE after `burn` steps, and the inflation per step; options: `L96Config`'s fields."
     cfg = config_from(L96Config, config, options, where="run_l96")
-    from tqdm.auto import tqdm
     from threadpoolctl import threadpool_limits
+    from tqdm.auto import tqdm
     with threadpool_limits(1):              # 40 x 40 matrices: BLAS threads only add overhead
         return _run_l96(method, N, infl, cfg, progress, tqdm)
 

@@ -4,23 +4,33 @@
 
 # %% ../../nbs/71_inversion.mcas.ipynb #622fc284
 from __future__ import annotations
-from dataclasses import dataclass, field
+
 import time
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 from tqdm.auto import tqdm
-from ..core import InputError, GridMismatchError, rng, in_test, config_from
-from ..config import get_settings
-from ..constants import PGC_PER_PPM, DAYS_PER_YEAR, SECONDS_PER_DAY
-from ..metrics import carbontracker_regions, regrid_regions
-from ..twin.atmos import AtmosGrid, atmos_grid, WindField
+
+from carbonflux_nb.twin.observing import (
+    aircraft_schedule,
+    altitude_to_sigma,
+    averaging_kernel,
+    insitu_schedule,
+    oco2_soundings_twin,
+    pressure_weights,
+    tccon_schedule,
+)
+
 from ..atmos.eulerian import EulerianModel
-from ..twin.fluxes import atmos_fluxes, initial_co2, AtmosFluxes
-from ..twin.observing import (insitu_schedule, aircraft_schedule, tccon_schedule, oco2_soundings_twin, averaging_kernel,
-                                     pressure_weights, altitude_to_sigma)
+from ..config import get_settings
+from ..constants import DAYS_PER_YEAR, PGC_PER_PPM, SECONDS_PER_DAY
+from ..core import InputError, config_from, rng
+from ..metrics import carbontracker_regions, regrid_regions
+from ..twin.atmos import AtmosGrid, WindField, atmos_grid
+from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
 from .bayes import great_circle_km
-from .enkf import enkf_analysis, ml_inflation, InnovationStats
+from .enkf import InnovationStats, enkf_analysis, ml_inflation
 
 # %% auto #0
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS', 'McasRegions',
@@ -215,7 +225,7 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
         raise InputError(f"{n_weeks} weeks and a {window_days}-day window from {start:%Y-%m-%d} run past the twin's year", variable="n_weeks")
     clock, timings = time.perf_counter(), {}
     g = atmos_grid(); model = EulerianModel(g, WindField(seed=seed))
-    from carbonflux_nb.twin.land import world_spec, build_world, monthly
+    from carbonflux_nb.twin.land import build_world, monthly, world_spec
     world_m = monthly(build_world(world_spec("global", "small", seed=seed, years=(start.year, start.year))))
     fx = atmos_fluxes(g, year=start.year, seed=seed, world_m=world_m)
     fx_b = atmos_fluxes(g, year=start.year, seed=seed + 1, world_m=world_m)

@@ -4,25 +4,37 @@
 
 # %% ../../nbs/62_inversion.mega.ipynb #692bff99
 from __future__ import annotations
+
 import time
 from dataclasses import dataclass, field, replace
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 import scipy.sparse as sp
+import xarray as xr
 from tqdm.auto import tqdm
-from ..core import InputError, rng, in_test, config_from
+
+from carbonflux_nb.inversion.mega_bg import (
+    BACKGROUNDS,
+    BackgroundSpec,
+    bilinear_at,
+    domain_fraction,
+    model_background,
+    model_xco2_at,
+    obs_background,
+    satellite_scaling,
+)
+
+from ..atmos.eulerian import EulerianModel
+from ..atmos.lagrangian import SRMatrix, build_srm
 from ..config import get_settings
 from ..constants import SECONDS_PER_DAY
+from ..core import InputError, config_from, rng
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
-from ..atmos.eulerian import EulerianModel
-from ..twin.fluxes import atmos_fluxes, initial_co2, conservative_regrid
-from ..twin.observing import oco2_soundings_twin, grid_soundings
-from ..atmos.lagrangian import build_srm, SRMatrix
-from ..twin.land import world_spec, build_world, monthly
-from .mega_bg import (BACKGROUNDS, BackgroundSpec, obs_background, model_background, model_xco2_at,
-                                   satellite_scaling, domain_fraction, bilinear_at)
-from .bayes import invert, DiagPrior, BlockPrior, kron_prior
+from ..twin.fluxes import atmos_fluxes, conservative_regrid, initial_co2
+from ..twin.land import build_world, monthly, world_spec
+from ..twin.observing import grid_soundings, oco2_soundings_twin
+from .bayes import BlockPrior, DiagPrior, invert, kron_prior
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'sub_region_sink', 'MegaTwin',
@@ -133,8 +145,8 @@ def _twin_bins(g:AtmosGrid, fx, x3_t:xr.DataArray, dom:AtmosGrid, obs_start, end
     snd = snd[snd.xco2_quality_flag == 0].reset_index(drop=True)
     snd["value"] = _sample(x3_t, snd) + snd.xco2_uncertainty.values * r.standard_normal(len(snd))
     snd["uncertainty"] = snd.xco2_uncertainty
-    from carbonflux_nb.twin.land import _land
-    land_cells = _land(dom.lon, dom.lat)
+    from carbonflux_nb.geo import land_mask
+    land_cells = land_mask(dom.lat, dom.lon)
     jd = np.searchsorted(dom.lat_e, snd.lat.values) - 1; id_ = np.searchsorted(dom.lon_e, snd.lon.values) - 1
     inside = (jd >= 0) & (jd < dom.shape[1]) & (id_ >= 0) & (id_ < dom.shape[2])
     inside[inside] &= land_cells[jd[inside], id_[inside]]
@@ -394,9 +406,13 @@ def validation_table(res:dict) -> pd.DataFrame:
     return t.sort_index(axis=1, level=0)
 
 # %% ../../nbs/62_inversion.mega.ipynb #1c188be4
-import json, fcntl, contextlib
+import contextlib
+import fcntl
+import json
 from pathlib import Path
+
 from ..io import atomic_output
+
 
 def save_twin(tw:MegaTwin, path) -> Path:
     "Write the twin to folder `path` (atomically)."

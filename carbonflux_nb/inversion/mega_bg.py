@@ -4,16 +4,19 @@
 
 # %% ../../nbs/61_inversion.mega_bg.ipynb #b9c85e22
 from __future__ import annotations
+
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
-from ..core import InputError, MissingDataError, GridMismatchError, data_path, check_time_axis
-from ..twin.atmos import AtmosGrid
-from ..constants import R_EARTH_M, SECONDS_PER_DAY
+
 from ..atmos.eulerian import EulerianModel
+from ..constants import R_EARTH_M, SECONDS_PER_DAY
+from ..core import GridMismatchError, InputError, MissingDataError, check_time_axis, data_path
+from ..twin.atmos import AtmosGrid
 
 # %% auto #0
 __all__ = ['BACKGROUNDS', 'BackgroundSpec', 'obs_background', 'domain_fraction', 'bilinear_at', 'model_xco2_at',
@@ -79,10 +82,10 @@ def domain_fraction(grid:AtmosGrid,                # the Eulerian model's grid
                     res:float=1.0,                 # resolution of the domain mask, degrees
                     land_only:bool=True)->np.ndarray:
     "(J, I) share of each model cell's area inside the domain (its land only, by default)."
-    from carbonflux_nb.twin.land import _land
+    from carbonflux_nb.geo import land_mask
     x0, x1, y0, y1 = bbox
     lon_f, lat_f = np.arange(x0 + res / 2, x1, res), np.arange(y0 + res / 2, y1, res)
-    inside = _land(lon_f, lat_f) if land_only else np.ones((lat_f.size, lon_f.size), bool)
+    inside = land_mask(lat_f, lon_f) if land_only else np.ones((lat_f.size, lon_f.size), bool)
     area_f = R_EARTH_M ** 2 * np.deg2rad(res) * (np.sin(np.deg2rad(lat_f + res / 2)) - np.sin(np.deg2rad(lat_f - res / 2)))
     j = np.searchsorted(grid.lat_e, lat_f) - 1; i = np.searchsorted(grid.lon_e, ((lon_f + 180) % 360) - 180) - 1
     frac = np.zeros(grid.shape[1:])

@@ -98,10 +98,6 @@ def _elevation(spec, lon, lat):
         return np.clip(base + 500 * relief, 100, 7500)
     return np.clip(400 + 600 * smooth_field(spec.seed, "uplands", lon, lat, scale=30.0) + 300 * relief, 0, 5000)
 
-def _land(lon1, lat1):
-    "Land (True) on a grid of cell centres. Deprecated alias (note the order lon, lat): use `carbonflux_nb.geo.land_mask(lat, lon)`."
-    return land_mask(lat1, lon1)
-
 def _moisture(spec, lon, lat):
     "A moisture index in [0, 1] (dry to wet): east-west gradient on the plateau, smooth pattern elsewhere."
     m = smooth_field(spec.seed, "moisture", lon, lat, scale=15.0) * 0.15
