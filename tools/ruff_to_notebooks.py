@@ -2,8 +2,9 @@
 written back into its source notebook (relative imports turned back into `carbonflux_nb.` ones), then re-exported.
 
 The package is generated from the notebooks, so ruff's fixes (sorted imports, unused imports removed) must land in
-the notebooks; nbdev's own `nbdev-update` does not turn multi-line relative imports back. Run it as `make lint-fix`;
-check the notebooks' tests afterwards (an import that only a notebook's test cells used is gone from the export)."""
+the notebooks; nbdev's own `nbdev-update` does not turn multi-line relative imports back. Run it as `make lint-fix`,
+then `make lint`: an import that only a notebook's test cells used is gone from the export, and the lint of the
+notebooks (undefined names) says which test cell now needs its own import."""
 import json, re, subprocess, sys
 from pathlib import Path
 

@@ -10,18 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..constants import DRY_AIR_MASS_KG, G0_M_S2, M_AIR_KG_PER_MOL, PS_DRY_PA, R_EARTH_M
+from ..constants import DRY_AIR_MASS_KG, G0_M_S2, PS_DRY_PA, R_EARTH_M
 from ..core import InputError, rng
 
 # %% auto #0
-__all__ = ['A_EARTH', 'G0', 'M_AIR', 'DRY_AIR_MASS', 'PS_DRY', 'SIGMA_EDGES_10', 'AtmosGrid', 'atmos_grid', 'WindField',
-           'mass_fluxes', 'divergence', 'courant', 'point_winds']
+__all__ = ['A_EARTH', 'G0', 'DRY_AIR_MASS', 'PS_DRY', 'SIGMA_EDGES_10', 'AtmosGrid', 'atmos_grid', 'WindField', 'mass_fluxes',
+           'divergence', 'courant', 'point_winds']
 
 # %% ../../nbs/50_twin.atmos.ipynb #e40d655f
 # short names of carbonflux_nb.constants values, kept for the modules that import them from here
 A_EARTH = R_EARTH_M              # m, the authalic radius
 G0 = G0_M_S2                     # m s-2
-M_AIR = M_AIR_KG_PER_MOL         # kg mol-1 (!), dry air; core.M_AIR is g mol-1: new code should name M_AIR_KG_PER_MOL
 DRY_AIR_MASS = DRY_AIR_MASS_KG   # kg, the dry atmosphere (Trenberth and Smith 2005)
 PS_DRY = PS_DRY_PA               # Pa: the uniform surface pressure that holds it (about 987 hPa)
 SIGMA_EDGES_10 = np.array([1.0, 0.97, 0.93, 0.87, 0.79, 0.69, 0.57, 0.44, 0.30, 0.15, 0.0])
