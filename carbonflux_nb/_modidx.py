@@ -536,6 +536,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'carbonflux_nb.geo.fractional_year': ('geo.html#fractional_year', 'carbonflux_nb/geo.py'),
                                    'carbonflux_nb.geo.haversine_km': ('geo.html#haversine_km', 'carbonflux_nb/geo.py'),
                                    'carbonflux_nb.geo.land_mask': ('geo.html#land_mask', 'carbonflux_nb/geo.py'),
+                                   'carbonflux_nb.geo.sine_declination': ('geo.html#sine_declination', 'carbonflux_nb/geo.py'),
                                    'carbonflux_nb.geo.solar_declination': ('geo.html#solar_declination', 'carbonflux_nb/geo.py')},
             'carbonflux_nb.gpp.fluxformer': { 'carbonflux_nb.gpp.fluxformer.BiLSTM': ( 'gpp.fluxformer.html#bilstm',
                                                                                        'carbonflux_nb/gpp/fluxformer.py'),

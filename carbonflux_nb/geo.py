@@ -13,7 +13,8 @@ from .constants import R_EARTH_M
 from .core import data_path, use_offline_geodata
 
 # %% auto #0
-__all__ = ['haversine_km', 'land_mask', 'fractional_year', 'solar_declination', 'equation_of_time', 'cos_zenith']
+__all__ = ['haversine_km', 'land_mask', 'fractional_year', 'solar_declination', 'equation_of_time', 'cos_zenith',
+           'sine_declination']
 
 # %% ../nbs/00c_geo.ipynb #ed3ee814
 def haversine_km(lat1, lon1,              # degrees north, east (arrays broadcast against each other)
@@ -65,3 +66,12 @@ def cos_zenith(lat,         # degrees north
     "Cosine of the solar zenith angle (negative with the sun below the horizon)."
     phi = np.deg2rad(lat)
     return np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(np.deg2rad(15 * (solar_hour - 12)))
+
+# %% ../nbs/00c_geo.ipynb #983561dd
+def sine_declination(doy,                  # day of year (1 = 1 January), any array shape
+                     year_days:float=365.25,  # days of the sine's period (the land twin uses 365.0)
+                     degrees:bool=False,   # degrees instead of radians (the sub-solar latitude)
+                    ):
+    "The twin worlds' solar declination: 23.44 degrees x sin(2 pi (doy - 81) / year_days) (Spencer's series: `solar_declination`)."
+    if degrees: return 23.44 * np.sin(2 * np.pi * (doy - 81) / year_days)
+    return np.deg2rad(23.44) * np.sin(2 * np.pi * (doy - 81) / year_days)

@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core import InputError, ppm_to_pgc, rng
-from ..geo import cos_zenith
+from ..geo import cos_zenith, sine_declination
 from ..metrics import carbontracker_regions, regrid_regions
 from .atmos import AtmosGrid, atmos_grid
 from .land import build_world, monthly, world_spec
@@ -111,7 +111,7 @@ class AtmosFluxes:
 def _diurnal(grid:AtmosGrid, t:pd.Timestamp, hours:float=3.0) -> np.ndarray:
     "The sun's elevation factor max(cos zenith, 0) over the `hours` from t, divided by its daily mean (J, I)."
     doy = t.day_of_year
-    dec = np.deg2rad(23.44) * np.sin(2 * np.pi * (doy - 81) / 365.25)   # a plain sine, not geo's Spencer series (the stored twin uses it)
+    dec = sine_declination(doy)   # the twin's plain sine, not geo's Spencer series (the stored twin uses it)
     lat = grid.lat[:, None]
     def cosz(h_utc): return np.maximum(cos_zenith(lat, dec, h_utc + grid.lon[None, :] / 15), 0)   # solar time = UTC + lon / 15
     hh = t.hour + t.minute / 60

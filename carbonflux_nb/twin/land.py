@@ -17,7 +17,7 @@ from ..classes import TIBET_ECOSYSTEMS as TIBET_ECOSYSTEMS  # defined there, re-
 from ..config import get_settings
 from ..constants import KELVIN_AT_0C, LT_E0_1994_K, LT_T0_K, LT_TREF_1994_K
 from ..core import InputError, Region, rng
-from ..geo import land_mask
+from ..geo import land_mask, sine_declination
 
 # %% auto #0
 __all__ = ['SIZES', 'ECOSYSTEMS', 'TOWER_SHARES', 'WorldSpec', 'world_spec', 'smooth_field', 'study_region', 'static_fields',
@@ -214,9 +214,9 @@ def clear_sky_shortwave(lat,    # degrees north
                         elev,   # elevation, m
                        ):       # W m-2
     "Daily mean clear-sky shortwave at the surface, W m-2 (top of atmosphere x transmissivity)."
-    # a plain 23.44 deg sine declination, not geo's Spencer series: the twin's worlds (and every number asserted on them) use it
+    # the twin's plain sine declination (geo), not Spencer's series: the twin's worlds (and every number asserted on them) use it
     phi = np.deg2rad(lat)
-    decl = np.deg2rad(23.44) * np.sin(2 * np.pi * (doy - 81) / 365.0)
+    decl = sine_declination(doy, 365.0)
     ws = np.arccos(np.clip(-np.tan(phi) * np.tan(decl), -1, 1))
     toa = 1361 / np.pi * (ws * np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.sin(ws))
     return toa * (0.70 + 2.5e-5 * elev)

@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core import InputError, rng
+from ..geo import sine_declination
 from .atmos import AtmosGrid
 from .land_obs import OCO2, oco2_ground_track
 
@@ -58,7 +59,7 @@ def oco2_soundings_twin(grid:AtmosGrid,           # the transport grid (global)
     df["iy"] = np.searchsorted(grid.lat_e, df.lat.values) - 1; df["ix"] = np.searchsorted(grid.lon_e, df.lon.values) - 1
     on_land = land[df.iy, df.ix] >= 0.5
     doy = df.time.dt.day_of_year.values
-    subsolar = 23.44 * np.sin(2 * np.pi * (doy - 81) / 365.25)   # sub-solar latitude: a plain sine (not geo's Spencer series)
+    subsolar = sine_declination(doy, degrees=True)   # sub-solar latitude: the twin's plain sine (not geo's Spencer series)
     glint_ok = ~on_land & (np.abs(df.lat.values - subsolar) < 60)
     df = df[on_land | glint_ok].reset_index(drop=True)
     on_land = land[df.iy, df.ix] >= 0.5
