@@ -52,8 +52,9 @@ def default_sigint():
 
 
 # The slowest tests, seconds on the 2-core machine (`make test` prints the 30 slowest; update when they change a lot).
-# They are started first, so that pytest-xdist's workers do not end with one long notebook running alone.
-SLOW_FIRST = {"41_gpp.sif_ec": 110, "21_gpp.automl_products": 106, "71_inversion.mcas": 97, "20_gpp.automl": 88,
+# They are started first, so that pytest-xdist's workers do not end with one long notebook running alone. The compiled-kernels
+# test goes before everything (999): it fills numba's cache before the notebooks that use those kernels start (test_kernels.py).
+SLOW_FIRST = {"test_compiled_kernels_in_a_fresh_process": 999, "41_gpp.sif_ec": 110, "21_gpp.automl_products": 106, "71_inversion.mcas": 97, "20_gpp.automl": 88,
               "22_lesson_automl_fluxnet": 87, "33_lesson_fluxformer_twin": 81, "62_inversion.mega": 72, "runs/automl_gpp": 72,
               "31_gpp.fluxformer": 60, "runs/sif_ec": 58, "runs/mcas": 57, "70_inversion.enkf": 55, "34_lesson_fluxformer_fluxnet": 49,
               "runs/fluxformer": 46, "test_same_seed_same_numbers_other_seed_others": 43, "09_twin.land": 32,
