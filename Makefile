@@ -49,10 +49,12 @@ check-sync: $(STAMP)
 	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: commit the exported package and cleaned notebooks"; git status --short -- nbs carbonflux_nb; exit 1; fi
 
 ## ruff (pyflakes + isort) on the package: the notebooks' exported code (fix in the notebooks, then make sync);
-## and no undefined name in any notebook (e.g. a test cell that relied on an import the export no longer makes)
+## no undefined name in any notebook (e.g. a test cell that relied on an import the export no longer makes); pyflakes on
+## the tests, benchmarks and tools
 lint: $(STAMP)
 	$(BIN)/ruff check carbonflux_nb
 	$(BIN)/ruff check --select F821 nbs
+	$(BIN)/ruff check --select F tests benchmarks tools
 
 ## ruff's fixes (sorted imports, unused imports removed) carried back into the notebooks, then re-exported
 lint-fix: $(STAMP)

@@ -8,7 +8,7 @@ author on the 2-core development machine; R is not installed here, so they are q
     .venv/bin/python benchmarks/ec_bench.py            # the table (about 20 s)
     .venv/bin/python benchmarks/ec_bench.py --check    # exit 1 if the whole chain >= 3 s or night-time only >= 1 s (warm)
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, subprocess, sys
 
 # REddyProc 1.3.3, DE-Tha 1998 (issue 4): u* 0.29 s, NEE MDS 5.2 s, met MDS + night-time 0.83 s, day-time 22.1 s
 REDDYPROC = {"ustar": 0.29, "mds_nee": 5.2, "mds_met+nighttime": 0.83, "daytime": 22.1, "total": 28.4}

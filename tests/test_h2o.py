@@ -1,6 +1,6 @@
 """No orphan h2o JVM: a session started by `gpp.automl.H2OSession` is gone (checked by its PID) after a normal
 exit, after an error inside the `with` block and after Ctrl-C, each in a process of its own."""
-import json, os, signal, subprocess, sys, time
+import json, signal, subprocess, sys, time
 import psutil, socket
 import pytest
 from conftest import default_sigint

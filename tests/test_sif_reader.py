@@ -1,7 +1,6 @@
 """The SIF table reader on a user's gzipped CSV: own column names, GPP in umol m-2 s-1, errors naming file and column."""
 import gzip
 import numpy as np
-import pandas as pd
 import pytest
 from carbonflux_nb.core import InputError, UnitsError, M_C, SECONDS_PER_DAY
 from carbonflux_nb.gpp.sif_reader import example_sif_table, read_sif_table
