@@ -317,7 +317,7 @@ def warmup_store(seed:int) -> Path:
 def measure_one(path:str, k:int, cfg:dict, args) -> dict:
     "Time and peak memory of one path on one grid size, after imports, cluster start-up and a warm-up run."
     import xarray as xr  # noqa: F401  (imported before the measurement, like everything else)
-    from carbonflux_nb.upscale import dask_client, close_client
+    from carbonflux_nb.cluster import close_client, dask_client
     from carbonflux_nb.io import read_zarr  # noqa: F401
     spec = grid_spec(k, cfg)
     model = pickle.loads((WORK / "model.pkl").read_bytes())

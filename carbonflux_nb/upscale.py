@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .cluster import close_client, dask_client  # noqa: F401 (close_client: re-exported for older imports)
+from .cluster import dask_client
 from .config import get_settings
 from .core import InputError, canonical_units, check_same_grid
 

@@ -213,7 +213,7 @@ def upscale_gpp(
                                         pfts=" ".join(map(str, masks.pft.values)), features=", ".join(features))
     if not compute: return out
     if scheduler == "distributed":
-        from carbonflux_nb.upscale import dask_client
+        from carbonflux_nb.cluster import dask_client
         dask_client()
         return out.compute()
     return out.compute(scheduler=scheduler)

@@ -356,7 +356,7 @@ def _forecaster(model:EulerianModel, src:FluxSource, use_dask:bool=None):
     "`_forecast` with the model and fluxes bound: in this process, or on dask in chunks of members, one per worker."
     if not (use_dask or (use_dask is None and get_settings().scheduler_address)):
         return lambda prior, lam, C, *a: _forecast(model, src, prior, lam, C, *a)
-    from carbonflux_nb.upscale import dask_client
+    from carbonflux_nb.cluster import dask_client
     client = dask_client(); n_workers = max(1, len(client.scheduler_info()["workers"]))
     model_f, src_f = client.scatter(model, broadcast=True), client.scatter(src, broadcast=True)
     def on_dask(prior, lam, C, *a):
