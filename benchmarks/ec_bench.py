@@ -27,7 +27,7 @@ for i in range(repeat + 1):
     t = time.perf_counter()
     r = process_site(df, 51.0, 13.6, 1, daytime=daytime)
     runs.append({"steps": r.timings, "total": time.perf_counter() - t})
-print(json.dumps({"import": t_import, "runs": runs, "annual": r.annual().to_dict(), "ustar": r.meta["ustar"], "E_0": r.meta["E_0"]}))
+print(json.dumps({"import": t_import, "runs": runs, "annual": r.annual().iloc[0].to_dict(), "ustar": r.meta["ustar"], "E_0": r.meta["E_0"]}))
 """
 
 def measure(daytime: bool, repeat: int) -> dict:

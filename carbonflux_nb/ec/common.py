@@ -5,6 +5,9 @@
 # %% ../../nbs/10_ec.common.ipynb #f4f97e23
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -13,8 +16,8 @@ from ..core import InputError, MissingDataError, TimeAxisError
 
 # %% auto #0
 __all__ = ['UMOL_M2_S_TO_GC_M2_D', 'check_halfhourly', 'pad_to_days', 'filter_long_runs', 'solar_declination', 'solar_elevation',
-           'extraterrestrial_radiation', 'potential_radiation', 'esat_magnus', 'esat_sonntag', 'vpd_from_rh',
-           'vpd_from_dew', 'vpd', 'annual_gc']
+           'extraterrestrial_radiation', 'parse_tz_hours', 'check_site', 'potential_radiation', 'check_time_zone',
+           'esat_magnus', 'esat_sonntag', 'vpd_from_rh', 'vpd_from_dew', 'vpd', 'annual_gc']
 
 # %% ../../nbs/10_ec.common.ipynb #fd9352aa
 def check_halfhourly(
@@ -115,21 +118,47 @@ def extraterrestrial_radiation(doy):
     return 1366.1 * (1.00011 + 0.034221 * np.cos(fy) + 0.00128 * np.sin(fy)
                      + 0.000719 * np.cos(2 * fy) + 0.000077 * np.sin(2 * fy))
 
-def _check_site(lat, lon, tz_hours):
-    "Latitude, longitude and time zone in range, else InputError naming the one that is not."
+# %% ../../nbs/10_ec.common.ipynb #715c4e66
+def parse_tz_hours(
+    v,                 # hours ahead of UTC: a number, or a label 'UTC+1', 'UTC-5', 'UTC+5:30', 'GMT-03:00', '+1', '1'
+    source=None,       # file or object named in errors
+)->float:              # hours ahead of UTC (None stays None)
+    "A time zone as hours ahead of UTC, from a number or a label; `InputError` naming tz_hours if it is neither."
+    if v is None: return None
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)): return float(v)
+    s = str(v).strip()
+    if re.fullmatch(r"UTC|GMT", s, flags=re.I): return 0.0
+    m = re.fullmatch(r"(?:(?:UTC|GMT)\s*)?([+-])?\s*(\d{1,2}(?:\.\d+)?)(?::([0-5]\d))?", s, flags=re.I)
+    if isinstance(v, (bool, np.bool_)) or not m or (m.group(3) and "." in m.group(2)):
+        raise InputError(f"time zone {v!r} not understood: give hours ahead of UTC as a number (1, -5, 5.5) or a "
+                         "label ('UTC+1', 'UTC-5', 'UTC+5:30')", source, "tz_hours")
+    return (-1.0 if m.group(1) == "-" else 1.0) * (float(m.group(2)) + int(m.group(3) or 0) / 60)
+
+def check_site(
+    lat, lon, tz_hours,   # latitude (deg N), longitude (deg E), time zone (hours ahead of UTC, or a label 'UTC+1')
+    source=None,          # file or object named in errors
+)->tuple:                 # (lat, lon, tz_hours) as floats
+    "Latitude, longitude and time zone as numbers in range, else `InputError` naming the one that is not."
+    tz_hours = parse_tz_hours(tz_hours, source)
+    out = []
     for name, v, lo, hi in [("lat", lat, -90, 90), ("lon", lon, -180, 360), ("tz_hours", tz_hours, -12, 14)]:
-        if v is None or not np.isfinite(v) or not lo <= v <= hi:
-            raise InputError(f"{name} = {v} is not a valid value ({lo}..{hi}); the site location is needed for potential radiation", variable=name)
+        try: x = float(v)
+        except (TypeError, ValueError): x = np.nan
+        if not (np.isfinite(x) and lo <= x <= hi):
+            raise InputError(f"{name} = {v!r} is not a valid value ({lo}..{hi}); the site location is needed for potential "
+                             "radiation", source, name)
+        out.append(x)
+    return tuple(out)
 
 def potential_radiation(
     time,              # DatetimeIndex of interval starts in local standard time (or a DataFrame with one)
     lat:float,         # latitude, degrees north
     lon:float,         # longitude, degrees east
-    tz_hours:float,    # standard time zone of the stamps, hours ahead of UTC
+    tz_hours:float,    # standard time zone of the stamps, hours ahead of UTC (or a label such as 'UTC+1')
     step=None,         # interval length (default: inferred from the index)
 )->np.ndarray:         # potential radiation (W m-2) at the middle of each interval
     "REddyProc's potential radiation at interval middles, vectorised."
-    _check_site(lat, lon, tz_hours)
+    lat, lon, tz_hours = check_site(lat, lon, tz_hours)
     t = time.index if isinstance(time, pd.DataFrame) else pd.DatetimeIndex(time)
     step = pd.Timedelta(step) if step is not None else pd.Timedelta(int(np.median(np.diff(t.as_unit("ns").asi8))), "ns")
     mid = t + step / 2
@@ -137,6 +166,53 @@ def potential_radiation(
     hour = (mid - mid.normalize()).total_seconds().to_numpy() / 3600.0
     elev = solar_elevation(doy, hour, lat, lon, tz_hours)
     return np.where(elev <= 0, 0.0, extraterrestrial_radiation(doy) * np.sin(elev))
+
+# %% ../../nbs/10_ec.common.ipynb #b3eb3159
+def check_time_zone(
+    rg,                     # global radiation (W m-2): a Series, or a DataFrame with an `Rg` column, on a DatetimeIndex of interval starts
+    lat:float, lon:float,   # site location, degrees N and E
+    tz_hours,               # the time zone the stamps are said to be in (hours ahead of UTC, or a label 'UTC+1')
+    source=None,            # file or object named in messages (default: attrs['source'])
+    max_hours:float=2.0,    # InputError when measured Rg peaks more than this many hours from potential radiation
+    warn_hours:float=1.0,   # UserWarning from this many hours (and more than one record: interval ends shift by one)
+    min_days:float=7,       # fewer days of Rg than this: no check (NaN returned)
+)->float:                   # hours by which the mean day of measured Rg lags potential radiation's (NaN: not judged)
+    "Check the time zone: the mean diurnal cycle of measured Rg against that of potential radiation."
+    if isinstance(rg, pd.DataFrame):
+        source = source if source is not None else rg.attrs.get("source")
+        if "Rg" not in rg: raise InputError("global radiation is needed to check the time zone", source, "Rg")
+        rg = rg["Rg"]
+    source = source if source is not None else rg.attrs.get("source")
+    lat, lon, tz = check_site(lat, lon, tz_hours, source)
+    t = rg.index
+    if not isinstance(t, pd.DatetimeIndex) or len(t) < 2:
+        raise TimeAxisError("a DatetimeIndex of interval starts is needed to check the time zone", source, "time")
+    step = pd.Timedelta(int(np.median(np.diff(t.as_unit("ns").asi8))), "ns")
+    per_day = pd.Timedelta("1D") / step
+    if per_day != int(per_day) or per_day < 8: return np.nan       # not a sub-daily record on a regular grid
+    per_day, v = int(per_day), rg.to_numpy(float)
+    ok = np.isfinite(v)
+    slot = ((t - t.normalize()) // step).to_numpy()[ok]
+    cnt = np.bincount(slot, minlength=per_day)
+    if ok.sum() < min_days * per_day or (cnt == 0).any(): return np.nan
+    m_rg = np.bincount(slot, v[ok], per_day) / cnt
+    m_pot = np.bincount(slot, potential_radiation(t, lat, lon, tz, step=step)[ok], per_day) / cnt
+    a, b = m_rg - m_rg.mean(), m_pot - m_pot.mean()
+    if not (a.std() > 0 and b.std() > 0): return np.nan
+    lags = np.arange(-(per_day // 2) + 1, per_day // 2 + 1)
+    cc = np.array([np.dot(a, np.roll(b, k)) for k in lags]) / (np.linalg.norm(a) * np.linalg.norm(b))
+    if cc.max() < 0.5: return np.nan                             # no diurnal cycle like the sun's: not judged here
+    off = float(lags[np.argmax(cc)] * (step / pd.Timedelta("1h")))
+    if abs(off) < warn_hours or abs(off) <= step / pd.Timedelta("1h"): return off
+    best = tz + off
+    best = best - 24 if best > 14 else best + 24 if best < -12 else best
+    msg = (f"measured Rg peaks {abs(off):g} h {'after' if off > 0 else 'before'} potential radiation at {lat:g} N, {lon:g} E: "
+           f"tz_hours={tz:+g} given, {best:+g} fits best (unless the longitude or the time stamps are off)")
+    if abs(off) > max_hours:
+        raise InputError(f"{msg}; more than {max_hours:g} h is refused (the tolerance is `max_hours`, "
+                         "process_site's `tz_max_hours`)", source, "tz_hours")
+    warnings.warn(f"{source or 'the record'}, variable 'tz_hours': {msg}", UserWarning, stacklevel=2)
+    return off
 
 # %% ../../nbs/10_ec.common.ipynb #a0aee39b
 def esat_magnus(t):

@@ -13,11 +13,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..constants import DAYS_PER_YEAR
+from carbonflux_nb.ec.common import (
+    UMOL_M2_S_TO_GC_M2_D,
+    check_halfhourly,
+    check_site,
+    check_time_zone,
+    esat_magnus,
+    filter_long_runs,
+    pad_to_days,
+    parse_tz_hours,
+    vpd,
+)
+
 from ..core import InputError, MissingDataError, TimeAxisError, UnitsError, config_from
 from ..io import write_netcdf
-from .common import UMOL_M2_S_TO_GC_M2_D, check_halfhourly, filter_long_runs, pad_to_days, potential_radiation, vpd
-from .gapfill import GapfillConfig, fill_met, mds_gapfill
+from .gapfill import GapfillConfig, fill_met, gap_lengths, mds_gapfill
 from .nighttime import NighttimeConfig, partition_nighttime
 from .ustar import UstarFlagConfig, UstarResult, ustar_flag, ustar_threshold
 
@@ -26,7 +36,8 @@ if TYPE_CHECKING:    # for the annotation only: ec.daytime is imported where the
 
 # %% auto #0
 __all__ = ['FILL_VALUES', 'RANGES', 'SMALL', 'FLUX_OUT', 'MET_OUT', 'RREF_RULES', 'HH_VARS', 'check_input', 'split_records',
-           'aggregate', 'SiteResult', 'SiteConfig', 'process_site', 'process_record', 'site_dataset', 'read_tower']
+           'aggregate', 'annual_sums', 'SiteResult', 'SiteConfig', 'process_site', 'process_record', 'site_dataset',
+           'read_tower']
 
 # %% ../../nbs/15_ec.pipeline.ipynb #ef3ae4d6
 FILL_VALUES = (-9999.0, -9999.9, -6999.0, -99999.0, -999.0)   # fill conventions seen in tower files
@@ -38,7 +49,7 @@ RANGES = {"NEE": (-100, 100, "umol m-2 s-1 expected (mg CO2 m-2 s-1 or gC m-2 d-
           "VPD": (-1, 120, "hPa expected (Pa?)"), "rH": (0, 105, "% expected (a fraction?)"),
           "Ustar": (0, 8, "m s-1 expected")}
 # a whole column inside this range although it should not be: a unit slip the other way
-SMALL = {"VPD": (1.0, "hPa expected but the largest VPD is below 1: kPa?"),
+SMALL = {"rH": (1.5, "% expected but the largest rH is below 1.5: a fraction (0-1)?"),
          "Rg": (30.0, "W m-2 expected but the largest Rg is below 30: MJ m-2 per interval or kW m-2?")}
 
 def _looks_end_stamped(t:pd.DatetimeIndex) -> bool:
@@ -75,12 +86,32 @@ def check_input(
                 raise UnitsError(f"1st-99th percentiles {vmin:g} .. {vmax:g} outside {lo}..{hi}: {hint}", source, c)
         if c in SMALL and np.isfinite(v).sum() > 100 and np.nanmax(v) < SMALL[c][0]:
             raise UnitsError(SMALL[c][1], source, c)
+    if "VPD" in df and (why := _vpd_kpa_evidence(df)):
+        raise UnitsError(f"VPD looks like kPa (hPa expected: multiply by 10): {why}", source, "VPD")
     check_halfhourly(df, source, whole_days=False)
     try: check_halfhourly(df, source); out = df.copy(); out.attrs["padded"] = 0
     except TimeAxisError:
         out = pad_to_days(df); out.attrs["padded"] = len(out) - len(df)
     out.attrs.setdefault("source", source)
     return out
+
+# %% ../../nbs/15_ec.pipeline.ipynb #f79e28d3
+def _vpd_kpa_evidence(df:pd.DataFrame) -> str:
+    "Why the VPD column looks like kPa rather than hPa ('' where it does not): its ratio to VPD from rH and Tair, else its size when warm."
+    if "Tair" not in df: return ""
+    v, ta = df["VPD"].to_numpy(float), df["Tair"].to_numpy(float)
+    if "rH" in df:
+        ref = esat_magnus(ta) * (1 - np.clip(df["rH"].to_numpy(float), 0, 100) / 100)   # REddyProc's VPD from rH, hPa
+        ok = np.isfinite(v) & np.isfinite(ref)
+        if ok.sum() >= 48 and ref[ok].mean() >= 0.5:            # enough records, not all fog
+            r = float(v[ok].sum() / ref[ok].sum())
+            return f"its ratio to VPD from rH and Tair is {r:.2f} (1 for hPa, 0.1 for kPa)" if r < 0.3 else ""
+    warm = np.isfinite(v) & (ta > 20)
+    if warm.sum() >= 48:
+        p99 = float(np.percentile(v[warm], 99))
+        if p99 < 6: return (f"its 99th percentile over the {int(warm.sum())} records above 20 degC is {p99:.3g} "
+                            "(in hPa VPD at that warmth reaches 10 and more)")
+    return ""
 
 # %% ../../nbs/15_ec.pipeline.ipynb #98297e58
 def split_records(
@@ -89,11 +120,15 @@ def split_records(
     min_days:float=60,        # pieces shorter than this are dropped (listed in attrs['dropped'])
     column:str="NEE",         # the variable whose gaps decide
     site:str=None,            # base name (default df.attrs['site'] or 'site')
+    drivers=("Tair", "Rg"),   # a run of missing values of these longer than `max_driver_gap_days` splits too
+    max_driver_gap_days:float=60,  # the longest met gap MDS fills (`GapfillConfig.max_gap_days`)
 )->list:                      # list of DataFrames, each with attrs['subsite'], ('first', 'last') and whole days
-    "Split a record at long gaps of `column` into sub-site pieces of whole days."
+    "Split a record at long gaps of `column` (or of a driver, longer than MDS fills) into sub-site pieces of whole days."
     per_day = check_halfhourly(df)
     site = site or df.attrs.get("site", "site")
-    have = np.isfinite(df[column].to_numpy(float)).reshape(-1, per_day).any(axis=1)   # days with any NEE
+    ok = np.isfinite(df[column].to_numpy(float))
+    for c in [c for c in drivers if c in df]: ok &= gap_lengths(df[c].isna().to_numpy()) <= max_driver_gap_days * per_day
+    have = ok.reshape(-1, per_day).any(axis=1)                  # days with any NEE (and no driver in a long gap)
     if not have.any(): raise MissingDataError("no valid values at all", df.attrs.get("source"), column)
     day = np.flatnonzero(have)
     cut = np.flatnonzero(np.diff(day) > max_gap_days) + 1
@@ -136,6 +171,29 @@ def aggregate(
                           "NEE_F_MEASURED": "1", "NEE_F_QC": "1", "n": "1"}
     return out
 
+def annual_sums(
+    hh:pd.DataFrame,          # `process_site` half-hourly output (NEE_F, NEE_F_QC and the partitioned fluxes)
+    max_missing:float=0.02,   # a year missing a larger share of its half-hours (outside the record or unfilled) gets no sum
+)->pd.DataFrame:              # per calendar year: fluxes in gC m-2 yr-1, shares `filled` and `missing`, records `n`
+    "Sums per calendar year of the partitioned fluxes, with the share of its half-hours gap filled and missing."
+    step = hh.index[1] - hh.index[0]
+    rows = {}
+    for y in sorted(set(hh.index.year)):
+        part = hh[hh.index.year == y]
+        n_year = (pd.Timestamp(y + 1, 1, 1) - pd.Timestamp(y, 1, 1)) / step       # records in the calendar year
+        row = {}
+        for c in [c for c in FLUX_OUT if c in hh]:
+            have = int(part[c].notna().sum())
+            ok = have > 0 and 1 - have / n_year <= max_missing              # the mean x the year's length = the sum
+            row[c] = float(part[c].mean()) * UMOL_M2_S_TO_GC_M2_D * n_year * (step / pd.Timedelta("1D")) if ok else np.nan
+        nee = part["NEE_F"].notna().to_numpy()
+        row.update(filled=float((nee & (part["NEE_F_QC"].to_numpy() > 0)).sum() / n_year),
+                   missing=float(1 - nee.sum() / n_year), n=len(part))
+        rows[y] = row
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("year")
+    out.attrs["units"] = {**{c: "gC m-2 yr-1" for c in FLUX_OUT if c in out}, "filled": "1", "missing": "1", "n": "1"}
+    return out
+
 # %% ../../nbs/15_ec.pipeline.ipynb #78294634
 @dataclass
 class SiteResult:
@@ -155,10 +213,9 @@ class SiteResult:
         "Write the CF NetCDF file atomically (io.write_netcdf); returns the path."
         return write_netcdf(self.to_xarray(), path, provenance=provenance or "carbonflux_nb.ec.pipeline.process_site")
 
-    def annual(self) -> pd.Series:
-        "Annual sums (gC m-2 yr-1, REddyProc's mean x 365.25 d convention) of the partitioned fluxes."
-        hh = self.halfhourly
-        return pd.Series({c: float(hh[c].mean() * UMOL_M2_S_TO_GC_M2_D * DAYS_PER_YEAR) for c in FLUX_OUT if c in hh}, name="gC m-2 yr-1")
+    def annual(self, max_missing:float=0.02) -> pd.DataFrame:
+        "Sums per calendar year (gC m-2 yr-1) with the shares of filled and missing half-hours (`annual_sums`)."
+        return annual_sums(self.halfhourly, max_missing)
 
 # %% ../../nbs/15_ec.pipeline.ipynb #4f793fce
 class _Timer:
@@ -184,24 +241,18 @@ def _standard_columns(hh:pd.DataFrame, sfx:str, daytime:bool) -> pd.DataFrame:
 RREF_RULES = {"reddyproc": dict(rref_min_records=3, rref_keep_negative=False),   # REddyProc 1.3.3
               "robust": dict(rref_min_records=6, rref_keep_negative=True)}       # for cold, low-flux sites (chapter 16)
 
-def _tz(v):
-    "Hours ahead of UTC from a number or a label like 'UTC+1' / 'UTC-05:30'."
-    if v is None or isinstance(v, (int, float, np.number)): return v
-    import re
-    m = re.fullmatch(r"\s*(?:UTC|GMT)?\s*([+-]?)(\d{1,2})(?::?(\d{2}))?\s*", str(v))
-    if not m: raise InputError(f"time zone {v!r} not understood (give hours ahead of UTC, e.g. 1 or 'UTC+1')", variable="tz_hours")
-    return (-1 if m.group(1) == "-" else 1) * (int(m.group(2)) + int(m.group(3) or 0) / 60)
-
-def _prepare(df:pd.DataFrame, lat, lon, tz_hours, ustar, long_runs:int) -> tuple:
+def _prepare(df:pd.DataFrame, lat, lon, tz_hours, ustar, long_runs:int, tz_max_hours=2.0, daytime=True) -> tuple:
     "process_site's first step: location (from attrs where not given), checked records, long runs removed, VPD."
     info = {**df.attrs.get("site_info", {}), **{k: df.attrs[k] for k in ("lat", "lon", "timezone") if k in df.attrs}}
     lat = info.get("lat") if lat is None else lat
     lon = info.get("lon") if lon is None else lon
-    tz_hours = _tz(info.get("timezone", info.get("tz_hours", info.get("time_zone")))) if tz_hours is None else tz_hours
+    tz_hours = parse_tz_hours(info.get("timezone", info.get("tz_hours", info.get("time_zone")))) if tz_hours is None else tz_hours
     required = ("NEE", "Rg", "Tair") + (("Ustar",) if isinstance(ustar, str) else ())
     d = check_input(df, required)
     source = d.attrs.get("source")
-    potential_radiation(d.index[:2], lat, lon, tz_hours)          # the location is valid before any work
+    lat, lon, tz_hours = check_site(lat, lon, tz_hours, source)     # the location is valid before any work
+    if tz_max_hours is not None: check_time_zone(d, lat, lon, tz_hours, source, max_hours=tz_max_hours, warn_hours=min(1.0, tz_max_hours))
+    if daytime: _check_met_gaps(d, source)
     if long_runs: d["NEE"] = filter_long_runs(d["NEE"], long_runs)
     vpd_note = "measured"
     if "VPD" not in d or d["VPD"].isna().any():
@@ -212,6 +263,19 @@ def _prepare(df:pd.DataFrame, lat, lon, tz_hours, ustar, long_runs:int) -> tuple
             v = vpd(d, daily_min=False)
             d["VPD"] = v["VPD"]; vpd_note = "from " + ", ".join(have)
     return d, info, lat, lon, tz_hours, source, vpd_note
+
+def _check_met_gaps(d:pd.DataFrame, source) -> None:
+    "MissingDataError where Tair or Rg is missing longer than MDS fills: the day-time partitioning needs both at every record."
+    per_day, limit = check_halfhourly(d, source), GapfillConfig().max_gap_days
+    for c in ("Tair", "Rg"):
+        run = gap_lengths(d[c].isna().to_numpy())
+        if (run > limit * per_day).any():
+            i = int(np.argmax(run > limit * per_day))
+            raise MissingDataError(
+                f"missing for {run[i] / per_day:.0f} days from {d.index[i]}: MDS fills meteorological gaps of up to {limit:g} "
+                f"days only, and the day-time partitioning needs {c} at every record. process_record(df, ...) splits the "
+                f"record at the gap and processes the parts on either side separately; daytime=False runs the night-time "
+                f"partitioning only (its GPP stays missing in the gap); or fill {c} from a nearby station first", source, c)
 
 # %% ../../nbs/15_ec.pipeline.ipynb #22a38724
 @dataclass(frozen=True)
@@ -228,13 +292,14 @@ class SiteConfig:
     gapfill_config:GapfillConfig = None    # options of the NEE gap filling (`mds_gapfill`; suffix and fill_all are set here)
     nighttime_config:NighttimeConfig = None  # options of `partition_nighttime` (suffix, and the R_ref fields of `rref_rules`, are set here)
     daytime_config:DaytimeConfig = None  # options of `partition_daytime` (ec.daytime; suffix is set here)
+    tz_max_hours:float = 2.0    # measured Rg must peak within this many hours of potential radiation (`check_time_zone`; a warning from 1 h; None: no check)
 
 # %% ../../nbs/15_ec.pipeline.ipynb #bdd9e30f
 def process_site(
     df:pd.DataFrame,            # half-hourly (or hourly) records: NEE, Rg, Tair, Ustar, VPD (or rH / Tdew); index = interval starts
     lat:float=None,             # site latitude (default df.attrs['lat'] or attrs['site_info']['lat'])
     lon:float=None,             # site longitude
-    tz_hours:float=None,        # standard time zone of the stamps, hours ahead of UTC
+    tz_hours:float=None,        # standard time zone of the stamps, hours ahead of UTC (or a label: 'UTC+1')
     config:SiteConfig=None,     # the options (default: `SiteConfig()`); single options may be given as keywords
     **options,                  # fields of `SiteConfig`, replacing the config's
 )->SiteResult:
@@ -247,7 +312,7 @@ def process_site(
     tm = _Timer()
     if rref_rules not in RREF_RULES: raise InputError(f"rref_rules must be one of {list(RREF_RULES)}, got {rref_rules!r}", variable="rref_rules")
     with tm("check"):
-        d, info, lat, lon, tz_hours, source, vpd_note = _prepare(df, lat, lon, tz_hours, ustar, long_runs)
+        d, info, lat, lon, tz_hours, source, vpd_note = _prepare(df, lat, lon, tz_hours, ustar, long_runs, cfg.tz_max_hours, daytime)
     with tm("ustar"):
         res, sfx = None, ""
         if ustar is not None and ustar is not False:
@@ -294,7 +359,7 @@ def process_record(
     min_days:float=90,        # drop pieces shorter than this (MDS, as REddyProc, needs 90 days)
     **kw,                     # passed to `process_site` (lat, lon, tz_hours, ustar, daytime, ...)
 )->dict:                      # {sub-site name: SiteResult}, in time order
-    "Split a record at long gaps into sub-sites and process each with `process_site`."
+    "Split a record at long gaps (of NEE, or of Tair or Rg beyond what MDS fills) into sub-sites and process each with `process_site`."
     d = check_input(df, ("NEE",))
     return {p.attrs["subsite"]: process_site(p, **kw) for p in split_records(d, max_gap_days, min_days)}
 
