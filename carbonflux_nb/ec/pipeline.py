@@ -252,7 +252,7 @@ def _prepare(df:pd.DataFrame, lat, lon, tz_hours, ustar, long_runs:int, tz_max_h
     source = d.attrs.get("source")
     lat, lon, tz_hours = check_site(lat, lon, tz_hours, source)     # the location is valid before any work
     if tz_max_hours is not None: check_time_zone(d, lat, lon, tz_hours, source, max_hours=tz_max_hours, warn_hours=min(1.0, tz_max_hours))
-    if daytime: _check_met_gaps(d, source)
+    _check_met_gaps(d, source, daytime)
     if long_runs: d["NEE"] = filter_long_runs(d["NEE"], long_runs)
     vpd_note = "measured"
     if "VPD" not in d or d["VPD"].isna().any():
@@ -264,12 +264,15 @@ def _prepare(df:pd.DataFrame, lat, lon, tz_hours, ustar, long_runs:int, tz_max_h
             d["VPD"] = v["VPD"]; vpd_note = "from " + ", ".join(have)
     return d, info, lat, lon, tz_hours, source, vpd_note
 
-def _check_met_gaps(d:pd.DataFrame, source) -> None:
-    "MissingDataError where Tair or Rg is missing longer than MDS fills: the day-time partitioning needs both at every record."
+# %% ../../nbs/15_ec.pipeline.ipynb #ac599f9c
+def _check_met_gaps(d:pd.DataFrame, source, daytime:bool=True) -> None:
+    "MissingDataError where Tair or Rg is missing throughout, or (day-time partitioning) longer than MDS fills."
     per_day, limit = check_halfhourly(d, source), GapfillConfig().max_gap_days
     for c in ("Tair", "Rg"):
-        run = gap_lengths(d[c].isna().to_numpy())
-        if (run > limit * per_day).any():
+        miss = d[c].isna().to_numpy()
+        if miss.all(): raise MissingDataError(f"no {c} value at all: gap filling and partitioning need it", source, c)
+        run = gap_lengths(miss)
+        if daytime and (run > limit * per_day).any():
             i = int(np.argmax(run > limit * per_day))
             raise MissingDataError(
                 f"missing for {run[i] / per_day:.0f} days from {d.index[i]}: MDS fills meteorological gaps of up to {limit:g} "
