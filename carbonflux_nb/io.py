@@ -21,6 +21,7 @@ import xarray as xr
 
 import carbonflux_nb
 from carbonflux_nb.core import (
+    CarbonfluxError,
     ConfigError,
     GridMismatchError,
     InputError,
@@ -344,6 +345,11 @@ def _open(path, engine:str, kind:str, variables=None, **open_kw) -> xr.Dataset:
 def _read(path, engine, kind, variables, units, time_checks, allow_nan, fill_values, grid_like, ranges, open_kw):
     ds = _open(path, engine, kind, variables, **open_kw)
     try: return validate(ds, path, variables, units, time_checks, allow_nan, fill_values, grid_like, ranges)
+    except CarbonfluxError:
+        ds.close(); raise
+    except Exception as e:          # data that do not decode (a corrupt chunk): met while validate reads them
+        ds.close()
+        raise InputError(f"cannot be read as {kind}: its data do not decode ({type(e).__name__}: {e})", path) from e
     except BaseException:
         ds.close(); raise
 
