@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -68,7 +69,9 @@ def load_fluxnet2015_monthly(
     variables:list=None,   # data columns to keep (default: all), each with its QC column
 )->pd.DataFrame:           # tidy: site, time, lat, lon, pft, climate, variables; attrs units, licence, attribution
     "The monthly FLUXNET2015 table of 189 sites (metaflux base sample), shipped with the package."
-    df = read_fluxnet2015_monthly_sites(sample_path("fluxnet2015_monthly"), variables)
+    with warnings.catch_warnings():   # the one known defect, said above and counted in attrs['out_of_range']
+        warnings.simplefilter("ignore")
+        df = read_fluxnet2015_monthly_sites(sample_path("fluxnet2015_monthly"), variables, out_of_range="mask")
     if sites is not None:
         unknown = sorted(set(sites) - set(df["site"]))
         if unknown: raise InputError(f"not in the sample ({df['site'].nunique()} sites): {unknown}", sample_path("fluxnet2015_monthly"), "site")

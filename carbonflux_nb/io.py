@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,8 @@ import xarray as xr
 
 import carbonflux_nb
 from carbonflux_nb.core import (
+    CarbonfluxError,
+    ConfigError,
     GridMismatchError,
     InputError,
     MissingDataError,
@@ -32,8 +35,10 @@ from carbonflux_nb.core import (
 )
 
 # %% auto #0
-__all__ = ['ZARR_FORMAT', 'NETCDF_SUFFIXES', 'check_writable_units', 'provenance_attrs', 'prepare_for_writing', 'atomic_output',
-           'write_netcdf', 'write_zarr', 'validate', 'read_netcdf', 'read_zarr', 'open_dataset']
+__all__ = ['ZARR_FORMAT', 'MAX_READ_MB', 'COMMON_FILL_VALUES', 'NETCDF_SUFFIXES', 'check_writable_units', 'provenance_attrs',
+           'prepare_for_writing', 'atomic_output', 'write_netcdf', 'write_zarr', 'max_read_bytes', 'check_read_size',
+           'read_bytes_limited', 'looks_like_fill', 'out_of_range', 'check_range', 'validate', 'read_netcdf',
+           'read_zarr', 'open_dataset']
 
 # %% ../nbs/03_io.ipynb #ae35606a
 def check_writable_units(da:xr.DataArray, source=None, variable:str=None) -> str|None:
@@ -181,6 +186,86 @@ def write_zarr(ds:xr.Dataset|xr.DataArray, path, provenance:str|dict=None) -> Pa
         _write_settled(lambda: out.to_zarr(tmp, mode="w-", zarr_format=ZARR_FORMAT, consolidated=True))
     return Path(path)
 
+# %% ../nbs/03_io.ipynb #5a1c0e02
+MAX_READ_MB = 1024          # default read limit (MB) of readers that load a whole file; CARBONFLUX_MAX_READ_MB overrides it
+
+def max_read_bytes(max_mb:float=None) -> int:
+    "The read limit in bytes: `max_mb` if given, else the environment's CARBONFLUX_MAX_READ_MB, else `MAX_READ_MB`."
+    if max_mb is None:
+        env = os.environ.get("CARBONFLUX_MAX_READ_MB", "").strip()
+        try: max_mb = float(env) if env else MAX_READ_MB
+        except ValueError: raise ConfigError(f"CARBONFLUX_MAX_READ_MB={env!r} is not a number of megabytes") from None
+    if not max_mb > 0: raise ConfigError(f"the read limit must be > 0 MB, got {max_mb!r}")
+    return int(max_mb * 2**20)
+
+def check_read_size(nbytes:int, source=None, max_mb:float=None, what:str="the file is"):
+    "`InputError` naming `source` if `nbytes` is more than the read limit."
+    limit = max_read_bytes(max_mb)
+    if nbytes > limit:
+        raise InputError(f"{what} {nbytes / 2**20:.1f} MB, more than the read limit of {limit / 2**20:g} MB "
+                         "(raise it with the environment variable CARBONFLUX_MAX_READ_MB or carbonflux_nb.io.MAX_READ_MB)", source)
+
+def _gunzip_limited(f, limit:int, chunk:int, source) -> bytearray:
+    "Inflate the gzip member(s) of the open file `f` chunk by chunk, holding never more than `limit` + 1 bytes."
+    out, d, data = bytearray(), zlib.decompressobj(31), f.read(chunk)
+    while data:
+        try: out += d.decompress(data, limit + 1 - len(out))
+        except zlib.error as e: raise InputError(f"cannot be decompressed (gzip: {e})", source) from None
+        if len(out) > limit:
+            raise InputError(f"decompressed, it holds more than the read limit of {limit / 2**20:g} MB (stopped after "
+                             f"{f.tell() / 2**20:.2f} MB of the compressed file: a gzip bomb?); raise the limit with "
+                             "CARBONFLUX_MAX_READ_MB if the file is genuine", source)
+        if not d.eof: data = d.unconsumed_tail or f.read(chunk); continue
+        data = d.unused_data or f.read(chunk)        # another member, zero padding, or the end
+        while data and not data.strip(b"\0"): data = f.read(chunk)
+        if data: d = zlib.decompressobj(31)
+    if not d.eof: raise InputError("cannot be decompressed: the gzip stream ends early (a truncated file?)", source)
+    return out
+
+def read_bytes_limited(path, max_mb:float=None, chunk:int=2**20) -> bytearray:
+    "The bytes of a file, inflated if it is gzip; `InputError` naming the file once it would hold more than the read limit."
+    p = Path(path)
+    if not p.is_file(): raise InputError(f"no such file (looked in {p.resolve().parent})", p)
+    limit = max_read_bytes(max_mb)
+    check_read_size(p.stat().st_size, p, max_mb)
+    with open(p, "rb") as f:
+        if f.read(2) == b"\x1f\x8b":
+            f.seek(0); return _gunzip_limited(f, limit, chunk, p)
+        f.seek(0)
+        buf = bytearray(p.stat().st_size)                # one copy in memory, no bytes object besides it
+        n = f.readinto(buf)
+        return buf if n == len(buf) else buf[:n]
+
+# %% ../nbs/03_io.ipynb #5a1c0e03
+COMMON_FILL_VALUES = (-99999.0, -9999.0, -999.9, -999.0, -99.99, -9.99, 999.0, 9999.0, 99999.0, 1e20, 9.969209968386869e36)
+
+def looks_like_fill(x:float) -> bool:
+    "True for a common fill value (`COMMON_FILL_VALUES`, to 1e-6 relative), one beyond 1e30, or an infinity."
+    x = float(x)
+    return not np.isfinite(x) or abs(x) >= 1e30 or bool(np.isclose(x, COMMON_FILL_VALUES, rtol=1e-6, atol=0).any())
+
+def out_of_range(values, lo:float, hi:float) -> np.ndarray:
+    "True where a value is outside [lo, hi] (infinities too; NaN is not: it is missing, not wrong)."
+    x = np.asarray(values, dtype=float)
+    return ~np.isnan(x) & ~((x >= lo) & (x <= hi))
+
+def check_range(values, lo:float, hi:float, source=None, variable=None, units:str=None,
+                at=None,          # position -> where it is, for the message (e.g. lambda i: f"line {i + 3}")
+               ) -> np.ndarray:   # the values as floats
+    "`MissingDataError` (an undeclared fill value) or `InputError` (anything else) if a value lies outside [lo, hi]."
+    x = np.asarray(values, dtype=float)
+    bad = out_of_range(x, lo, hi)
+    if not bad.any(): return x
+    i, n = int(np.argmax(bad)), int(bad.sum())
+    ex = x.ravel()[i] if x.ndim != 1 else x[i]
+    where = f" at {at(i)}" if at is not None else (f" at position {tuple(int(j) for j in np.unravel_index(i, x.shape))}" if x.ndim > 1 else f" at position {i}")
+    msg = (f"{n} value{'s' * (n > 1)} outside the physical range [{lo:g}, {hi:g}]{' ' + units if units else ''}, "
+           f"e.g. {ex:g}{where}")
+    if looks_like_fill(ex):
+        raise MissingDataError(f"{msg}: {ex:g} looks like a fill value the file does not declare as missing "
+                               "(declare it, e.g. as _FillValue, or mask it first)", source, variable)
+    raise InputError(f"{msg} (wrong units, or a corrupt value?)", source, variable)
+
 # %% ../nbs/03_io.ipynb #de26c117
 def _check_time(ds:xr.Dataset, source):
     "Time must increase strictly: `check_time_axis` for datetimes, the same two checks for cftime or numbers."
@@ -196,9 +281,12 @@ def _check_missing(da:xr.DataArray, source, name, allow_nan:bool, fill_values):
     if da.dtype.kind not in "biuf": return
     declared = [da.attrs[k] for k in ("_FillValue", "missing_value") if k in da.attrs]
     fills = sorted({float(x) for f in [*fill_values, *declared] for x in np.atleast_1d(f) if np.isfinite(x)})
-    n = int(da.isin(fills).sum()) if fills else 0
+    huge = (abs(da) >= 1e30) if da.dtype.kind == "f" else xr.zeros_like(da, dtype=bool)   # NetCDF's default fill 9.97e36
+    n, n_huge = (int(c) for c in xr.concat([da.isin(fills).sum(), huge.sum()], "count").values)   # one pass over the data
     if n: raise MissingDataError(f"{n} values equal a fill value {fills} (missing data that were not decoded); "
                                  f"mask them first, e.g. ds.where(ds != -9999)", source, name)
+    if n_huge: raise MissingDataError(f"{n_huge} values beyond 1e30, e.g. {float(da.where(huge).max()):g} (an undeclared fill "
+                                      "value such as NetCDF's default 9.96921e+36); declare it as _FillValue or mask it first", source, name)
     if not allow_nan and da.dtype.kind == "f":
         n = int(da.isnull().sum())
         if n: raise MissingDataError(f"{n} of {da.size} values are NaN where data are required", source, name)
@@ -213,6 +301,7 @@ def validate(
     allow_nan:bool=True,    # False: NaN in a checked variable is an error
     fill_values=(-9999,),   # sentinel values that must not appear in the data
     grid_like=None,         # a Dataset/DataArray whose (lat, lon) grid `ds` must share
+    ranges:dict=None,       # {name: (lo, hi)} physical range in the returned units (`check_range`; loads the data)
 )->xr.Dataset:              # `ds` (restricted to `variables` if given) with units converted
     "Check `ds` and return it with units converted; raises core errors naming `source` and the variable."
     names = list(ds.data_vars) if variables is None else list(variables)
@@ -224,6 +313,9 @@ def validate(
     if unknown: raise InputError(f"units requested for variables not read: {sorted(unknown)}", source, sorted(unknown)[0])
     ds = ds.assign({v: convert_units(ds[v], u, ds[v].attrs.get("units"), source, v) for v, u in units.items()})
     for v in names: _check_missing(ds[v], source, v, allow_nan, fill_values)
+    for v, (lo, hi) in (ranges or {}).items():
+        if v not in names: raise InputError(f"a range is given for a variable not read: {v!r}", source, v)
+        check_range(ds[v].values, lo, hi, source, v, ds[v].attrs.get("units"))
     if time_checks: _check_time(ds, source)
     if grid_like is not None:
         try: check_same_grid(ds, grid_like, source)
@@ -250,18 +342,23 @@ def _open(path, engine:str, kind:str, variables=None, **open_kw) -> xr.Dataset:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"cannot be read as {kind} ({type(e).__name__}: {e})", path) from e
 
-def _read(path, engine, kind, variables, units, time_checks, allow_nan, fill_values, grid_like, open_kw):
+def _read(path, engine, kind, variables, units, time_checks, allow_nan, fill_values, grid_like, ranges, open_kw):
     ds = _open(path, engine, kind, variables, **open_kw)
-    try: return validate(ds, path, variables, units, time_checks, allow_nan, fill_values, grid_like)
+    try: return validate(ds, path, variables, units, time_checks, allow_nan, fill_values, grid_like, ranges)
+    except CarbonfluxError:
+        ds.close(); raise
+    except Exception as e:          # data that do not decode (a corrupt chunk): met while validate reads them
+        ds.close()
+        raise InputError(f"cannot be read as {kind}: its data do not decode ({type(e).__name__}: {e})", path) from e
     except BaseException:
         ds.close(); raise
 
 # %% ../nbs/03_io.ipynb #fea7fa52
 def read_netcdf(path, variables:list=None, units:dict|str=None, time_checks:bool=True, allow_nan:bool=True,
-                fill_values=(-9999,), grid_like=None, **open_kw) -> xr.Dataset:
+                fill_values=(-9999,), grid_like=None, ranges:dict=None, **open_kw) -> xr.Dataset:
     "Open a NetCDF-3 or -4 file lazily and `validate` it (arguments as there; `open_kw` go to `xr.open_dataset`)."
     return _read(path, open_kw.pop("engine", None), "NetCDF file", variables, units, time_checks, allow_nan,
-                 fill_values, grid_like, open_kw)
+                 fill_values, grid_like, ranges, open_kw)
 
 def _zarr_consolidated(p:Path) -> bool|None:
     "Whether a store has consolidated metadata (format 2 `.zmetadata`, or inside a format 3 `zarr.json`)."
@@ -270,12 +367,12 @@ def _zarr_consolidated(p:Path) -> bool|None:
     return None
 
 def read_zarr(path, variables:list=None, units:dict|str=None, time_checks:bool=True, allow_nan:bool=True,
-              fill_values=(-9999,), grid_like=None, **open_kw) -> xr.Dataset:
+              fill_values=(-9999,), grid_like=None, ranges:dict=None, **open_kw) -> xr.Dataset:
     "Open a Zarr store lazily (format 2 or 3) and `validate` it (arguments as in `validate`)."
     open_kw.setdefault("consolidated", _zarr_consolidated(Path(path)))
     open_kw.setdefault("chunks", {})                 # lazy, in the store's own chunks
     if open_kw["chunks"] is not None: open_kw.setdefault("inline_array", True)   # no graph key shared by all chunks
-    return _read(path, "zarr", "Zarr store", variables, units, time_checks, allow_nan, fill_values, grid_like, open_kw)
+    return _read(path, "zarr", "Zarr store", variables, units, time_checks, allow_nan, fill_values, grid_like, ranges, open_kw)
 
 def open_dataset(path, **kw) -> xr.Dataset:
     "`read_zarr` for `*.zarr`, `read_netcdf` for NetCDF suffixes, else `InputError`."

@@ -14,6 +14,7 @@ import xarray as xr
 
 from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, R_EARTH_M, SECONDS_PER_DAY
 from ..core import InputError, MissingDataError, UnitsError, check_time_axis
+from ..io import check_range, check_read_size
 from .lagrangian import SRMatrix
 
 # %% auto #0
@@ -23,11 +24,16 @@ __all__ = ['UMOL_M2_S_PER_GC_M2_D', 'FLEXPART_UNITS', 'read_oco2_lite', 'lite_op
 
 # %% ../../nbs/55_atmos.readers.ipynb #be28c92f
 def _open(path) -> xr.Dataset:
+    "The whole file in memory, once its decoded size (from shapes and types, nothing read yet) is within `io`'s read limit."
     p = Path(path)
     if not p.is_file(): raise InputError("file not found", p)
-    try: return xr.open_dataset(p, engine="h5netcdf").load()
+    try: ds = xr.open_dataset(p, engine="h5netcdf")
     except Exception:
-        try: return xr.open_dataset(p).load()
+        try: ds = xr.open_dataset(p)
+        except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
+    with ds:
+        check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
+        try: return ds.load()
         except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
 
 def _var(ds:xr.Dataset, names, path, what:str=None) -> xr.DataArray:
@@ -69,7 +75,7 @@ def read_oco2_lite(path, good_only:bool=True) -> xr.Dataset:
     xco2 = _var(ds, "xco2", path)
     dim = xco2.dims[0]
     out = xr.Dataset(coords={"sounding": np.arange(xco2.size)})
-    out["xco2"] = ("sounding", _finite(_ppm(xco2, path), path, "xco2"), {"units": "ppm"})
+    out["xco2"] = ("sounding", check_range(_finite(_ppm(xco2, path), path, "xco2"), 350, 500, path, "xco2", "ppm", at=lambda i: f"sounding {i}"), {"units": "ppm"})
     unc = _var(ds, "xco2_uncertainty", path)
     out["xco2_uncertainty"] = ("sounding", _finite(_ppm(unc, path, xco2.attrs.get("units")), path, "xco2_uncertainty", positive=True), {"units": "ppm"})
     out["lat"] = ("sounding", _finite(_var(ds, ["latitude", "lat"], path).values, path, "latitude"))
@@ -113,7 +119,7 @@ def read_tccon(path, flagged_ok:bool=False) -> xr.Dataset:
     t = _times(_var(ds, "time", path).values, path)
     x = _var(ds, "xco2", path)
     out = xr.Dataset(coords={"time": t})
-    out["xco2"] = ("time", _finite(_ppm(x, path), path, "xco2"), {"units": "ppm"})
+    out["xco2"] = ("time", check_range(_finite(_ppm(x, path), path, "xco2"), 350, 500, path, "xco2", "ppm", at=lambda i: f"time {t[i]}"), {"units": "ppm"})
     out["xco2_error"] = ("time", _finite(_ppm(_var(ds, "xco2_error", path), path, x.attrs.get("units")), path, "xco2_error", positive=True), {"units": "ppm"})
     out["lat"] = ("time", _var(ds, "lat", path).values.astype(float)); out["lon"] = ("time", _var(ds, ["long", "lon"], path).values.astype(float))
     ak = _var(ds, "ak_xco2", path)
@@ -136,6 +142,8 @@ def read_icos(path, valid_only:bool=True) -> pd.DataFrame:
                        "n": ds["co2_number_of_observations"].values if "co2_number_of_observations" in ds else np.nan,
                        "flag": ds["flag"].values.astype(str) if "flag" in ds else "O"})
     if valid_only: df = df[(df.flag == "O") & np.isfinite(df.co2)].reset_index(drop=True)
+    check_range(df.co2, 150, 1000, path, "co2", "ppm", at=lambda i: f"time {df.time.iat[i]}")      # NaN passes: it is missing
+    check_range(df.co2_variability, 0, 500, path, "co2_variability", "ppm", at=lambda i: f"time {df.time.iat[i]}")
     try: meta = {"station": ds.attrs["site"], "lat": float(ds.attrs["station_latitude"]), "lon": float(ds.attrs["station_longitude"]),
                  "inlet_m": float(str(ds.attrs.get("inlet", ds.attrs.get("sampling_height", "nan"))).rstrip("m"))}
     except KeyError as e: raise InputError(f"missing station attribute {e.args[0]}", path, e.args[0]) from None
@@ -167,6 +175,8 @@ def read_obspack(path, valid_only:bool=True) -> pd.DataFrame:
     q = ds["qcflag"].values if "qcflag" in ds else np.array(["..."] * len(df))
     df["qcflag"] = [x.decode() if isinstance(x, bytes) else str(x) for x in q]
     if valid_only: df = df[df.qcflag.str[0].eq(".") & np.isfinite(df.co2)].reset_index(drop=True)
+    for c, lo, hi, u in [("co2", 150, 1000, "ppm"), ("co2_unc", 0, 100, "ppm"), ("altitude", -500, 50_000, "m")]:
+        if c in df: check_range(df[c], lo, hi, path, {"co2": "value", "co2_unc": "value_unc"}.get(c, c), u, at=lambda i: f"time {df.time.iat[i]}")
     df.attrs.update(source_file=str(path), site=ds.attrs.get("site_code", ""), units={"co2": "ppm"})
     return df
 
@@ -184,8 +194,7 @@ def read_stilt_footprint(path) -> xr.DataArray:
     ds = _open(path); f = _var(ds, "foot", path)
     if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {f.dims}, expected time, lat, lon", path, "foot")
     _times(f.time.values, path, sort_ok=True)
-    x = _finite(f.values, path, "foot")
-    if (x < 0).any(): raise InputError("negative footprint values", path, "foot")
+    x = check_range(_finite(f.values, path, "foot"), 0, np.inf, path, "foot", "(a footprint cannot be negative)")
     return f.copy(data=x * _footprint_units(f, path)).transpose("time", "lat", "lon").assign_attrs(units="ppm per (umol m-2 s-1)", source_file=str(path), model="STILT")
 
 def read_name_footprint(path) -> xr.DataArray:
@@ -193,8 +202,7 @@ def read_name_footprint(path) -> xr.DataArray:
     ds = _open(path); f = _var(ds, "fp", path)
     if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {f.dims}, expected lat, lon, time", path, "fp")
     _times(f.time.values, path)
-    x = _finite(f.values, path, "fp")
-    if (x < 0).any(): raise InputError("negative footprint values", path, "fp")
+    x = check_range(_finite(f.values, path, "fp"), 0, np.inf, path, "fp", "(a footprint cannot be negative)")
     return f.copy(data=x * _footprint_units(f, path)).transpose("time", "lat", "lon").assign_attrs(units="ppm per (umol m-2 s-1)", source_file=str(path), model="NAME")
 
 def footprints_to_srm(fp:xr.DataArray,          # (time, lat, lon) footprint(s)
@@ -463,8 +471,9 @@ def read_geoschem_co2(path, var:str="SpeciesConc_CO2") -> xr.Dataset:
     u = str(c.attrs.get("units", "")).replace(" dry", "")
     co2 = c.transpose("time", "lev", "lat", "lon").values.astype(float) * _PPM.get(u, np.nan)
     if not np.isfinite(_PPM.get(u, np.nan)): raise UnitsError(f"units {c.attrs.get('units')!r} are not a CO2 mole fraction", path, var)
-    _finite(co2, path, var); _times(ds.time.values, path)
+    check_range(_finite(co2, path, var), 150, 1000, path, var, "ppm"); _times(ds.time.values, path)
     hyai, hybi, ps = _var(ds, "hyai", path).values, _var(ds, "hybi", path).values, _finite(_var(ds, ["PS", "Met_PSC2WET"], path).values, path, "PS")
+    check_range(ps, 100, 1200, path, "PS", "hPa")
     if hyai.size != c.sizes["lev"] + 1 or hybi.size != hyai.size: raise InputError(f"{hyai.size} level edges for {c.sizes['lev']} levels", path, "hyai")
     pe = hyai[None, :, None, None] + hybi[None, :, None, None] * ps[:, None]          # (time, lev+1, lat, lon) hPa
     dp = pe[:, :-1] - pe[:, 1:]

@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,42 +16,59 @@ import pandas as pd
 import xarray as xr
 
 from ..core import InputError, TimeAxisError, UnitsError, canonical_units, check_time_axis, convert_units
+from ..io import check_range, read_bytes_limited
+from ..io import out_of_range as outside_range  # `out_of_range` is the readers' option
 
 # %% auto #0
-__all__ = ['FILL_VALUE', 'NA_TOKENS', 'FLUXNET2015_UNITS', 'EC_UNITS', 'SITE_INFO_UNITS', 'BIGLEAF_NAMES', 'BIGLEAF_UNITS',
-           'read_text', 'split_fields', 'header_fields', 'fluxnet2015_units', 'time_bounds', 'to_xarray', 'qc_column',
-           'read_fluxnet2015', 'read_site_info', 'read_bigleaf_fluxnet2015', 'mask_by_qc',
-           'read_fluxnet2015_monthly_sites', 'site_table', 'read_reddyproc', 'read_hesseflux']
+__all__ = ['FILL_VALUE', 'NA_TOKENS', 'FLUXNET2015_UNITS', 'EC_UNITS', 'FLUXNET2015_RANGES', 'SITE_INFO_UNITS', 'BIGLEAF_NAMES',
+           'BIGLEAF_UNITS', 'read_text', 'head_lines', 'split_fields', 'header_fields', 'check_last_line',
+           'fluxnet2015_units', 'physical_range', 'time_bounds', 'to_xarray', 'qc_column', 'read_fluxnet2015',
+           'read_site_info', 'read_bigleaf_fluxnet2015', 'mask_by_qc', 'read_fluxnet2015_monthly_sites', 'site_table',
+           'read_reddyproc', 'read_hesseflux']
 
 # %% ../../nbs/08_ec.readers.ipynb #00d23d20
 FILL_VALUE = -9999.0                # missing-value sentinel of FLUXNET2015, REddyProc and hesseflux files
 NA_TOKENS = ["", "NA", "NaN", "nan"]  # cells that also mean missing (empty, R's NA); `na_values` of every reader
 
-def read_text(path) -> str:
-    "The text of a plain or gzip-compressed file, with CR-only and CRLF line endings made LF."
-    p = Path(path)
-    if not p.is_file(): raise InputError(f"no such file (looked in {p.resolve().parent})", p)
-    raw = p.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try: raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e: raise InputError(f"cannot be decompressed ({e})", p) from None
+def read_text(path, max_mb:float=None) -> str:
+    "The text of a plain or gzip-compressed file, with CR-only and CRLF line endings made LF; `io.read_bytes_limited` checks its size."
+    raw = read_bytes_limited(path, max_mb)
     try: text = raw.decode("utf-8-sig")
     except UnicodeDecodeError: text = raw.decode("latin-1")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    del raw
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
-def split_fields(line:str, sep:str) -> list[str]:
+def head_lines(text:str, n:int=2) -> list[str]:
+    "The first `n` lines of `text` (fewer if it has fewer), without copying the rest as `str.split` would."
+    out, start = [], 0
+    while len(out) < n:
+        end = text.find("\n", start)
+        if end < 0: out.append(text[start:]); break
+        out.append(text[start:end]); start = end + 1
+    return out
+
+def split_fields(line:str, sep:str, source=None) -> list[str]:
     "The stripped fields of one delimited `line` (CSV quoting rules, separator `sep`)."
-    return [f.strip() for f in next(csv.reader([line], delimiter=sep))]
+    try: return [f.strip() for f in next(csv.reader([line], delimiter=sep), [])]
+    except csv.Error as e: raise InputError(f"not a delimited text line ({e}; a binary file?)", source) from None
 
 def header_fields(line:str, sep:str, source) -> list[str]:
     "Column names from a header line; `InputError` for an empty header or a repeated name."
-    names = split_fields(line, sep)
+    names = split_fields(line, sep, source)
     if not any(names): raise InputError("the header line is empty", source)
     seen = set()
     for n in names:
         if n in seen: raise InputError("column name appears more than once in the header", source, n)
         seen.add(n)
     return names
+
+def check_last_line(text:str, sep:str, names:list, source):
+    "`InputError` if `text` ends, with no line end, in a line with fewer fields than `names`: a file cut off while written or copied."
+    if not text or text.endswith("\n") or "\n" not in text: return
+    fields = split_fields(text[text.rfind("\n") + 1:], sep, source)
+    if len(fields) < len(names):
+        raise InputError(f"the last line (line {text.count(chr(10)) + 1}) is cut short: {len(fields)} of {len(names)} fields "
+                         "and no line end (a file truncated while written or copied?)", source, names[len(fields)])
 
 # %% ../../nbs/08_ec.readers.ipynb #681fe8a5
 def _require(names, required, source):
@@ -64,7 +81,7 @@ def _require(names, required, source):
 
 def _parse(text:str, source, sep:str, skip:int, names:list, **kw) -> pd.DataFrame:
     "The rows below `skip` header lines; a row with too many fields is an `InputError` naming its line."
-    try: return pd.read_csv(io.StringIO(text), sep=sep, header=None, names=names, skiprows=skip,
+    try: return pd.read_csv(io.BytesIO(text.encode()), sep=sep, header=None, names=names, skiprows=skip,   # bytes: 1/4 of a StringIO
                             na_values=NA_TOKENS, keep_default_na=False, **kw)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise InputError(f"malformed table ({e})", source) from None
 
@@ -125,6 +142,8 @@ EC_UNITS = {  # what a column of a REddyProc/hesseflux file must hold, by lower-
     "nee": "umol m-2 s-1", "fc": "umol m-2 s-1", "gpp": "umol m-2 s-1", "gpp_f": "umol m-2 s-1",
     "reco": "umol m-2 s-1", "le": "W m-2", "h": "W m-2", "rg": "W m-2", "rn": "W m-2", "g": "W m-2",
     "tair": "degC", "tsoil": "degC", "rh": "%", "vpd": "hPa", "ustar": "m s-1"}
+_EC_BASE = {"nee": "NEE", "fc": "FC", "gpp": "GPP", "gpp_f": "GPP", "reco": "RECO", "le": "LE", "h": "H", "rg": "SW_IN",   # FLUXNET2015
+            "rn": "NETRAD", "g": "G", "tair": "TA", "tsoil": "TS", "rh": "RH", "vpd": "VPD", "ustar": "USTAR"}  # name: its ranges
 
 def _canon(units:str) -> str|None:
     "Core's canonical spelling of a units-row entry ('-' and '--' mean dimensionless); None if unknown."
@@ -149,6 +168,48 @@ def _apply_units_row(df:pd.DataFrame, row:dict, source) -> tuple[dict, dict]:
             converted[c] = f"{raw.strip()} -> {want}"
         units[c] = want
     return units, converted
+
+# %% ../../nbs/08_ec.readers.ipynb #c0a1e002
+_CARBON = ((-100, 100), (-50, 50))    # umol m-2 s-1 at HH/HR, gC m-2 d-1 at DD/WW/MM
+FLUXNET2015_RANGES = {  # base name: ((lo, hi) at HH/HR, (lo, hi) at DD/WW/MM), in the units of FLUXNET2015_UNITS
+    "TA": ((-80, 60),) * 2, "TS": ((-60, 80),) * 2, "VPD": ((-5, 120),) * 2, "PA": ((30, 110),) * 2, "P": ((0, 300), (0, 2000)),
+    "WS": ((0, 75),) * 2, "WD": ((0, 360),) * 2, "USTAR": ((0, 20),) * 2, "RH": ((0, 110),) * 2, "SWC": ((0, 100),) * 2,
+    "CO2": ((150, 1000),) * 2, "SW_IN_POT": ((0, 1500),) * 2, "SW_IN": ((-50, 1500),) * 2, "SW_OUT": ((-50, 1000),) * 2,
+    "SW_DIF": ((-50, 1500),) * 2, "LW_IN": ((0, 1000),) * 2, "LW_IN_JSB": ((0, 1000),) * 2, "LW_OUT": ((0, 1000),) * 2,
+    "NETRAD": ((-500, 1500),) * 2, "G": ((-500, 1000),) * 2, "H": ((-1000, 1500),) * 2, "LE": ((-1000, 1500),) * 2,
+    "PPFD_IN": ((-50, 3500),) * 2, "PPFD_OUT": ((-50, 2500),) * 2, "PPFD_DIF": ((-50, 3500),) * 2,
+    "FC": _CARBON, "SC": _CARBON, "NEE": _CARBON, "GPP": _CARBON, "RECO": _CARBON,
+    "NIGHT_D": ((0, 48),) * 2, "DAY_D": ((0, 48),) * 2, "LAI": ((0, 15),) * 2, "EVI": ((-1, 1),) * 2}
+_SPREAD = {"SD", "SE", "UNC", "RANDUNC", "JOINTUNC"}   # statistics of a variable, not values of it: not range-checked
+
+def physical_range(column:str, resolution:str="HH") -> tuple|None:
+    "(lo, hi) a FLUXNET2015 column's values must lie in, in its `fluxnet2015_units`; None for flags, counts, spreads and unknown names."
+    units = fluxnet2015_units(column, resolution)
+    tokens = column.upper().split("_")
+    if units is None or tokens[-1] in ("QC", "N") or _SPREAD & set(tokens[1:]): return None
+    for k in range(len(tokens), 0, -1):
+        r = FLUXNET2015_RANGES.get("_".join(tokens[:k]))
+        if r: return r[0 if resolution in ("HH", "HR") else 1]
+    return None
+
+def _check_ranges(df:pd.DataFrame, bases:dict, units:dict, resolution:str, locate, policy:str, source, labels:dict=None) -> dict:
+    """Check each column of `bases` (column -> FLUXNET2015 name giving its `physical_range`) with `io.check_range`, or with
+    policy 'mask' set what is outside to NaN (in place, with a warning); returns {column: values masked}. `labels`: names for messages."""
+    if policy not in ("raise", "mask"): raise InputError(f"out_of_range must be 'raise' or 'mask', got {policy!r}", source, "out_of_range")
+    masked = {}
+    for c, base in bases.items():
+        r = physical_range(base, resolution)
+        if r is None: continue
+        x = df[c].to_numpy(dtype=float)
+        bad = outside_range(x, *r)
+        if not bad.any(): continue
+        name = (labels or {}).get(c, c)
+        if policy == "mask": df[c] = np.where(bad, np.nan, x); masked[name] = int(bad.sum()); continue
+        check_range(x, *r, locate(int(bad.argmax()))[0], name, units.get(c), at=lambda j: f"line {locate(j)[1]}")
+    if masked:
+        warnings.warn(f"{source}: values outside their physical range set to NaN (out_of_range='mask'): "
+                      + ", ".join(f"{c}: {n} value{'s' * (n > 1)}" for c, n in masked.items()), stacklevel=3)
+    return masked
 
 # %% ../../nbs/08_ec.readers.ipynb #95a07497
 def _parse_stamps(s:pd.Series, fmt:str, column:str, locate) -> pd.DatetimeIndex:
@@ -283,11 +344,13 @@ def read_fluxnet2015(
     path,                          # FLUXNET2015/ONEFlux csv (FULLSET or SUBSET; HH, HR, DD, MM), plain or gzip
     variables:list=None,           # columns to keep (default: all), each with its QC column
     site_info:pd.DataFrame=None,   # a `read_site_info` table; the site's row goes to attrs['site_info']
+    out_of_range:str="raise",      # values outside `physical_range`: 'raise' an error, or 'mask' them (NaN, a warning)
 )->pd.DataFrame:                   # index `time` = interval start; attrs: units, source, resolution, site
     "Read a FLUXNET2015 file: -9999 -> NaN, QC columns kept, FLUXNET2015 units attached, time axis checked."
     text = read_text(path)
-    names = header_fields(text.partition("\n")[0], ",", path)
-    if _is_bigleaf(names): return read_bigleaf_fluxnet2015(path, variables, site_info)
+    names = header_fields(head_lines(text, 1)[0], ",", path)
+    if _is_bigleaf(names): return read_bigleaf_fluxnet2015(path, variables, site_info, out_of_range)
+    check_last_line(text, ",", names, path)
     tcols = ["TIMESTAMP"] if "TIMESTAMP" in names and "TIMESTAMP_START" not in names else ["TIMESTAMP_START", "TIMESTAMP_END"]
     keep = None if variables is None else _with_qc(variables, names)
     _require(names, [*tcols, *(keep or [])], path)
@@ -304,10 +367,12 @@ def read_fluxnet2015(
         if bad.any(): raise TimeAxisError(f"TIMESTAMP_END is not TIMESTAMP_START + {_FN_STEPS[res]} at line {int(bad.argmax()) + 2}", path, tcols[1])
     data = _check_numeric(df.drop(columns=tcols).set_axis(start), [c for c in df.columns if c not in tcols], locate)
     n_fill = _mask_fill(data, list(data.columns))
+    units = {c: fluxnet2015_units(c, res) for c in data.columns}
+    masked = _check_ranges(data, {c: c for c in data.columns}, units, res, locate, out_of_range, path)
     m = _FN_NAME.search(Path(path).name)
     site = m["site"] if m else None
-    return _attach(data, path, {c: fluxnet2015_units(c, res) for c in data.columns}, _FN_STEPS[res], res,
-                   format="FLUXNET2015", site=site, site_info=_site_row(site, site_info), n_fill=n_fill)
+    return _attach(data, path, units, _FN_STEPS[res], res, format="FLUXNET2015", site=site,
+                   site_info=_site_row(site, site_info), n_fill=n_fill, out_of_range=masked)
 
 # %% ../../nbs/08_ec.readers.ipynb #59734510
 SITE_INFO_UNITS = {"lon": "degrees_east", "lat": "degrees_north", "elv": "m", "canopy_height": "m",
@@ -316,7 +381,8 @@ SITE_INFO_UNITS = {"lon": "degrees_east", "lat": "degrees_north", "elv": "m", "c
 def read_site_info(path) -> pd.DataFrame:
     "A FluxDataKit-style site table (`sitename`, `lat`, `lon`, ...) indexed by `site`, coordinates checked."
     text = read_text(path)
-    names = header_fields(text.partition("\n")[0], ",", path)
+    names = header_fields(head_lines(text, 1)[0], ",", path)
+    check_last_line(text, ",", names, path)
     _require(names, ["sitename", "lat", "lon"], path)
     numeric = [c for c in names if c in SITE_INFO_UNITS or c in ("year_start", "year_end")]
     df = _parse(text, path, ",", 1, names, dtype={c: str for c in names if c not in numeric})
@@ -348,10 +414,11 @@ def _is_bigleaf(names) -> bool:
     return bool({"year", "doy", "hour"} & set(names)) and not {"TIMESTAMP", "TIMESTAMP_START"} & set(names)
 
 # %% ../../nbs/08_ec.readers.ipynb #2d0cf2b5
-def read_bigleaf_fluxnet2015(path, variables:list=None, site_info:pd.DataFrame=None) -> pd.DataFrame:
+def read_bigleaf_fluxnet2015(path, variables:list=None, site_info:pd.DataFrame=None, out_of_range:str="raise") -> pd.DataFrame:
     "FLUXNET2015 half-hours in the bigleaf layout, returned with FLUXNET2015 names and units (as `read_fluxnet2015`)."
     text = read_text(path)
-    names = header_fields(text.partition("\n")[0], ",", path)
+    names = header_fields(head_lines(text, 1)[0], ",", path)
+    check_last_line(text, ",", names, path)
     _require(names, _BIGLEAF_TIME, path)
     locate = lambda i: (path, i + 2)
     df = _check_numeric(_parse(text, path, ",", 1, names), names, locate)
@@ -371,10 +438,13 @@ def read_bigleaf_fluxnet2015(path, variables:list=None, site_info:pd.DataFrame=N
         if c in data.columns:
             want = fluxnet2015_units(c)
             data[c] = convert_units(data[c], want, u, path, c); converted[c] = f"{u} -> {want}"
+    units = {c: fluxnet2015_units(c, "HH") for c in data.columns}
+    original = {v: k for k, v in BIGLEAF_NAMES.items() if k in names}
+    masked = _check_ranges(data, {c: c for c in data.columns}, units, "HH", locate, out_of_range, path, labels=original)
     m = re.match(r"([A-Z]{2})[_-]([A-Za-z0-9]{3})_", Path(path).name)
     site = f"{m[1]}-{m[2]}" if m else None
-    out = _attach(data, path, {c: fluxnet2015_units(c, "HH") for c in data.columns}, "30min", "HH", format="bigleaf",
-                  site=site, site_info=_site_row(site, site_info), n_fill=n_fill, renamed={k: v for k, v in BIGLEAF_NAMES.items() if k in names}, dropped=dropped)
+    out = _attach(data, path, units, "30min", "HH", format="bigleaf", site=site, site_info=_site_row(site, site_info), n_fill=n_fill,
+                  renamed={k: v for k, v in BIGLEAF_NAMES.items() if k in names}, dropped=dropped, out_of_range=masked)
     out.attrs["converted"] = converted
     return out
 
@@ -484,10 +554,15 @@ def _check_monthly_times(df:pd.DataFrame, files:list):
 def read_fluxnet2015_monthly_sites(
     paths,                 # a folder of <SITE>_MM.csv files, one csv of many sites, or a list of files (plain or gzip)
     variables:list=None,   # data columns to keep (default: all), each with its QC column
+    out_of_range:str="raise",  # values outside `physical_range`: 'raise' an error, or 'mask' them (NaN, a warning)
 )->pd.DataFrame:           # tidy: site, time (month start), lat, lon, pft, climate, variables; attrs as the other readers
     "Read many FLUXNET2015 monthly site tables into one tidy table, in one parse, with every check vectorised."
     files = _monthly_files(paths)
-    parts = [_split_body(read_text(f)) for f in files]
+    parts = []
+    for f in files:
+        text = read_text(f)
+        check_last_line(text, ",", header_fields(head_lines(text, 1)[0], ",", f), f)
+        parts.append(_split_body(text))
     groups = {}
     for i, (head, _) in enumerate(parts): groups.setdefault(head, []).append(i)
     df = pd.concat([_monthly_block(files, ids, [parts[i][1] for i in ids], head, variables) for head, ids in groups.items()], ignore_index=True)
@@ -498,6 +573,9 @@ def read_fluxnet2015_monthly_sites(
     if variables is not None: data = _with_qc(variables, data)
     _check_numeric(df, [*data, "Lat", "Lon"], locate)
     df[["Lat", "Lon"]] = df[["Lat", "Lon"]].astype(float)
+    for col, lo, hi in (("Lat", -90, 90), ("Lon", -180, 360)):
+        bad = outside_range(df[col], lo, hi)
+        if bad.any(): check_range(df[col], lo, hi, locate(int(bad.argmax()))[0], col, "degrees", at=lambda j: f"line {locate(j)[1]}")
     df["time"] = _parse_stamps(df["TIMESTAMP"], "%Y%m", "TIMESTAMP", locate)
     df = df.rename(columns=_MONTHLY_META)
     _check_monthly_sites(df, files)
@@ -505,8 +583,10 @@ def read_fluxnet2015_monthly_sites(
     out = df.iloc[order][["site", "time", "lat", "lon", "pft", "climate", *data]].reset_index(drop=True)
     n_fill = _mask_fill(out, data)
     units = {"lat": "degrees_north", "lon": "degrees_east", **{c: fluxnet2015_units(c, "MM") for c in data}}
-    return _attach(out, paths if isinstance(paths, (str, Path)) else files[0].parent, units, "1MS", "MM",
-                   format="FLUXNET2015 monthly site tables", files=len(files), n_fill=n_fill, dropped=dropped)
+    source = paths if isinstance(paths, (str, Path)) else files[0].parent
+    masked = _check_ranges(out, {c: c for c in data}, units, "MM", lambda i: locate(order[i]), out_of_range, source)
+    return _attach(out, source, units, "1MS", "MM", format="FLUXNET2015 monthly site tables", files=len(files),
+                   n_fill=n_fill, dropped=dropped, out_of_range=masked)
 
 def site_table(df:pd.DataFrame) -> pd.DataFrame:
     "One row per site of a many-site table: lat, lon, pft, climate, first and last month, number of months."
@@ -518,12 +598,14 @@ def site_table(df:pd.DataFrame) -> pd.DataFrame:
 def read_reddyproc(
     path,                 # REddyProc input text (tab separated, units row, Year DoY Hour; any line endings; gzip ok)
     variables:list=None,  # columns to keep (default: all)
+    out_of_range:str="raise",  # values outside their physical range: 'raise' an error, or 'mask' them (NaN, a warning)
 )->pd.DataFrame:          # index `time` = interval start; units from the units row, checked against EC_UNITS
     "Read a REddyProc text file: -9999 -> NaN, end-of-interval stamps -> interval starts, units checked/converted."
     text = read_text(path)
-    lines = text.split("\n", 2)
+    lines = head_lines(text, 2)
     names = header_fields(lines[0], "\t", path)
-    row = split_fields(lines[1] if len(lines) > 1 else "", "\t")
+    check_last_line(text, "\t", names, path)
+    row = split_fields(lines[1] if len(lines) > 1 else "", "\t", path)
     if len(row) != len(names): raise InputError(f"the units row has {len(row)} fields but the header {len(names)}", path, "units row")
     tcols = ["Year", "DoY", "Hour"]
     _require(names, [*tcols, *(variables or [])], path)
@@ -535,7 +617,9 @@ def read_reddyproc(
     data = df[cols].set_axis(start)
     n_fill = _mask_fill(data, cols)
     units, converted = _apply_units_row(data, {c: u for c, u in zip(names, row) if c in cols}, path)
-    out = _attach(data, path, units, _freq(step), format="REddyProc", time_stamp_in_file="end of the interval", n_fill=n_fill)
+    masked = _check_ranges(data, {c: _EC_BASE[c.lower()] for c in cols if c.lower() in _EC_BASE}, units, "HH", locate, out_of_range, path)
+    out = _attach(data, path, units, _freq(step), format="REddyProc", time_stamp_in_file="end of the interval", n_fill=n_fill,
+                  out_of_range=masked)
     out.attrs["converted"] = converted
     return out
 
@@ -570,13 +654,15 @@ def read_hesseflux(
     year:int=None,        # the year, for files with day of year and hour but no Year column
     stamp:str=None,       # where the stamps sit in each interval: 'end', 'middle', 'start'; None: infer (see above)
     variables:list=None,  # columns to keep (default: all)
+    out_of_range:str="raise",  # values outside their physical range: 'raise' an error, or 'mask' them (NaN, a warning)
 )->pd.DataFrame:          # index `time` = interval start; units from the units row, checked against EC_UNITS
     "Read a hesseflux csv file: -9999 -> NaN, stamps -> interval starts, units checked/converted, QC columns kept."
     text = read_text(path)
-    lines = text.split("\n", 2)
+    lines = head_lines(text, 2)
     sep = "\t" if "\t" in lines[0] else ","
     names = header_fields(lines[0], sep, path)
-    row = split_fields(lines[1] if len(lines) > 1 else "", sep)
+    check_last_line(text, sep, names, path)
+    row = split_fields(lines[1] if len(lines) > 1 else "", sep, path)
     if len(row) != len(names): raise InputError(f"the units row has {len(row)} fields but the header {len(names)}", path, "units row")
     if stamp not in (None, "end", "middle", "start"): raise InputError(f"stamp must be 'end', 'middle' or 'start', got {stamp!r}", path, "stamp")
     _require(names, variables or [], path)
@@ -591,6 +677,8 @@ def read_hesseflux(
     data = _check_numeric(df[cols].set_axis(start), cols, locate)
     n_fill = _mask_fill(data, cols)
     units, converted = _apply_units_row(data, {c: u for c, u in zip(names, row) if c in cols}, path)
-    out = _attach(data, path, units, _freq(step), format="hesseflux", time_stamp_in_file=f"{convention} of the interval", n_fill=n_fill)
+    masked = _check_ranges(data, {c: _EC_BASE[c.lower()] for c in cols if c.lower() in _EC_BASE}, units, "HH", locate, out_of_range, path)
+    out = _attach(data, path, units, _freq(step), format="hesseflux", time_stamp_in_file=f"{convention} of the interval",
+                  n_fill=n_fill, out_of_range=masked)
     out.attrs["converted"] = converted
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +15,13 @@ import numpy as np
 import pandas as pd
 
 from ..core import InputError, MissingDataError, TimeAxisError, UnitsError, canonical_units, config_from, convert_units, rng
-from ..ec.readers import FILL_VALUE, NA_TOKENS, header_fields, read_text, split_fields
-from ..io import atomic_output
+from ..ec.readers import FILL_VALUE, NA_TOKENS, check_last_line, head_lines, header_fields, read_text, split_fields
+from ..io import atomic_output, check_range
+from ..io import out_of_range as outside_range  # `out_of_range` is the reader's option
 
 # %% auto #0
-__all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'FILL_VALUES', 'example_sif_table',
-           'write_example_table', 'SifTableConfig', 'read_sif_table']
+__all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'FILL_VALUES', 'SIF_TABLE_RANGES',
+           'example_sif_table', 'write_example_table', 'SifTableConfig', 'read_sif_table']
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #4e8ad0f1
 SIF_TABLE_UNITS = {  # canonical column: canonical units (twin.land_obs.DAILY_UNITS where both have the variable)
@@ -32,6 +34,10 @@ TARGETS = ("sif", "gpp")          # SIF (source domain, or task 1) and EC GPP (t
 PREDICTORS = ("ta", "ts", "srad", "vpd", "prec", "pres", "wind", "sw", "lai", "fapar", "evi", "ndvi")
 NOT_PREDICTORS = (*KEYS, "lat", "lon", "sif_uncertainty", *TARGETS)   # read, but not predictors
 FILL_VALUES = (FILL_VALUE, -999.0, -99999.0, 9.969209968386869e36)  # FLUXNET, other common fills, netCDF float fill
+SIF_TABLE_RANGES = {  # canonical column: (lo, hi) in SIF_TABLE_UNITS that a value must lie in (lat and lon: `_check_coords`)
+    "sif": (-5, 15), "sif_uncertainty": (0, 15), "gpp": (-50, 60), "ta": (-80, 60), "ts": (-60, 80), "srad": (-50, 1500),
+    "vpd": (-5, 120), "prec": (0, 2000), "pres": (30, 110), "wind": (0, 75), "sw": (0, 1), "lai": (0, 15),
+    "fapar": (0, 1), "evi": (-1, 1), "ndvi": (-1, 1)}
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #e603e7d6
 def example_sif_table(n_sites:int=3, n_days:int=20, seed:int=0, start="2019-06-01") -> pd.DataFrame:
@@ -76,14 +82,15 @@ def _load(path_or_df, units_row:bool, sep:str) -> tuple:
         return df.reset_index(drop=True), df.attrs.get("source"), None, lambda i: f"row {labels[i]}"
     path = Path(path_or_df)
     text = read_text(path)
-    lines = text.split("\n", 2)
+    lines = head_lines(text, 2)
     names = header_fields(lines[0], sep, path)
+    check_last_line(text, sep, names, path)
     row, n_head = None, 1 + bool(units_row)
     if units_row:
-        fields = split_fields(lines[1] if len(lines) > 1 else "", sep)
+        fields = split_fields(lines[1] if len(lines) > 1 else "", sep, path)
         if len(fields) != len(names): raise InputError(f"the units row (line 2) has {len(fields)} fields for {len(names)} columns", path, "units_row")
         row = dict(zip(names, fields))
-    try: df = pd.read_csv(io.StringIO(text), sep=sep, header=None, names=names, skiprows=n_head, dtype=str,
+    try: df = pd.read_csv(io.BytesIO(text.encode()), sep=sep, header=None, names=names, skiprows=n_head, dtype=str,
                           na_values=NA_TOKENS, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise InputError(f"malformed table ({e})", path) from None
     line = np.flatnonzero(df.notna().any(axis=1).to_numpy()) + n_head + 1   # blank lines skipped, yet counted
@@ -230,6 +237,21 @@ def _check_values(df:pd.DataFrame, cols:dict, gpp_tolerance:float, source, where
         u = df.sif_uncertainty.to_numpy()
         _fail(u <= 0, "SIF uncertainty {v:g} is not positive", cols["sif_uncertainty"], source, where, values=u)
 
+def _check_ranges(df:pd.DataFrame, cols:dict, policy:str, source, where) -> dict:
+    "Each column of `SIF_TABLE_RANGES` checked (`io.check_range`), or with policy 'mask' set to NaN where outside (a warning); {name: masked}."
+    if policy not in ("raise", "mask"): raise InputError(f"out_of_range must be 'raise' or 'mask', got {policy!r}", source, "out_of_range")
+    masked = {}
+    for name, (lo, hi) in SIF_TABLE_RANGES.items():
+        if name not in df: continue
+        x = df[name].to_numpy(dtype=float)
+        bad = outside_range(x, lo, hi)
+        if not bad.any(): continue
+        if policy == "mask": df[name] = np.where(bad, np.nan, x); masked[name] = int(bad.sum()); continue
+        check_range(x, lo, hi, source, str(cols[name]), SIF_TABLE_UNITS[name], at=where)
+    if masked: warnings.warn(f"{source}: values outside their physical range set to NaN (out_of_range='mask'): "
+                             + ", ".join(f"{cols[k]}: {n}" for k, n in masked.items()), stacklevel=3)
+    return masked
+
 # %% ../../nbs/40_gpp.sif_reader.ipynb #5052dc55
 def _keep_rows(df:pd.DataFrame, cols:dict, require, dropna_predictors:bool, source, where) -> tuple[pd.DataFrame, dict]:
     "(the rows with a target and every predictor, {reason: rows dropped}); `MissingDataError` where nothing usable is left."
@@ -266,6 +288,7 @@ class SifTableConfig:
     dropna_predictors:bool = False # drop (and count) rows that miss a predictor instead of raising
     gpp_tolerance:float = 1.0      # gC m-2 d-1: GPP below -gpp_tolerance is an error, above it is kept as it is
     fill_values:tuple = FILL_VALUES  # numbers meaning missing (matched to 1e-6 relative)
+    out_of_range:str = "raise"     # a value outside SIF_TABLE_RANGES: 'raise' an error, or 'mask' it (NaN, a warning)
     sep:str = ","                  # CSV delimiter
 
 def read_sif_table(
@@ -297,10 +320,11 @@ def read_sif_table(
     _check_unique(out, cols["time"], source, at)
     _check_coords(out, cols, source, at)
     _check_values(out, cols, gpp_tolerance, source, at)
+    masked = _check_ranges(out, cols, cfg.out_of_range, source, at)
     out, dropped = _keep_rows(out, cols, tuple(require), dropna_predictors, source, where)
     out = out.drop(columns="_pos").reset_index(drop=True)
     out.attrs = {"source": str(source) if source is not None else "DataFrame", "units": out_units, "converted": converted,
-                 "columns": dict(cols), "n_fill": n_fill, "dropped": dropped, "n_read": len(raw),
+                 "columns": dict(cols), "n_fill": n_fill, "out_of_range": masked, "dropped": dropped, "n_read": len(raw),
                  "ignored": [str(c) for c in raw.columns if c not in cols.values()], "targets": [t for t in TARGETS if t in out],
                  "predictors": [p for p in cols if p not in NOT_PREDICTORS],
                  "time_zone": "UTC" if utc else "as given"}
