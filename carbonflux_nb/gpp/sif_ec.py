@@ -571,7 +571,7 @@ def _load(cls, path, device:str=None):
     try: cfg = json.loads(f.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as e: raise InputError(f"not readable as JSON ({e})", f) from None
     if not isinstance(cfg, dict) or cfg.get("class") != cls.__name__:
-        raise InputError(f"the folder holds a {cfg.get('class') if isinstance(cfg, dict) else cfg!r}, not a {cls.__name__}", path)
+        raise InputError(f"the folder holds a {cfg.get('class') if isinstance(cfg, dict) else type(cfg).__name__}, not a {cls.__name__}", path)
     if not isinstance(cfg.get("params"), dict) or not isinstance(cfg.get("fitted"), dict): raise InputError("config.json lacks params or fitted", f)
     self = cls(**cfg["params"] | ({"device": device} if device else {}))
     for k, v in cfg["fitted"].items():
