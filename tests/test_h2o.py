@@ -1,5 +1,6 @@
 """No orphan h2o JVM: a session started by `gpp.automl.H2OSession` is gone (checked by its PID) after a normal
-exit, after an error inside the `with` block and after Ctrl-C, each in a process of its own."""
+exit, after an error inside the `with` block, after Ctrl-C and after SIGKILL of its process (its watchdog stops it),
+each in a process of its own; the watchdog process is gone too."""
 import json, signal, subprocess, sys, time
 import psutil, socket
 import pytest
@@ -12,7 +13,7 @@ import json, sys, time
 from carbonflux_nb.gpp.automl import H2OSession
 how = sys.argv[1]
 with H2OSession(offset=int(sys.argv[2]), max_mem="1G", nthreads=1) as s:
-    print(json.dumps({"pid": s.pid, "port": s.port}), flush=True)
+    print(json.dumps({"pid": s.pid, "port": s.port, "watchdog": s._watchdog.pid}), flush=True)
     if how == "error": raise RuntimeError("boom inside the session")
     if how == "wait": time.sleep(120)
 """
@@ -42,6 +43,7 @@ def test_h2o_jvm_is_gone_after_the_session(how, offset):
     rc = p.wait(timeout=120)
     assert (rc == 0) == (how == "normal"), p.stderr.read()[-2000:]
     assert _gone(info["pid"]), f"h2o JVM {info['pid']} still running after a session that ended ({how})"
+    assert _gone(info["watchdog"], 10), f"watchdog {info['watchdog']} still running after a session that ended ({how})"
 
 @pytest.mark.xdist_group("h2o")
 def test_h2o_jvm_is_gone_after_ctrl_c():
@@ -49,6 +51,16 @@ def test_h2o_jvm_is_gone_after_ctrl_c():
     p.send_signal(signal.SIGINT)
     p.wait(timeout=120)
     assert _gone(info["pid"]), f"h2o JVM {info['pid']} still running after Ctrl-C"
+    assert _gone(info["watchdog"], 10)
+
+@pytest.mark.xdist_group("h2o")
+def test_h2o_jvm_is_gone_after_sigkill_of_its_owner():
+    "SIGKILL of the process that opened the session (no `close` runs): its watchdog stops the JVM, then ends itself."
+    p, info = _start("wait", 49)
+    assert psutil.pid_exists(info["pid"]) and psutil.pid_exists(info["watchdog"])
+    p.kill(); p.wait(timeout=30)
+    assert _gone(info["pid"], 30), f"h2o JVM {info['pid']} still running 30 s after its owner was killed"
+    assert _gone(info["watchdog"], 15), f"watchdog {info['watchdog']} still running after it stopped the JVM"
 
 @pytest.mark.xdist_group("h2o")
 def test_h2o_default_port_taken_uses_the_next_free_pair():

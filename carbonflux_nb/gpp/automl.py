@@ -12,6 +12,8 @@ import os
 import shlex
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -32,8 +34,9 @@ from ..splits import site_folds, site_holdout
 from ..twin.land import sample_towers
 
 # %% auto #0
-__all__ = ['PREDICTORS', 'H2O_ALGOS', 'FLAML_ALGOS', 'ALGORITHMS', 'twin_training_table', 'split', 'H2OSession', 'h2o_available',
-           'H2OBinaryModel', 'LibraryModel', 'PFTResult', 'AutoMLConfig', 'fit_pft', 'FitResults', 'fit_pfts',
+__all__ = ['PREDICTORS', 'H2O_ALGOS', 'FLAML_ALGOS', 'ALGORITHMS', 'SKOPS_ESTIMATORS', 'SKOPS_TRUSTED_TYPES',
+           'twin_training_table', 'split', 'H2OSession', 'reap_orphan_h2o', 'h2o_available', 'H2OBinaryModel',
+           'trusted_skops_load', 'LibraryModel', 'PFTResult', 'AutoMLConfig', 'fit_pft', 'FitResults', 'fit_pfts',
            'GPPModel', 'protocol_gap', 'cv_gap', 'plot_leaderboard', 'plot_obs_pred']
 
 # %% ../../nbs/20_gpp.automl.ipynb #f48d298a
@@ -117,10 +120,12 @@ class H2OSession:
         self.max_mem, self.nthreads = max_mem or s.h2o_max_mem, int(nthreads or cpu_threads(s.h2o_nthreads))
         self.jvm_args = shlex.split(jvm_args if jvm_args is not None else (s.h2o_jvm_args or ""))
         self.stop_timeout, self.pid, self.workdir, self._server, self._prev = stop_timeout, None, None, None, None
+        self._watchdog, self._pidfile = None, None
 
     def __enter__(self):
         import h2o
         import h2o.h2o as hh
+        reap_orphan_h2o()                  # JVMs left by sessions whose process was killed before it could stop them
         busy = [p for p in (self.port, self.port + 1) if _port_busy(p)]
         if busy and not self.explicit:      # a default port can be taken by anything (a kernel's socket): use the next free pair
             free = [p for p in range(self.requested + 2, self.requested + 202, 2) if not (_port_busy(p) or _port_busy(p + 1))]
@@ -131,14 +136,17 @@ class H2OSession:
         self._prev = hh.h2oconn if hh.h2oconn is not None and hh.h2oconn.connected else None   # restored on exit
         self.workdir = Path(tempfile.mkdtemp(prefix=f"h2o_{self.port}_"))
         for d in ("ice", "logs"): (self.workdir / d).mkdir()
+        name = f"carbonflux_{os.getpid()}_{self.port}"      # the cluster's name: the watchdog and reap_orphan_h2o find the JVM by it
         try:
-            with contextlib.redirect_stdout(io.StringIO()): h2o.init(ip="127.0.0.1", port=self.port, nthreads=self.nthreads, max_mem_size=self.max_mem,
-                     name=f"carbonflux_{os.getpid()}_{self.port}", ice_root=str(self.workdir / "ice"),
-                                                                    log_dir=str(self.workdir / "logs"), bind_to_localhost=True, verbose=False,
-                                                                    jvm_custom_args=self.jvm_args or None)
+            self._watch(name)                  # a process that stops the JVM if this one dies without closing the session
+            with contextlib.redirect_stdout(io.StringIO()):
+                h2o.init(ip="127.0.0.1", port=self.port, nthreads=self.nthreads, max_mem_size=self.max_mem, name=name,
+                         ice_root=str(self.workdir / "ice"), log_dir=str(self.workdir / "logs"), bind_to_localhost=True,
+                         verbose=False, jvm_custom_args=self.jvm_args or None)
             self._server = h2o.connection().local_server
             if self._server is None: raise RunError(f"h2o on port {self.port} was not started by this session")
             self.pid = self._server._process.pid
+            self._record(name)
             h2o.no_progress()
         except BaseException:
             self.close(); raise
@@ -177,6 +185,97 @@ def close(self:H2OSession):
     self._server = None
     if ours: hh.h2oconn = self._prev if self._prev is not None and self._prev.connected else None
     if self.workdir is not None: shutil.rmtree(self.workdir, ignore_errors=True)
+    if self._watchdog is not None:                       # the JVM is stopped: its watchdog goes too
+        self._watchdog.terminate()
+        try: self._watchdog.wait(timeout=10)
+        except subprocess.TimeoutExpired: self._watchdog.kill(); self._watchdog.wait()
+        self._watchdog = None
+    if self._pidfile is not None: self._pidfile.unlink(missing_ok=True); self._pidfile = None
+
+# %% ../../nbs/20_gpp.automl.ipynb #b2e4f6a1
+_WATCHDOG = r"""
+import os, shutil, sys, time, psutil
+owner, name, workdir, pidfile = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+def up(p):
+    try: return p is not None and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error: return False
+def find(procs):                       # the java process started with our cluster name (not this process: it has the name too)
+    for p in procs:
+        try:
+            cmd = p.cmdline()
+            if p.pid != os.getpid() and cmd and "java" in os.path.basename(cmd[0]) and name in cmd: return p
+        except psutil.Error: pass
+try: boss = psutil.Process(owner)
+except psutil.Error: boss = None
+jvm = None
+while up(boss):
+    try:
+        if jvm is None: jvm = find(boss.children())
+        elif not up(jvm): sys.exit(0)
+    except psutil.Error: pass
+    time.sleep(0.5)
+jvm = jvm or find(psutil.process_iter())
+if up(jvm):
+    jvm.terminate()
+    try: jvm.wait(10)
+    except psutil.Error: jvm.kill()
+shutil.rmtree(workdir, ignore_errors=True)
+if os.path.exists(pidfile): os.unlink(pidfile)
+"""
+
+def _h2o_state_dir() -> Path:
+    "This user's folder of h2o pid files (one per port), created private."
+    d = Path(tempfile.gettempdir()) / f"carbonflux_h2o_{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+@patch
+def _watch(self:H2OSession, name:str):
+    "Start the watchdog of the JVM named `name`: it stops the JVM when this process is gone."
+    self._pidfile = _h2o_state_dir() / f"{self.port}.json"
+    self._watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), name, str(self.workdir), str(self._pidfile)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
+
+@patch
+def _record(self:H2OSession, name:str):
+    "Write the pid file of the running JVM (owner and JVM with their start times, so a reused pid is not taken for them)."
+    import psutil
+    rec = {"owner": os.getpid(), "owner_created": psutil.Process().create_time(), "jvm": self.pid,
+           "jvm_created": psutil.Process(self.pid).create_time(), "name": name, "port": self.port}
+    self._pidfile.write_text(json.dumps(rec))
+
+# %% ../../nbs/20_gpp.automl.ipynb #c3f5a7b2
+def _process(pid, created):
+    "The running (not zombie) process `pid` if it started at `created`, else None."
+    import psutil
+    try:
+        p = psutil.Process(int(pid))
+        return p if abs(p.create_time() - float(created)) < 0.01 and p.status() != psutil.STATUS_ZOMBIE else None
+    except (psutil.Error, ValueError, TypeError): return None
+
+def reap_orphan_h2o(folder=None,   # folder of pid files (default: this user's, see `H2OSession`)
+                   )->list:        # pids of the JVMs stopped
+    "Stop the h2o JVMs an `H2OSession` started whose owning process is gone; remove their pid files."
+    import psutil
+    folder = Path(folder) if folder is not None else _h2o_state_dir()
+    if not folder.is_dir() or (hasattr(os, "getuid") and folder.stat().st_uid != os.getuid()): return []
+    stopped = []
+    for f in sorted(folder.glob("*.json")):
+        try: rec = json.loads(f.read_text()); name = str(rec["name"])
+        except (OSError, ValueError, KeyError, TypeError): f.unlink(missing_ok=True); continue
+        if _process(rec.get("owner"), rec.get("owner_created")) is not None: continue     # a live session's JVM: leave it
+        jvm = _process(rec.get("jvm"), rec.get("jvm_created"))
+        try: ours = jvm is not None and name.startswith("carbonflux_") and "java" in Path(jvm.cmdline()[0]).name and name in jvm.cmdline()
+        except (psutil.Error, IndexError): ours = False
+        if ours:
+            jvm.terminate()
+            try: jvm.wait(10)
+            except psutil.Error: jvm.kill()
+            stopped.append(jvm.pid)
+        f.unlink(missing_ok=True)
+    if stopped: warnings.warn(f"stopped h2o JVM(s) {stopped} left running by a killed session")
+    return stopped
 
 # %% ../../nbs/20_gpp.automl.ipynb #78428bf0
 def _X(df:pd.DataFrame, features:list) -> pd.DataFrame:
@@ -239,8 +338,34 @@ class H2OBinaryModel:
         return cls(path, features, algorithm, model_id, h2o_version)
 
 # %% ../../nbs/20_gpp.automl.ipynb #9fa61b2a
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.")
+SKOPS_ESTIMATORS = ("sklearn.ensemble._forest.RandomForestRegressor",      # FLAML's rf, FluxFormer's Random Forest
+                    "sklearn.ensemble._forest.ExtraTreesRegressor",        # FLAML's extra_tree
+                    "sklearn.neighbors._regression.KNeighborsRegressor")   # FLAML's kneighbor
+SKOPS_TRUSTED_TYPES = ("sklearn.tree._tree.Tree",                          # the fitted trees of both forests
+                       "sklearn.neighbors._kd_tree.KDTree",                # a K-Neighbors model's index
+                       "sklearn.metrics._dist_metrics.EuclideanDistance64")  # and its distance
 
+def trusted_skops_load(path,                          # a .skops file
+                       estimators:tuple=SKOPS_ESTIMATORS,  # the classes the file may hold (module.Class)
+                      ):                              # the fitted scikit-learn estimator
+    "Read a skops file only if it holds one of `estimators` and no type beyond skops' own safe ones and `SKOPS_TRUSTED_TYPES`."
+    import zipfile
+
+    import skops.io as sio
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z: top = json.loads(z.read("schema.json"))
+        untrusted = sio.get_untrusted_types(file=path)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as e:
+        raise InputError(f"not a readable skops model file ({type(e).__name__}: {e})", path, "model") from None
+    bad = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
+    if bad: raise InputError(f"refusing to load untrusted type(s) {bad}: a model file may hold only the estimators "
+                             f"{list(estimators)} and the types {list(SKOPS_TRUSTED_TYPES)}", path, "model")
+    cls = f"{top.get('__module__')}.{top.get('__class__')}" if isinstance(top, dict) else type(top).__name__
+    if cls not in estimators: raise InputError(f"refusing to load a {cls}: the model file must hold one of {list(estimators)}", path, "model")
+    return sio.load(path, trusted=list(untrusted))
+
+# %% ../../nbs/20_gpp.automl.ipynb #e5b7c9d4
 class LibraryModel:
     "A fitted XGBoost, CatBoost or scikit-learn model (a FLAML learner), saved in its library's own format."
     platform = "flaml"
@@ -267,21 +392,19 @@ class LibraryModel:
         return path
     @classmethod
     def load(cls, path, features, algorithm):
-        "Read a model written by `save`; skops files only if every type in them is scikit-learn or numpy."
+        "Read a model written by `save`; a skops file only through `trusted_skops_load`."
         path = Path(path)
-        if path.suffix == ".ubj":
-            from xgboost import XGBRegressor
-            est = XGBRegressor(); est.load_model(str(path))
-        elif path.suffix == ".cbm":
-            from catboost import CatBoostRegressor
-            est = CatBoostRegressor(); est.load_model(str(path), format="cbm")
-        elif path.suffix == ".skops":
-            import skops.io as sio
-            untrusted = sio.get_untrusted_types(file=path)
-            bad = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-            if bad: raise InputError(f"refusing to load types {bad}", path)
-            est = sio.load(path, trusted=untrusted)
-        else: raise InputError(f"unknown model format {path.suffix!r}", path)
+        if path.suffix not in (".ubj", ".cbm", ".skops"): raise InputError(f"unknown model format {path.suffix!r}; known: .ubj, .cbm, .skops", path, "model")
+        if not path.is_file(): raise InputError("model file not found", path, "model")
+        if path.suffix == ".skops": return cls(trusted_skops_load(path), features, algorithm)
+        try:
+            if path.suffix == ".ubj":
+                from xgboost import XGBRegressor
+                est = XGBRegressor(); est.load_model(str(path))
+            else:
+                from catboost import CatBoostRegressor
+                est = CatBoostRegressor(); est.load_model(str(path), format="cbm")
+        except Exception as e: raise InputError(f"not a readable model file ({type(e).__name__}: {str(e)[:300]})", path, "model") from None
         return cls(est, features, algorithm)
 
 # %% ../../nbs/20_gpp.automl.ipynb #85d4e51d
@@ -613,15 +736,24 @@ def save(self:GPPModel, folder) -> Path:
 
 @patch(cls_method=True)
 def load(cls:GPPModel, folder) -> GPPModel:
-    "Read a folder written by `save` (no pickle; no h2o cluster needed)."
-    folder = Path(folder)
-    if not (folder / "manifest.json").exists(): raise InputError("no manifest.json", folder)
-    man = json.loads((folder / "manifest.json").read_text())
+    "Read a folder written by `save` (no pickle; no h2o cluster needed); a malformed manifest or model file is an InputError."
+    folder = Path(folder); f = folder / "manifest.json"
+    if not f.is_file(): raise InputError("no manifest.json: not a saved GPPModel", folder)
+    try: man = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e: raise InputError(f"not readable as JSON ({e})", f) from None
+    need = {"features": list, "target": str, "pfts": dict}
+    bad = [k for k, t in need.items() if not isinstance(man, dict) or not isinstance(man.get(k), t)]
+    if bad: raise InputError(f"the manifest lacks {bad} (or they have the wrong type)", f, bad[0])
     models = {}
     for p, d in man["pfts"].items():
+        if not isinstance(d, dict) or d.get("platform") not in ALGORITHMS or not isinstance(d.get("file"), str):
+            raise InputError(f"PFT {p!r}: needs a platform among {list(ALGORITHMS)} and a model file", f, "pfts")
+        if Path(d["file"]).name != d["file"] or d["file"] in ("", ".", ".."):      # a plain name in the folder, no path
+            raise InputError(f"PFT {p!r}: the model file {d['file']!r} must be a file name inside the folder", f, "pfts")
         if d["platform"] == "h2o":
-            models[p] = H2OBinaryModel.load(folder / d["file"], man["features"], d["algorithm"], d["model_id"], d["h2o_version"])
-        else: models[p] = LibraryModel.load(folder / d["file"], man["features"], d["algorithm"])
+            if not (folder / d["file"]).is_file(): raise InputError("model file not found", folder / d["file"], "model")
+            models[p] = H2OBinaryModel.load(folder / d["file"], man["features"], d.get("algorithm"), d.get("model_id"), d.get("h2o_version"))
+        else: models[p] = LibraryModel.load(folder / d["file"], man["features"], d.get("algorithm"))
     info = {p: {k: v for k, v in d.items() if k != "file"} for p, d in man["pfts"].items()}
     return cls(models, man["features"], man["target"], info)
 

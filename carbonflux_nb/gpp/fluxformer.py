@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 from dataclasses import dataclass, fields
@@ -23,11 +24,12 @@ from ..core import InputError, MissingDataError, config_from, rng
 from ..io import atomic_output
 from ..metrics import scores, scores_by
 from ..splits import site_folds, validation_sites
+from .automl import trusted_skops_load
 from .fluxformer_data import CLIMATES, PFT_SETTINGS, SEQ_FEATURES, SEQ_SETTINGS, SeqData
 
 # %% auto #0
 __all__ = ['NETS', 'MODELS', 'synthetic_seq_data', 'context_encoder', 'FluxFormer', 'LSTMNet', 'BiLSTM', 'MLPNet', 'torch_device',
-           'SeqConfig', 'SeqRegressor', 'plot_history', 'MonthlyModels', 'cross_validate', 'cv_scores']
+           'SeqConfig', 'SeqRegressor', 'feature_scale', 'plot_history', 'MonthlyModels', 'cross_validate', 'cv_scores']
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #fbc650db
 _MONTH_END = np.cumsum([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])   # day of year at each month's end
@@ -222,7 +224,6 @@ MODELS = ("fluxformer", "lstm", "bilstm", "mlp", "rf", "xgboost")
 _TREE_DEFAULTS = {"rf": dict(n_estimators=300, max_features=0.33, min_samples_leaf=2),
                   "xgboost": dict(n_estimators=1000, learning_rate=0.05, max_depth=6, subsample=0.8,
                                   colsample_bytree=0.8, tree_method="hist")}
-_TRUSTED = ("sklearn.", "numpy.")
 
 def _check_name(value, allowed, variable:str):
     if value not in allowed: raise InputError(f"unknown {variable} {value!r}; choose one of {allowed}", variable=variable)
@@ -307,14 +308,47 @@ class SeqRegressor:
         self.model, self.model_kw = model, {k: v for k, v in kw.items() if k not in names}
         for f in fields(SeqConfig): setattr(self, f.name, getattr(self.config, f.name))
 
-    def get_params(self) -> dict:
-        "The constructor's arguments (JSON-friendly)."
+    def get_params(self, deep:bool=True) -> dict:
+        "The constructor's arguments (JSON-friendly); `deep` as scikit-learn's (there are no nested estimators)."
         return {"model": self.model, **{f.name: getattr(self, f.name) for f in fields(SeqConfig)}, **self.model_kw}
 
     def __repr__(self):
         return f"SeqRegressor({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
+# %% ../../nbs/31_gpp.fluxformer.ipynb #a7b9d1f6
+def _model_params(model:str) -> set:
+    "The names `model_kw` may hold for `model`: the network's constructor arguments or the tree library's parameters."
+    if model in NETS:
+        net = LSTMNet if model == "bilstm" else NETS[model]
+        return set(inspect.signature(net).parameters) - {"n_features", "max_len", "n_context", "bidirectional"}
+    if model == "rf":
+        from sklearn.ensemble import RandomForestRegressor
+        return set(RandomForestRegressor().get_params()) - {"random_state", "n_jobs"}
+    from xgboost import XGBRegressor
+    return set(XGBRegressor().get_params()) - {"random_state", "n_jobs", "early_stopping_rounds"}
+
+@patch
+def set_params(self:SeqRegressor, **params) -> SeqRegressor:
+    "Replace parameters (scikit-learn's `set_params`, so `clone` and grid searches work); a name the model does not take is an InputError."
+    model = params.get("model", self.model)
+    _check_name(model, MODELS, "model")
+    names = {f.name for f in fields(SeqConfig)}
+    bad = sorted(set(params) - {"model"} - names - set(self.model_kw) - _model_params(model))
+    if bad: raise InputError(f"unknown parameter(s) {bad} for SeqRegressor({model!r}); SeqConfig has {sorted(names)}", variable=bad[0])
+    self.config = config_from(SeqConfig, self.config, {k: v for k, v in params.items() if k in names}, where="SeqRegressor")
+    for f in names: setattr(self, f, getattr(self.config, f))
+    self.model = model
+    self.model_kw = {**self.model_kw, **{k: v for k, v in params.items() if k not in names and k != "model"}}
+    return self
+
 # %% ../../nbs/31_gpp.fluxformer.ipynb #d4d64c51
+def feature_scale(a:np.ndarray,   # (n, F) training values of F features
+                 )->tuple:        # mean (F,) and scale (F,), float64
+    "Mean and standard deviation of each column; a column constant in training (zero spread, or below float32 resolution: 1e-6 of its mean) gets scale 1."
+    a = np.asarray(a, np.float64)
+    m, sd = a.mean(0), a.std(0)
+    return m, np.where(sd > 1e-6 * np.abs(m), sd, 1.0)
+
 def _prepare(self:SeqRegressor, data:SeqData, pft:str, fitting:bool) -> tuple:
     "Checked, trimmed, standardised arrays: Xs (n, L, F), mask (n, L), ctx (n, P)."
     if fitting:
@@ -329,9 +363,7 @@ def _prepare(self:SeqRegressor, data:SeqData, pft:str, fitting:bool) -> tuple:
     if fitting:
         self.pft_, self.features_, self.n_context_ = pft, list(data.features), ctx.shape[1]
         self.max_len_ = int(mask.sum(1).max())
-        real = X[mask].astype(np.float64)                                  # (n_real_steps, F)
-        self.x_mean_, sd = real.mean(0), real.std(0)
-        self.x_std_ = np.where(sd > 0, sd, 1.0)
+        self.x_mean_, self.x_std_ = feature_scale(X[mask])                 # (F,), (F,) over the real steps
     X, mask = _fit_length(X, mask, self.max_len_)
     mean, std = np.float32(self.x_mean_), np.float32(self.x_std_)             # (F,), (F,)
     Xs = np.where(mask[..., None], (X - mean) / std, np.float32(0))           # (n, L, F) float32
@@ -476,33 +508,40 @@ def save(self:SeqRegressor,
         (tmp / "config.json").write_text(json.dumps(cfg, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
     return Path(path)
 
+# %% ../../nbs/31_gpp.fluxformer.ipynb #b8c0e2a7
 @patch(cls_method=True)
 def load(cls:SeqRegressor,
          path,                  # folder written by `save`
          device:str=None,       # device for a network (default: the saved setting, usually 'auto')
         )->SeqRegressor:        # the fitted estimator
-    "Read a folder written by `save` (no pickle); `device` overrides the saved one."
-    path = Path(path)
-    if not (path / "config.json").exists(): raise InputError("no config.json: not a saved SeqRegressor", path)
-    cfg = json.loads((path / "config.json").read_text())
-    params = cfg["params"] | ({"device": device} if device else {})
-    self = cls(**params)
+    "Read a folder written by `save` (no pickle); `device` overrides the saved one. A malformed folder is an InputError naming the file."
+    path = Path(path); f = path / "config.json"
+    if not f.is_file(): raise InputError("no config.json: not a saved SeqRegressor", path)
+    try: cfg = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e: raise InputError(f"not readable as JSON ({e})", f) from None
+    missing = [k for k in ("params", "x_mean_", "x_std_", "history_", *_FITTED) if not isinstance(cfg, dict) or k not in cfg]
+    if missing: raise InputError(f"config.json lacks {missing}", f, missing[0])
+    if not isinstance(cfg["params"], dict) or cfg["params"].get("model") not in MODELS:
+        raise InputError(f"params must name a model among {MODELS}", f, "model")
+    self = cls(**cfg["params"] | ({"device": device} if device else {}))
     for k in _FITTED: setattr(self, k, cfg[k])
-    self.x_mean_, self.x_std_ = np.asarray(cfg["x_mean_"]), np.asarray(cfg["x_std_"])
+    self.x_mean_, self.x_std_ = np.asarray(cfg["x_mean_"], float), np.asarray(cfg["x_std_"], float)
+    if self.x_mean_.shape != self.x_std_.shape or self.x_mean_.shape != (len(self.features_),) or not (self.x_std_ > 0).all():
+        raise InputError(f"x_mean_ and x_std_ must be {len(self.features_)} values (x_std_ > 0), one per feature", f, "x_std_")
     self.history_ = pd.DataFrame(cfg["history_"])
-    if self.model in NETS:
-        net = self._build_net()
-        net.load_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True))
-        self.net_ = net.to(torch_device(self.device)).eval()
-    elif self.model == "xgboost":
-        from xgboost import XGBRegressor
-        self.estimator_ = XGBRegressor(); self.estimator_.load_model(str(path / "model.ubj"))
-    else:
-        import skops.io as sio
-        untrusted = sio.get_untrusted_types(file=path / "model.skops")
-        bad = [t for t in untrusted if not t.startswith(_TRUSTED)]
-        if bad: raise InputError(f"refusing to load types {bad}", path / "model.skops")
-        self.estimator_ = sio.load(path / "model.skops", trusted=untrusted)
+    weights = path / ("weights.pt" if self.model in NETS else "model.ubj" if self.model == "xgboost" else "model.skops")
+    if not weights.is_file(): raise InputError("model file not found", weights, "model")
+    if self.model == "rf":                 # only a Random Forest and the types in it: a skops file cannot reach a function
+        self.estimator_ = trusted_skops_load(weights, ("sklearn.ensemble._forest.RandomForestRegressor",)); return self
+    try:
+        if self.model in NETS:             # weights_only: tensors and plain containers, never an arbitrary object
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            net = self._build_net(); net.load_state_dict(state)
+            self.net_ = net.to(torch_device(self.device)).eval()
+        else:
+            from xgboost import XGBRegressor
+            self.estimator_ = XGBRegressor(); self.estimator_.load_model(str(weights))
+    except Exception as e: raise InputError(f"not a readable model file ({type(e).__name__}: {str(e)[:300]})", weights, "model") from None
     return self
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #6b8e7442

@@ -25,7 +25,7 @@ from ..splits import validation_mask
 from ..twin.land import ECOSYSTEMS, WorldSpec, build_world, monthly, world_spec
 from ..twin.land_obs import oco2_soundings, tropomi_sif
 from ..upscale import upscale
-from .fluxformer import torch_device
+from .fluxformer import feature_scale, torch_device
 from .fluxformer_products import global_totals
 
 # %% auto #0
@@ -185,8 +185,12 @@ def fit_loop(net:nn.Module, opt:torch.optim.Optimizer,
     return pd.DataFrame(hist, columns=["epoch", "train_loss", "val_loss"])
 
 # %% ../../nbs/41_gpp.sif_ec.ipynb #25685b8b
-def _matrix(X, name:str="X", n_features:int=None) -> np.ndarray:
-    "Features as a finite float32 matrix, with a clear error otherwise."
+def _matrix(X, name:str="X", n_features:int=None, names=None) -> np.ndarray:
+    "Features as a finite float32 matrix, with a clear error otherwise; a DataFrame's columns taken by `names` where given."
+    if isinstance(X, pd.DataFrame) and names is not None:
+        missing = [c for c in names if c not in X.columns]
+        if missing: raise InputError(f"{name} lacks the feature column(s) {missing} the model was fitted with", variable=name)
+        X = X[list(names)]
     X = np.asarray(X.values if isinstance(X, pd.DataFrame) else X, dtype=np.float32)
     if X.ndim != 2: raise InputError(f"{name} must be 2-D (samples, features), got shape {X.shape}", variable=name)
     if n_features is not None and X.shape[1] != n_features:
@@ -202,6 +206,11 @@ def _target(y, n:int, name:str) -> np.ndarray:
     if y.size != n: raise InputError(f"{name} has {y.size} values for {n} samples", variable=name)
     if not np.isfinite(y).all(): raise MissingDataError(f"{name}: {int((~np.isfinite(y)).sum())} NaN or infinite targets", variable=name)
     return y
+
+def _x_scale(X:np.ndarray) -> tuple:
+    "Feature mean and scale (float32); a feature constant in training gets scale 1 (`fluxformer.feature_scale`), not ~1e-6."
+    m, s = feature_scale(X)
+    return m.astype(np.float32), s.astype(np.float32)
 
 # validation rows: carbonflux_nb.splits.validation_mask (whole sites or pixels where given, else a random share)
 
@@ -296,7 +305,7 @@ def _pretrain(self, X, sif, groups=None):
     X = _matrix(X); sif = _target(sif, len(X), "sif")
     self.n_features_in_ = X.shape[1]
     if names is not None: self.feature_names_in_ = names
-    self.x_mean_, self.x_std_ = X.mean(0), X.std(0) + 1e-6
+    self.x_mean_, self.x_std_ = _x_scale(X)
     self.y_mean_, self.y_std_ = _scale(sif, self.standardize_source)
     torch.manual_seed(self.seed)
     self.net_ = self._new_net()
@@ -319,7 +328,8 @@ def _fine_params(self) -> list:
 def _fit(self, X, y, groups=None):
     "Fine-tune on tower GPP after `pretrain`, or train from scratch (groups: sites, for whole-site validation)."
     names = np.asarray(X.columns) if isinstance(X, pd.DataFrame) else None
-    X = _matrix(X, n_features=getattr(self, "n_features_in_", None) if getattr(self, "pretrained_", False) else None)
+    pre = getattr(self, "pretrained_", False)               # fine-tuning: the pre-training's features, by name where known
+    X = _matrix(X, n_features=self.n_features_in_ if pre else None, names=getattr(self, "feature_names_in_", None) if pre else None)
     y = _target(y, len(X), "y")
     if getattr(self, "pretrained_", False):
         self.y_mean_, self.y_std_ = _scale(y, self.standardize_source)
@@ -327,7 +337,7 @@ def _fit(self, X, y, groups=None):
         self.history_ = self._train(X, y, groups, self._fine_params(), self.fine_epochs, "fine-tuning on GPP")
     else:
         self.n_features_in_ = X.shape[1]
-        self.x_mean_, self.x_std_ = X.mean(0), X.std(0) + 1e-6
+        self.x_mean_, self.x_std_ = _x_scale(X)
         self.y_mean_, self.y_std_ = _scale(y, True)
         torch.manual_seed(self.seed)
         self.net_ = self._new_net()
@@ -338,7 +348,7 @@ def _fit(self, X, y, groups=None):
 def _predict(self, X) -> np.ndarray:
     "Predictions in the target's units."
     if not hasattr(self, "net_"): raise InputError("the model is not fitted: call fit (or pretrain) first")
-    X = _matrix(X, n_features=self.n_features_in_)
+    X = _matrix(X, n_features=self.n_features_in_, names=getattr(self, "feature_names_in_", None))
     dev = torch_device(self.device); self.net_.to(dev).eval()
     with torch.no_grad():
         out = torch.cat([self.net_(torch.from_numpy((X[i:i + 65536] - self.x_mean_) / self.x_std_).to(dev)).cpu()
@@ -477,6 +487,7 @@ def _mt_fit(self, X,
             groups=None,    # (n,) pixel of every sample: validation holds out whole pixels
            ):
     "Fit both tasks and the per-ecosystem ratios k_e."
+    names = np.asarray(X.columns) if isinstance(X, pd.DataFrame) else None
     X = _matrix(X); n = len(X)
     sif, gpp = np.asarray(sif, np.float32), np.asarray(gpp, np.float32)
     eco = np.asarray(ecosystem, np.int64)
@@ -486,7 +497,8 @@ def _mt_fit(self, X,
     for name, v in (("sif", sif), ("gpp", gpp)):
         if np.isfinite(v).sum() < 10: raise MissingDataError(f"{name}: {int(np.isfinite(v).sum())} observed samples, need at least 10", variable=name)
     self.n_features_in_ = X.shape[1]
-    self.x_mean_, self.x_std_ = X.mean(0), X.std(0) + 1e-6
+    if names is not None: self.feature_names_in_ = names
+    self.x_mean_, self.x_std_ = _x_scale(X)
     self.s_std_, self.g_std_ = float(np.nanstd(sif)), float(np.nanstd(gpp))
     dev = torch_device(self.device)
     torch.manual_seed(self.seed)
@@ -516,7 +528,7 @@ def _mt_fit(self, X,
 # %% ../../nbs/41_gpp.sif_ec.ipynb #560bb0ba
 def _mt_both(self, X) -> np.ndarray:
     if not hasattr(self, "net_"): raise InputError("the model is not fitted: call fit first")
-    X = _matrix(X, n_features=self.n_features_in_)
+    X = _matrix(X, n_features=self.n_features_in_, names=getattr(self, "feature_names_in_", None))
     dev = torch_device(self.device); self.net_.eval()
     with torch.no_grad():
         out = torch.cat([self.net_(torch.from_numpy((X[i:i + 65536] - self.x_mean_) / self.x_std_).to(dev)).cpu()
@@ -553,17 +565,23 @@ def _save(self, path) -> Path:
     return Path(path)
 
 def _load(cls, path, device:str=None):
-    "Read a folder written by `save`; `device` overrides the saved one."
+    "Read a folder written by `save`; `device` overrides the saved one. A malformed folder is an InputError naming the file."
     path = Path(path); f = path / "config.json"
-    if not f.exists(): raise InputError(f"no config.json: not a saved {cls.__name__}", path)
-    cfg = json.loads(f.read_text())
-    if cfg.get("class") != cls.__name__: raise InputError(f"the folder holds a {cfg.get('class')}, not a {cls.__name__}", path)
+    if not f.is_file(): raise InputError(f"no config.json: not a saved {cls.__name__}", path)
+    try: cfg = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e: raise InputError(f"not readable as JSON ({e})", f) from None
+    if not isinstance(cfg, dict) or cfg.get("class") != cls.__name__:
+        raise InputError(f"the folder holds a {cfg.get('class') if isinstance(cfg, dict) else type(cfg).__name__}, not a {cls.__name__}", path)
+    if not isinstance(cfg.get("params"), dict) or not isinstance(cfg.get("fitted"), dict): raise InputError("config.json lacks params or fitted", f)
     self = cls(**cfg["params"] | ({"device": device} if device else {}))
     for k, v in cfg["fitted"].items():
         setattr(self, k, np.asarray(v, np.float32 if k.startswith("x_") else None) if isinstance(v, list) else v)
-    state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-    log_k = state.pop("log_k_", None)
-    self.net_ = self._new_net(); self.net_.load_state_dict(state); self.net_.to(torch_device(self.device)).eval()
+    w = path / "weights.pt"
+    try:                                   # weights_only: tensors and plain containers, never an arbitrary object
+        state = torch.load(w, map_location="cpu", weights_only=True)
+        log_k = state.pop("log_k_", None)
+        self.net_ = self._new_net(); self.net_.load_state_dict(state); self.net_.to(torch_device(self.device)).eval()
+    except Exception as e: raise InputError(f"not readable as this model's weights ({type(e).__name__}: {str(e)[:300]})", w, "model") from None
     if log_k is not None: self.log_k_ = nn.Parameter(log_k.to(torch_device(self.device)))
     return self
 
