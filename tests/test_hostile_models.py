@@ -118,13 +118,16 @@ def _bad_folder(tmp_path, case):
     if case == "unknown format": return _gpp_folder(d, "ENF.pkl"), r"ENF\.pkl.*unknown model format '\.pkl'"
     if case == "empty skops file":
         _gpp_folder(d, "ENF.skops"); (d / "ENF.skops").write_bytes(b""); return d, r"ENF\.skops.*not a readable skops model file"
+    if case == "h2o model not trusted":
+        _gpp_folder(d, "ENF.h2o", "h2o"); (d / "ENF.h2o").write_bytes(b"\xac\xed\x00\x05"); return d, r"H2O binary model.*trust_h2o=True"
     if case == "corrupt xgboost file":
         _gpp_folder(d, "ENF.ubj"); (d / "ENF.ubj").write_bytes(b"\x00garbage" * 8); return d, r"ENF\.ubj.*not a readable model file"
     raise AssertionError(case)
 
 
 @pytest.mark.parametrize("case", ["no folder", "manifest not JSON", "manifest lacks pfts", "unknown platform",
-                                  "file outside the folder", "unknown format", "empty skops file", "corrupt xgboost file"])
+                                  "file outside the folder", "unknown format", "empty skops file", "corrupt xgboost file",
+                                  "h2o model not trusted"])
 def test_gppmodel_load_refuses_a_malformed_folder(tmp_path, case):
     folder, msg = _bad_folder(tmp_path, case)
     with pytest.raises(InputError, match=msg) as e: GPPModel.load(folder)

@@ -735,7 +735,9 @@ def save(self:GPPModel, folder) -> Path:
     return folder
 
 @patch(cls_method=True)
-def load(cls:GPPModel, folder) -> GPPModel:
+def load(cls:GPPModel, folder,
+         trust_h2o:bool=False,   # also load H2O binary models (H2O's Java deserialiser reads them: only from a source you trust)
+        ) -> GPPModel:
     "Read a folder written by `save` (no pickle; no h2o cluster needed); a malformed manifest or model file is an InputError."
     folder = Path(folder); f = folder / "manifest.json"
     if not f.is_file(): raise InputError("no manifest.json: not a saved GPPModel", folder)
@@ -751,6 +753,9 @@ def load(cls:GPPModel, folder) -> GPPModel:
         if Path(d["file"]).name != d["file"] or d["file"] in ("", ".", ".."):      # a plain name in the folder, no path
             raise InputError(f"PFT {p!r}: the model file {d['file']!r} must be a file name inside the folder", f, "pfts")
         if d["platform"] == "h2o":
+            if not trust_h2o:
+                raise InputError(f"PFT {p!r} is an H2O binary model, which H2O's Java deserialiser reads and a crafted file can "
+                                 "abuse: load it only from a folder you (or a source you trust) wrote, with trust_h2o=True", f, "pfts")
             if not (folder / d["file"]).is_file(): raise InputError("model file not found", folder / d["file"], "model")
             models[p] = H2OBinaryModel.load(folder / d["file"], man["features"], d.get("algorithm"), d.get("model_id"), d.get("h2o_version"))
         else: models[p] = LibraryModel.load(folder / d["file"], man["features"], d.get("algorithm"))
