@@ -124,8 +124,9 @@ class BlockPrior:
     def dense(self): return sla.block_diag(*[b.dense() for b in self.blocks])
 
 # %% ../../nbs/60_inversion.bayes.ipynb #3eec644e
-def exp_correlation(d, length) -> np.ndarray:
-    "exp(-d / length): positive definite on the sphere with great-circle distances (Gneiting 2013) and on a line."
+def exp_correlation(d, length, name:str="length") -> np.ndarray:
+    "exp(-d / length): positive definite on the sphere with great-circle distances (Gneiting 2013) and on a line; length 0: uncorrelated."
+    if not np.isfinite(length) or length < 0: raise InputError(f"a correlation length must be >= 0 (0: uncorrelated), got {length}", variable=name)
     return np.exp(-np.asarray(d, float) / float(length)) if length > 0 else (np.asarray(d) == 0).astype(float)
 
 def great_circle_km(lat, lon) -> np.ndarray:
@@ -137,7 +138,7 @@ def great_circle_km(lat, lon) -> np.ndarray:
 def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) -> KronPrior:
     "A Kronecker prior for states ordered (time, cell): exponential correlation in space (length_km) and time (tau, in steps)."
     t = np.arange(n_times)
-    return KronPrior(sd, exp_correlation(np.abs(t[:, None] - t[None]), tau), exp_correlation(great_circle_km(lat, lon), length_km))
+    return KronPrior(sd, exp_correlation(np.abs(t[:, None] - t[None]), tau, "tau"), exp_correlation(great_circle_km(lat, lon), length_km, "length_km"))
 
 # %% ../../nbs/60_inversion.bayes.ipynb #5a8584dd
 def _gram(G:np.ndarray, block:int=2048) -> np.ndarray:
