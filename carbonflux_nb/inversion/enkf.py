@@ -175,7 +175,8 @@ class EnkfConfig:
     "Options of `enkf_analysis`: the update and its inflation."
     method:str = "sqrt"                   # 'sqrt' (ETKF) or 'stochastic' (perturbed observations)
     inflation:str = "multi"               # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi'
-    smooth:float = 1.0                    # weight of this cycle's estimate against the previous factors (log space; 1: none)
+    smooth:float = 0.02                   # weight of this cycle's estimate against the previous factors (log space): a memory of
+                                          # ~1/smooth cycles, chosen on Lorenz-96 (see the text); 1: this cycle's own (a one-off analysis)
     inflate_members:bool = True           # carry the inflated spread into the analysis members (False: theta in the gain only, Eq. 3)
     bounds:dict = None                    # bounds of the inflation estimate (default: `ml_inflation`'s)
 
@@ -293,7 +294,7 @@ def l96_step(X:np.ndarray, dt:float=0.05, F:float=8.0) -> np.ndarray:
 class L96Config:
     "Options of `run_l96` (the twin experiment's set-up; the filter is picked by `method`, `N`, `infl`)."
     inflation:str = "fixed"               # 'fixed' (multiply the analysis anomalies by infl) or an adaptive `EnkfConfig.inflation`
-    smooth:float = 1.0                    # adaptive: weight of this step's estimate (log theta, log mu: 1 = none)
+    smooth:float = 0.02                   # adaptive: weight of this step's estimate (log theta, log mu; 1: no memory); `EnkfConfig`'s default
     steps:int = 3000                      # assimilation steps
     burn:int = 500                        # steps left out of the time means
     n:int = 40                            # state variables
