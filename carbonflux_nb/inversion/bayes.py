@@ -21,11 +21,18 @@ __all__ = ['BIG_N', 'DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'Block
            'kron_prior', 'Posterior', 'invert']
 
 # %% ../../nbs/60_inversion.bayes.ipynb #087bd4d4
+def _first_bad(a:np.ndarray, name:str, what:str="NaN or infinite") -> None:
+    "A MissingDataError naming `name`, how many entries of `a` are not finite and where the first is; nothing if all are."
+    bad = ~np.isfinite(a)
+    if not bad.any(): return
+    i = np.unravel_index(np.flatnonzero(bad)[0], a.shape)
+    raise MissingDataError(f"{name} has {int(bad.sum())} {what} values (the first at index {i[0] if len(i) == 1 else tuple(int(j) for j in i)})", variable=name)
+
 def _chol(C:np.ndarray, name:str) -> np.ndarray:
     "Lower Cholesky factor of a covariance or correlation matrix, or an error naming it."
     C = np.asarray(C, float)
-    if C.ndim != 2 or C.shape[0] != C.shape[1]: raise InputError(f"{name} must be square, got {C.shape}", variable=name)
-    if not np.isfinite(C).all(): raise MissingDataError(f"{name} has NaN or infinite entries", variable=name)
+    if C.ndim != 2 or C.shape[0] != C.shape[1]: raise InputError(f"{name} must be square, got shape {C.shape}", variable=name)
+    _first_bad(C, name)
     if not np.allclose(C, C.T, rtol=1e-10, atol=1e-12 * np.abs(C).max()): raise InputError(f"{name} is not symmetric", variable=name)
     if (np.diag(C) <= 0).any(): raise InputError(f"{name} has {int((np.diag(C) <= 0).sum())} non-positive variances on its diagonal", variable=name)
     try: return sla.cholesky(C, lower=True, check_finite=False)
@@ -33,8 +40,8 @@ def _chol(C:np.ndarray, name:str) -> np.ndarray:
 
 def _sd(sd, name="sd") -> np.ndarray:
     sd = np.asarray(sd, float).ravel()
-    if not np.isfinite(sd).all(): raise MissingDataError(f"{int((~np.isfinite(sd)).sum())} NaN prior uncertainties", variable=name)
-    if (sd <= 0).any(): raise InputError(f"{int((sd <= 0).sum())} non-positive prior uncertainties (a standard deviation must be > 0)", variable=name)
+    _first_bad(sd, name, "NaN or infinite prior uncertainty")
+    if (sd <= 0).any(): raise InputError(f"{int((sd <= 0).sum())} non-positive prior uncertainties (a standard deviation must be > 0; the first at index {int(np.flatnonzero(sd <= 0)[0])})", variable=name)
     return sd
 
 @dataclass
@@ -117,8 +124,9 @@ class BlockPrior:
     def dense(self): return sla.block_diag(*[b.dense() for b in self.blocks])
 
 # %% ../../nbs/60_inversion.bayes.ipynb #3eec644e
-def exp_correlation(d, length) -> np.ndarray:
-    "exp(-d / length): positive definite on the sphere with great-circle distances (Gneiting 2013) and on a line."
+def exp_correlation(d, length, name:str="length") -> np.ndarray:
+    "exp(-d / length): positive definite on the sphere with great-circle distances (Gneiting 2013) and on a line; length 0: uncorrelated."
+    if not np.isfinite(length) or length < 0: raise InputError(f"a correlation length must be >= 0 (0: uncorrelated), got {length}", variable=name)
     return np.exp(-np.asarray(d, float) / float(length)) if length > 0 else (np.asarray(d) == 0).astype(float)
 
 def great_circle_km(lat, lon) -> np.ndarray:
@@ -130,7 +138,7 @@ def great_circle_km(lat, lon) -> np.ndarray:
 def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) -> KronPrior:
     "A Kronecker prior for states ordered (time, cell): exponential correlation in space (length_km) and time (tau, in steps)."
     t = np.arange(n_times)
-    return KronPrior(sd, exp_correlation(np.abs(t[:, None] - t[None]), tau), exp_correlation(great_circle_km(lat, lon), length_km))
+    return KronPrior(sd, exp_correlation(np.abs(t[:, None] - t[None]), tau, "tau"), exp_correlation(great_circle_km(lat, lon), length_km, "length_km"))
 
 # %% ../../nbs/60_inversion.bayes.ipynb #5a8584dd
 def _gram(G:np.ndarray, block:int=2048) -> np.ndarray:
@@ -246,39 +254,81 @@ def cost(self:Posterior) -> float:
     r = self.d - (self.Hx - self.Hxa)
     return float(0.5 * (self.prior.whiten(self.x - self.xa) ** 2).sum() + 0.5 * (r ** 2 / self.so).sum())
 
+# %% ../../nbs/60_inversion.bayes.ipynb #518c2ec4
+def _vector(v, name:str) -> np.ndarray:
+    "A 1-D float array (an (n, 1) or (1, n) array is flattened), or an InputError naming `name`."
+    try: a = np.asarray(v, float)
+    except (TypeError, ValueError) as e: raise InputError(f"{name} must be numbers, got {type(v).__name__} ({e})", variable=name) from None
+    if sum(s != 1 for s in a.shape) > 1: raise InputError(f"{name} must be a vector, got shape {a.shape}", variable=name)
+    return a.ravel()
+
+def _operator(H):
+    "H as a float CSR matrix (any scipy sparse format: COO, CSC, ... are converted) or a 2-D float array, all finite."
+    if sp.issparse(H):
+        H = H.tocsr().astype(float, copy=False)
+        bad = ~np.isfinite(H.data)
+        if bad.any():
+            k = np.flatnonzero(bad)[0]
+            row = int(np.searchsorted(H.indptr, k, side="right") - 1)
+            raise MissingDataError(f"H has {int(bad.sum())} NaN or infinite stored values (the first at index ({row}, {int(H.indices[k])}))", variable="H")
+    else:
+        try: H = np.asarray(H, float)
+        except (TypeError, ValueError) as e: raise InputError(f"H must be a 2-D array or a scipy sparse matrix, got {type(H).__name__} ({e})", variable="H") from None
+        _first_bad(H, "H")
+    if H.ndim != 2: raise InputError(f"H must be 2-D (observations x states), got shape {H.shape}", variable="H")
+    return H
+
+def _check_inputs(H, y, xa, prior, so) -> tuple:
+    "`invert`'s inputs as arrays (H: CSR or dense), after the checks the text lists; errors name the variable."
+    H = _operator(H)
+    if not all(hasattr(prior, a) for a in ("n", "L", "Lt", "whiten", "var")):
+        raise InputError(f"prior must be a DiagPrior, DensePrior, KronPrior or BlockPrior, got {type(prior).__name__}", variable="prior")
+    y, xa, so = _vector(y, "y"), _vector(xa, "xa"), _vector(so, "so")
+    M, N = H.shape
+    for name, v, n, what in (("y", y, M, "rows"), ("so", so, M, "rows"), ("xa", xa, N, "columns")):
+        if v.size != n: raise GridMismatchError(f"{name} has {v.size} values (shape {v.shape}) but H has {n} {what} (shape {H.shape})", variable=name)
+    if prior.n != N: raise GridMismatchError(f"the prior covariance has {prior.n} states but H has {N} columns (shape {H.shape})", variable="prior")
+    for name, v in (("y", y), ("xa", xa), ("so", so)): _first_bad(v, name)
+    if (so <= 0).any():
+        raise InputError(f"{int((so <= 0).sum())} non-positive observation error variances (the first at index {int(np.flatnonzero(so <= 0)[0])})", variable="so")
+    return H, y, xa, so
+
+def _ill_conditioned(form:str, G:np.ndarray, so:np.ndarray) -> InputError:
+    "The error for a normal matrix that is not numerically positive definite: what the variances do to its conditioning."
+    ratio = float((G ** 2).sum(1).max() / so.min()) if form == "obs" else float((G ** 2).sum(1).max())   # state form: G is already So^-1/2 H L
+    hint = " or use form='obs'" if form == "state" and G.shape[0] < G.shape[1] else ""
+    return InputError(f"the {form}-space normal matrix is numerically singular: the smallest observation error variance is {so.min():.3g} while "
+                      f"H Sa H' reaches {ratio:.3g} times it, beyond what double precision can resolve (about 1e15); raise the smallest "
+                      f"variances to what the data can support{hint}", variable="so")
+
 # %% ../../nbs/60_inversion.bayes.ipynb #a7d5b33e
-def invert(H,                     # (M, N) dense array or scipy sparse: ppm per unit of x
+def invert(H,                     # (M, N) array-like or any scipy sparse matrix: ppm per unit of x
            y, xa,                 # (M,) observations minus background; (N,) prior mean
-           prior,                 # DiagPrior, DensePrior or KronPrior
+           prior,                 # DiagPrior, DensePrior, KronPrior or BlockPrior
            so,                    # (M,) observation error variances (ppm^2)
            form:str="auto",       # 'state', 'obs', or 'auto' (the smaller system)
           )->Posterior:
     "Posterior of the linear Gaussian inversion y = H x + e, e ~ N(0, diag(so)), x ~ N(xa, Sa), by Cholesky in whitened form."
-    y, xa, so = np.asarray(y, float).ravel(), np.asarray(xa, float).ravel(), np.asarray(so, float).ravel()
-    M, N = H.shape
-    if y.size != M: raise GridMismatchError(f"{y.size} observations for an H with {M} rows", variable="y")
-    if so.size != M: raise GridMismatchError(f"{so.size} error variances for {M} observations", variable="so")
-    if xa.size != N or prior.n != N: raise GridMismatchError(f"H has {N} columns; the prior mean has {xa.size} and the prior covariance {prior.n}", variable="xa")
-    for name, v in (("y", y), ("xa", xa), ("so", so)):
-        if not np.isfinite(v).all(): raise MissingDataError(f"{int((~np.isfinite(v)).sum())} NaN or infinite values", variable=name)
-    if (so <= 0).any(): raise InputError(f"{int((so <= 0).sum())} non-positive observation error variances", variable="so")
-    Hd = H if sp.issparse(H) else np.asarray(H, float)
-    if not sp.issparse(Hd) and not np.isfinite(Hd).all(): raise MissingDataError("H has NaN or infinite values", variable="H")
+    Hd, y, xa, so = _check_inputs(H, y, xa, prior, so)
+    M, N = Hd.shape
     Hxa = Hd @ xa
     d = y - Hxa
     if form == "auto": form = "obs" if M < N else "state"
     if form not in ("state", "obs"): raise InputError(f"form must be 'state', 'obs' or 'auto', got {form!r}", variable="form")
     G = _HL(Hd, prior)
-    if form == "state":
-        G /= np.sqrt(so)[:, None]                                # in place: G is ours; from here So^-1/2 H L
-        with _blas_guard(N):
-            A = _gram(G); A[np.diag_indices(N)] += 1.0
-            C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
-        z = sla.cho_solve((C, False), G.T @ (d / np.sqrt(so)), check_finite=False)
-    else:
-        with _blas_guard(M):
-            P = _gram_rows(G); P[np.diag_indices(M)] += so
-            C = sla.cholesky(P, lower=False, overwrite_a=True, check_finite=False)
-        z = G.T @ sla.cho_solve((C, False), d, check_finite=False)
+    try:
+        if form == "state":
+            G /= np.sqrt(so)[:, None]                            # in place: G is ours; from here So^-1/2 H L
+            with _blas_guard(N):
+                A = _gram(G); A[np.diag_indices(N)] += 1.0
+                C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
+            z = sla.cho_solve((C, False), G.T @ (d / np.sqrt(so)), check_finite=False)
+        else:
+            with _blas_guard(M):
+                P = _gram_rows(G); P[np.diag_indices(M)] += so
+                C = sla.cholesky(P, lower=False, overwrite_a=True, check_finite=False)
+            z = G.T @ sla.cho_solve((C, False), d, check_finite=False)
+    except np.linalg.LinAlgError: raise _ill_conditioned(form, G, so) from None
     x = xa + prior.L(z)
+    if not np.isfinite(x).all(): raise _ill_conditioned(form, G, so)
     return Posterior(x, xa, prior, form, d, so, G, C, Hd @ x, Hxa)

@@ -6,17 +6,20 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+from fastcore.basics import patch
 from scipy.optimize import minimize
 
 from ..core import GridMismatchError, InputError, MissingDataError, config_from, rng
 
 # %% auto #0
 __all__ = ['INFLATION_BOUNDS', 'MODES', 'check_obs', 'InnovationStats', 'InflationEstimate', 'ml_inflation', 'Analysis',
-           'EnkfConfig', 'enkf_analysis', 'l96_tendency', 'l96_step', 'L96Config', 'run_l96']
+           'EnkfConfig', 'enkf_analysis', 'FilterDivergenceWarning', 'DivergenceCheck', 'check_divergence',
+           'l96_tendency', 'l96_step', 'L96Config', 'run_l96']
 
 # %% ../../nbs/70_inversion.enkf.ipynb #48c75ddc
 def check_obs(E, HE, y, r, types=None, n_types:int=None) -> tuple:
@@ -73,22 +76,43 @@ class InnovationStats:
         quad = (self.c[has] / mu[has]).sum() - theta * bb @ sla.cho_solve(cf, bb, check_finite=False)
         return 0.5 * (logdet + quad)
 
-    def neg_loglik_grad(self, theta:float, mu:np.ndarray) -> tuple:
-        "(-log p, its gradient with respect to log theta and each log mu_k): the optimiser's objective."
-        mu = np.asarray(mu, float); K, m = self.G.shape[:2]
-        has = self.n > 0
+# %% ../../nbs/70_inversion.enkf.ipynb #eb39a72d
+@patch
+def single(self:InnovationStats):
+    "With one observation type holding data: (k, eigenvalues of G_k, their vectors V, V' b_k), computed once; else None."
+    if "_eig" not in self.__dict__:
+        has = np.flatnonzero(self.n > 0)
+        if has.size != 1: self._eig = None
+        else:
+            lam, V = np.linalg.eigh(self.G[has[0]])
+            self._eig = (int(has[0]), np.clip(lam, 0, None), V, V.T @ self.b[has[0]])
+    return self._eig
+
+@patch
+def neg_loglik_grad(self:InnovationStats, theta:float, mu:np.ndarray) -> tuple:
+    "(-log p, its gradient with respect to log theta and each log mu_k): the optimiser's objective."
+    mu = np.asarray(mu, float); K, m = self.G.shape[:2]
+    has = self.n > 0
+    if (e := self.single()) is not None:                  # one type: A = V diag(1 + theta lam / mu_k) V', every term O(m)
+        k, lam, _, w = e
+        den = 1 + theta / mu[k] * lam; wm = w / mu[k]
+        bbu = (wm ** 2 / den).sum()                                  # bb' A^-1 bb
+        f = 0.5 * (self.n[k] * np.log(mu[k]) + self.logdetR + np.log(den).sum() + self.c[k] / mu[k] - theta * bbu)
+        tr, uGu, ub = np.zeros(K), np.zeros(K), np.zeros(K)
+        tr[k], uGu[k], ub[k] = (lam / den).sum(), (lam * (wm / den) ** 2).sum(), (w * wm / den).sum()
+    else:
         M = np.tensordot(1 / mu[has], self.G[has], axes=1)
         bb = (self.b[has] / mu[has][:, None]).sum(0)
         cf = sla.cho_factor(np.eye(m) + theta * M, lower=True, check_finite=False)
-        u = sla.cho_solve(cf, bb, check_finite=False)
+        u = sla.cho_solve(cf, bb, check_finite=False); bbu = bb @ u
         logdet = (self.n[has] * np.log(mu[has])).sum() + self.logdetR + 2 * np.log(np.diag(cf[0])).sum()
-        f = 0.5 * (logdet + (self.c[has] / mu[has]).sum() - theta * bb @ u)
+        f = 0.5 * (logdet + (self.c[has] / mu[has]).sum() - theta * bbu)
         X = sla.cho_solve(cf, self.G.transpose(1, 0, 2).reshape(m, K * m), check_finite=False).reshape(m, K, m)
-        tr = np.einsum("iki->k", X)                                      # tr(A^-1 G_k), by solves
+        tr = np.einsum("iki->k", X)                                  # tr(A^-1 G_k), by solves
         uGu = np.einsum("i,kij,j->k", u, self.G, u); ub = self.b @ u
-        g_theta = 0.5 * ((tr[has] / mu[has]).sum() - bb @ u + theta * (uGu[has] / mu[has]).sum()) * theta
-        g_mu = np.where(has, 0.5 * (self.n - (theta * tr + self.c - 2 * theta * ub + theta ** 2 * uGu) / mu) , 0.0)
-        return f, np.r_[g_theta, g_mu]
+    g_theta = 0.5 * ((tr[has] / mu[has]).sum() - bbu + theta * (uGu[has] / mu[has]).sum()) * theta
+    g_mu = np.where(has, 0.5 * (self.n - (theta * tr + self.c - 2 * theta * ub + theta ** 2 * uGu) / mu) , 0.0)
+    return f, np.r_[g_theta, g_mu]
 
 # %% ../../nbs/70_inversion.enkf.ipynb #e3db9995
 INFLATION_BOUNDS = {"theta": (0.5, 50.0), "mu": (0.1, 50.0)}
@@ -144,13 +168,15 @@ class Analysis:
     innovation_rms: float         # rms of the mean innovation
     seconds_estimate: float       # the likelihood maximisation
     seconds_update: float         # everything else (the pass over the observations, the update)
+    spread_ratio: float = np.nan  # the forecast spread in observation space / the observation errors: sqrt(mean(var(HE) / r))
 
 @dataclass(frozen=True)
 class EnkfConfig:
     "Options of `enkf_analysis`: the update and its inflation."
     method:str = "sqrt"                   # 'sqrt' (ETKF) or 'stochastic' (perturbed observations)
     inflation:str = "multi"               # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi'
-    smooth:float = 1.0                    # weight of this cycle's estimate against the previous factors (log space; 1: none)
+    smooth:float = 0.02                   # weight of this cycle's estimate against the previous factors (log space): a memory of
+                                          # ~1/smooth cycles, chosen on Lorenz-96 (see the text); 1: this cycle's own (a one-off analysis)
     inflate_members:bool = True           # carry the inflated spread into the analysis members (False: theta in the gain only, Eq. 3)
     bounds:dict = None                    # bounds of the inflation estimate (default: `ml_inflation`'s)
 
@@ -187,8 +213,8 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None,
     sq = np.sqrt(theta)
     A_raw, A = A, sq * A                                   # forecast anomalies, raw and inflated
     # S~' R~^-1 S~ = theta sum_k G_k / mu_k and S~' R~^-1 d = sqrt(theta) sum_k b_k / mu_k: no second pass
-    lam, V = np.linalg.eigh(theta * np.tensordot(1 / mu[has], stats.G[has], axes=1))
-    lam = np.clip(lam, 0, None)
+    if (e := stats.single()) is not None: lam, V = theta / mu[e[0]] * e[1], e[2]      # one type: G_k's eigenvectors, already at hand
+    else: lam, V = np.linalg.eigh(theta * np.tensordot(1 / mu[has], stats.G[has], axes=1)); lam = np.clip(lam, 0, None)
     inv = lambda X: V @ ((V.T @ X) / (1 + lam)[:, None] if X.ndim == 2 else (V.T @ X) / (1 + lam))   # (I + S'R^-1 S)^-1
     if method == "sqrt":
         w = inv(sq * (stats.b[has] / mu[has][:, None]).sum(0))   # mean update weights (normalised anomalies)
@@ -205,7 +231,53 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None,
         else:                                                        # Eq. 3 as written: the forecast members, the inflated gain
             Ea = E + A @ inv((sq * S / rr[:, None]).T @ (y[:, None] + P - HE)) / np.sqrt(m - 1)
     t3 = time.perf_counter()
-    return Analysis(Ea, theta, mu, ok, msg, y.size, float(np.sqrt((d ** 2).mean())), t2 - t1, (t1 - t0) + (t3 - t2))
+    spread = float(np.sqrt(np.trace(stats.G.sum(0)) / y.size)) if y.size else np.nan    # trace(S' R^-1 S) = sum_i var_i / r_i
+    return Analysis(Ea, theta, mu, ok, msg, y.size, float(np.sqrt((d ** 2).mean())), t2 - t1, (t1 - t0) + (t3 - t2), spread)
+
+# %% ../../nbs/70_inversion.enkf.ipynb #3f86bef6
+class FilterDivergenceWarning(UserWarning):
+    "A cycled ensemble filter whose ensemble collapsed, or whose inflation factor sat at a bound: its analyses are not to be trusted."
+
+@dataclass
+class DivergenceCheck:
+    ok: bool                      # False: the run diverged
+    cycle: int                    # the first cycle of the failure (-1: none)
+    message: str
+
+def _first_run(mask:np.ndarray, n:int, to_end:bool) -> tuple:
+    "(start, length) of the first run of at least `n` consecutive True (with `to_end`, or of the run that ends the series); (-1, 0) if none."
+    mask = np.r_[False, np.asarray(mask, bool), False]
+    starts, ends = np.flatnonzero(~mask[:-1] & mask[1:]), np.flatnonzero(mask[:-1] & ~mask[1:])
+    for a, b in zip(starts, ends):
+        if b - a >= n or (to_end and b == mask.size - 2): return int(a), int(b - a)
+    return -1, 0
+
+def check_divergence(spread_ratio,                  # per cycle: the forecast spread in observation space / the observation errors (`Analysis.spread_ratio`)
+                     theta=None,                    # per cycle: the inflation factor used (None: not estimated, no bound test)
+                     theta_bounds:tuple=None,       # the estimate's bounds (default INFLATION_BOUNDS['theta'])
+                     patience:int=20,               # consecutive cycles that make a failure
+                     min_spread:float=1e-3,         # a spread below this fraction of the observation errors is a collapse
+                     rtol:float=0.01,               # theta within this (relative) of a bound is at it
+                     where:str="the filter", warn:bool=True, stacklevel:int=1) -> DivergenceCheck:
+    "Did a cycled filter diverge (see the text)? Warns with a `FilterDivergenceWarning` saying what happened and from which cycle."
+    s = np.asarray(spread_ratio, float).ravel()
+    found = []
+    k, n = _first_run(np.nan_to_num(s, nan=np.inf) < min_spread, patience, to_end=True)
+    if k >= 0:
+        found.append((k, f"the ensemble collapsed at cycle {k}: its spread in observation space fell below {min_spread:g} of the observation "
+                         f"error (to {np.nanmin(s[k:k + n]):.1e}) and stayed there for {n} cycles{' to the end of the run' if k + n == s.size else ''}, "
+                         "so the analyses no longer respond to the data"))
+    if theta is not None:
+        th = np.asarray(theta, float).ravel()
+        lo, hi = INFLATION_BOUNDS["theta"] if theta_bounds is None else theta_bounds
+        for name, b in (("lower", lo), ("upper", hi)):
+            k, n = _first_run(np.abs(np.log(th / b)) <= np.log1p(rtol), patience, to_end=False)
+            if k >= 0: found.append((k, f"the inflation factor theta sat at its {name} bound {b:g} for {n} consecutive cycles from cycle {k}"))
+    if not found: return DivergenceCheck(True, -1, "no divergence")
+    found.sort()
+    msg = f"{where} diverged: " + "; ".join(m for _, m in found)
+    if warn: warnings.warn(msg, FilterDivergenceWarning, stacklevel=stacklevel + 1)
+    return DivergenceCheck(False, found[0][0], msg)
 
 # %% ../../nbs/70_inversion.enkf.ipynb #43597be6
 def l96_tendency(X:np.ndarray, F:float=8.0) -> np.ndarray:
@@ -222,7 +294,7 @@ def l96_step(X:np.ndarray, dt:float=0.05, F:float=8.0) -> np.ndarray:
 class L96Config:
     "Options of `run_l96` (the twin experiment's set-up; the filter is picked by `method`, `N`, `infl`)."
     inflation:str = "fixed"               # 'fixed' (multiply the analysis anomalies by infl) or an adaptive `EnkfConfig.inflation`
-    smooth:float = 1.0                    # adaptive: weight of this step's estimate (log theta, log mu: 1 = none)
+    smooth:float = 0.02                   # adaptive: weight of this step's estimate (log theta, log mu; 1: no memory); `EnkfConfig`'s default
     steps:int = 3000                      # assimilation steps
     burn:int = 500                        # steps left out of the time means
     n:int = 40                            # state variables
@@ -246,16 +318,19 @@ def _run_l96(method, N, infl, cfg:L96Config, progress, tqdm):
     x = F + g.normal(0, 1, n)
     for _ in range(1000): x = l96_step(x, dt, F)                 # onto the attractor
     E = x[:, None] + g.normal(0, 1, (n, N))                     # members around it (first-guess spread ~ obs error)
-    rmse, spread, thetas, fails = np.zeros(steps), np.zeros(steps), np.zeros(steps), 0
+    rmse, spread, thetas, ratio, fails = np.zeros(steps), np.zeros(steps), np.zeros(steps), np.zeros(steps), 0
     theta, mu = 1.0, np.ones(1)
     for k in tqdm(range(steps), disable=not progress, desc=f"L96 {method} N={N}"):
         x = l96_step(x, dt, F)
         E = l96_step(E.T, dt, F).T
         y = x + obs_sd * g.standard_normal(n)
         a = enkf_analysis(E, E, y, np.full(n, obs_sd ** 2), theta=theta, mu=mu, seed=g, config=ecfg)
-        E = a.E
+        E = a.E; ratio[k] = a.spread_ratio
         if inflation == "fixed": E = E.mean(1, keepdims=True) + infl * (E - E.mean(1, keepdims=True))
         else: theta, mu = a.theta, a.mu; fails += not a.ok
         rmse[k] = np.sqrt(((E.mean(1) - x) ** 2).mean()); spread[k] = np.sqrt(E.var(1, ddof=1).mean()); thetas[k] = theta if inflation != "fixed" else infl
+    div = check_divergence(ratio, None if inflation == "fixed" else thetas, where=f"run_l96({method!r}, N={N}, inflation={inflation!r}, seed={seed})",
+                           stacklevel=3)                         # the warning points at run_l96's caller
     return {"rmse": float(rmse[burn:].mean()), "spread": float(spread[burn:].mean()), "theta_mean": float(thetas[burn:].mean()),
-            "fallbacks": fails, "rmse_series": rmse, "theta_series": thetas}
+            "fallbacks": fails, "ok": div.ok, "message": div.message, "diverged_at": div.cycle,
+            "rmse_series": rmse, "theta_series": thetas, "spread_ratio_series": ratio}

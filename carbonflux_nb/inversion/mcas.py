@@ -30,7 +30,7 @@ from ..metrics import carbontracker_regions, regrid_regions
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
 from .bayes import great_circle_km
-from .enkf import InnovationStats, enkf_analysis, ml_inflation
+from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
 
 # %% auto #0
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS', 'McasRegions',
@@ -66,6 +66,8 @@ def _nearest_fill(values:np.ndarray, ok:np.ndarray, lat2, lon2) -> np.ndarray:
 
 def mcas_regions(grid:AtmosGrid=None, extension_km:float=800.0, path=None) -> McasRegions:
     "The lambdas (CarbonTracker ecoregions present on `grid`) and the seven localization regions with their distances."
+    if not np.isfinite(extension_km) or extension_km < 0:
+        raise InputError(f"the localization regions' extension must be a distance >= 0 km, got {extension_km}", variable="extension_km")
     grid = grid or atmos_grid()
     ct = carbontracker_regions(path)
     eco = regrid_regions(ct.ecoregion_mask, grid.lat, grid.lon).fillna(240).values.astype(int)
@@ -269,9 +271,12 @@ class McasResult:
     cfg: dict
     lam: np.ndarray               # (n_cycles, n_lam): analysed lambda means, one row per week
     lam_sd: np.ndarray            # (n_cycles, n_lam): their ensemble spread
-    cycles: pd.DataFrame          # per cycle: theta, mu_<group> per observation group, ok (False: the optimiser failed, previous factors kept), message, n_<group>
+    cycles: pd.DataFrame          # per cycle: theta, mu_<group> per observation group, ok (False: the optimiser failed, previous factors kept), message,
+                                  # spread_ratio (forecast spread in observation space / observation errors), n_<group>
     regions: pd.DataFrame         # per cycle and localization region: observations used (inside, and passing the correlation test)
     seconds: dict                 # forecast, analysis
+    ok: bool = True               # False: the filter diverged (chapter 70's `check_divergence`; a FilterDivergenceWarning says how)
+    message: str = "no divergence"
 
 def _lam_ensemble(regs:McasRegions, E:int, sd_region:float, sd_eco:float, g) -> np.ndarray:
     key = regs.lam.transcom.values + np.where(regs.lam.kind.values == "ocean", 100, 0)
@@ -410,11 +415,20 @@ def _obs_groups(obs:pd.DataFrame, obs_types:dict, experiment:str) -> tuple:
     return groups, gtype.fillna(-1).values.astype(int), usable
 
 def _cycle_inflation(c:McasConfig, HE, y, r, types, n_groups:int, th, mu_) -> tuple:
-    "The cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3) from all its observations at once, or the given ones: theta, mu, ok, message."
-    if c.inflation in ("none", "fixed") or y.size < 2: return th, mu_, True, c.inflation
+    """The cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3) from all its observations at once, or the given ones, and the
+    forecast spread in observation space relative to the observation errors (chapter 70's `Analysis.spread_ratio`): theta, mu, ok, message, spread."""
+    spread = float(np.sqrt((HE.var(1, ddof=1) / r).mean())) if y.size else np.nan
+    if c.inflation in ("none", "fixed") or y.size < 2: return th, mu_, True, c.inflation, spread
     S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(HE.shape[1] - 1)
     est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), c.inflation, start=(th, mu_), bounds=c.bounds)
-    return est.theta, est.mu, est.ok, est.message
+    return est.theta, est.mu, est.ok, est.message, spread
+
+def _run_record(c:McasConfig, experiment:str, prior:int, mu, obs_types:dict, seed:int) -> dict:
+    "The settings a run's result records."
+    return dict(experiment=experiment, prior=prior, n_members=c.n_members, method=c.method, inflation=c.inflation, theta=c.theta, mu=list(mu),
+                obs_types=obs_types, localization=c.localization, corr_threshold=c.corr_threshold, inflate_members=c.inflate_members,
+                co2_in_state=c.co2_in_state, lam_forecast=c.lam_forecast, step_days=c.step_days, insitu_days=c.insitu_days, sat_days=c.sat_days,
+                lam_sd_region=c.lam_sd_region, lam_sd_eco=c.lam_sd_eco, seed=seed)
 
 # %% ../../nbs/71_inversion.mcas.ipynb #277f6236
 def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=None, progress:bool=True, **options) -> McasResult:
@@ -452,9 +466,9 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
         idx = np.flatnonzero(usable & (tt >= 0) & (tt < np.where(obs.type.values == 0, insitu_days, sat_days) * out_per_day))
         HE = tw.op.subset(idx).apply(co2, t_offset=off)
         y, r, types, otype = obs.value.values[idx], obs.uncertainty.values[idx] ** 2, gtype[idx], obs.type.values[idx]
-        th, mu_, ok, msg = _cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
+        th, mu_, ok, msg, spread = _cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
         infl.append({"cycle": k, "time": t_k, "theta": th, **{f"mu_{g_}": mu_[j] for j, g_ in enumerate(groups)}, "ok": ok, "message": msg,
-                     **{f"n_{g_}": int((types == j).sum()) for j, g_ in enumerate(groups)}})
+                     "spread_ratio": spread, **{f"n_{g_}": int((types == j).sum()) for j, g_ in enumerate(groups)}})
         X = np.concatenate([c_step.reshape(E, nc).T, lam.T])                 # (nc + n_lam, E)
         Xc_new, lam_new = _localised_update(tw, c, W, X, HE, y, r, types, otype, obs.jy.values[idx], obs.ix.values[idx], lam, th, mu_,
                                             n_groups, g, {"cycle": k, "time": t_k}, rows)
@@ -470,11 +484,11 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
                               progress=False, return_state=True)
             C = np.broadcast_to(c1, (E, K, J, I)).copy()
         secs["analysis"] += time.perf_counter() - t1
-    cfg = dict(experiment=experiment, prior=prior, n_members=E, method=c.method, inflation=c.inflation, theta=c.theta, mu=list(mu), obs_types=obs_types,
-               localization=c.localization, corr_threshold=c.corr_threshold, inflate_members=c.inflate_members, co2_in_state=c.co2_in_state,
-               lam_forecast=c.lam_forecast, step_days=step_days, insitu_days=insitu_days, sat_days=sat_days,
-               lam_sd_region=c.lam_sd_region, lam_sd_eco=c.lam_sd_eco, seed=seed)
-    return McasResult(cfg, np.array(lam_hist), np.array(lam_sd), pd.DataFrame(infl), pd.DataFrame(rows), {k: round(v, 1) for k, v in secs.items()})
+    cyc = pd.DataFrame(infl)
+    div = check_divergence(cyc.spread_ratio, None if c.inflation in ("none", "fixed") else cyc.theta, (INFLATION_BOUNDS | (c.bounds or {}))["theta"],
+                           where=f"run_mcas({experiment!r}, prior {prior})", stacklevel=2)
+    return McasResult(_run_record(c, experiment, prior, mu, obs_types, seed), np.array(lam_hist), np.array(lam_sd), cyc, pd.DataFrame(rows),
+                      {k: round(v, 1) for k, v in secs.items()}, div.ok, div.message)
 
 # %% ../../nbs/71_inversion.mcas.ipynb #e1080485
 def _monthly_components(tw:McasTwin) -> dict:
@@ -589,5 +603,5 @@ def experiment_summary(res:dict) -> dict:
     out.update(truth_imbalance=float(b.loc["truth", "imbalance"]), truth_nee=float(b.loc["truth", "NEE"]), truth_ocean=float(b.loc["truth", "ocean"]),
                growth=float(b.loc["truth", "atmospheric growth"]), theta_median=float(res["cycles"].theta.median()),
                mu_insitu_median=float(res["cycles"].mu_insitu.median()), mu_satellite_median=float(res["cycles"].mu_satellite.median()),
-               fallbacks=int((~res["cycles"].ok).sum()))
+               fallbacks=int((~res["cycles"].ok).sum()), diverged=int(sum(not r.ok for r in res["runs"].values())))
     return out
