@@ -26,6 +26,8 @@ from carbonflux_nb.atmos.readers import (read_flexpart_grid_time, read_geoschem_
                                          read_obspack, read_oco2_lite, read_stilt_footprint, read_tccon,
                                          write_flexpart_example, write_geoschem_example, write_obspack_example)
 from carbonflux_nb.atmos.met_winds import read_cf_winds
+from carbonflux_nb.inversion.mega_bg import read_oco2_bins
+from carbonflux_nb.twin.fluxes import read_noaa_co2
 from carbonflux_nb.io import read_netcdf
 
 K = 9   # the data row that gets broken
@@ -378,3 +380,95 @@ def test_zarr_with_a_damaged_chunk(tmp_path):
     chunk = next(f for f in (p / "gpp").iterdir() if not f.name.startswith("."))
     chunk.write_bytes(chunk.read_bytes()[:len(chunk.read_bytes()) // 2])
     with raises(InputError, p, None, "cannot be read as Zarr store: its data do not decode"): read_zarr(p)
+
+
+# ------------------------------------------------------------------ the CF winds (chapter 56), the OCO-2 bins (61), NOAA's CO2 records (53)
+
+def _set(ds, var, at, value):
+    "`ds` with `value` at index `at` of `var` (a data variable or a coordinate)."
+    x = ds[var].values.copy(); x[at] = value
+    return ds.assign_coords({var: (var, x, ds[var].attrs)}) if var in ds.coords else ds.assign({var: ds[var].copy(data=x)})
+
+
+@pytest.mark.parametrize("var, at, value, err, want", [
+    ("u", (1, 2, 3, 4), -999.0, MissingDataError, r"1 value outside the physical range \[-150, 150\] m s\*\*-1, e\.g\. -999 at time "
+     r"2018-01-01 06:00:00, pressure_level 200, latitude 0, longitude 120: -999 looks like a fill value"),
+    ("v", (2, 0, 0, 1), 200.0, InputError, r"1 value outside the physical range \[-150, 150\] m s\*\*-1, e\.g\. 200 at time 2018-01-01 12:00"),
+    ("pressure_level", 1, -999.0, MissingDataError, r"outside the physical range \[0\.001, 1100\] hPa, e\.g\. -999 .*looks like a fill value"),
+], ids=["u-fill", "v-too-fast", "level-fill"])
+def test_cf_winds_fill_and_range(var, at, value, err, want, tmp_path):
+    "Issue 22: a -999 m s-1 fill passed the old check (|wind| > 1000 only) and drove the transport."
+    p = changed("cf_winds", tmp_path, lambda ds: _set(ds, var, at, value))
+    with raises(err, p, var, want): read_cf_winds(p)
+
+
+def test_cf_winds_time_step_over_the_read_limit(tmp_path, monkeypatch):
+    "A compressed wind file whose every time step takes 1.2 MB once decoded: stopped at a 1 MB limit before one is loaded."
+    lat, lon = np.arange(90, -90.5, -1.0), np.arange(0, 360, 1.0)
+    z = np.zeros((2, 5, lat.size, lon.size), "f4")
+    dims, att = ("valid_time", "pressure_level", "latitude", "longitude"), {"units": "m s-1"}
+    p = tmp_path / "winds_1deg.nc"
+    xr.Dataset({"u": (dims, z, att), "v": (dims, z, att)},
+               coords={"valid_time": pd.date_range("2018-01-01", periods=2, freq="6h"), "latitude": lat, "longitude": lon,
+                       "pressure_level": ("pressure_level", [1000.0, 850, 500, 300, 200], {"units": "hPa"})}
+               ).to_netcdf(p, engine="h5netcdf", encoding={v: {"zlib": True} for v in "uv"})
+    assert p.stat().st_size < 200_000
+    monkeypatch.setenv("CARBONFLUX_MAX_READ_MB", "1")
+    with raises(InputError, p, "u", r"one time step takes 1\.2 MB in memory, more than the read limit of 1 MB", "CARBONFLUX_MAX_READ_MB"):
+        read_cf_winds(p)
+
+
+@pytest.fixture(scope="module")
+def bins_text():
+    "The header and the first 40 bins of the shipped OCO-2 file over Brazil."
+    with gzip.open(data_path("inversion", "oco2_brazil_binned_2014_2020_fco2r.csv.gz"), "rt") as f: return "".join(next(f) for _ in range(41))
+
+
+@pytest.mark.parametrize("col, value, err, want", [
+    ("xco2_ppm", "-9999", MissingDataError, r"1 value outside the physical range \[350, 500\] ppm, e\.g\. -9999 at line 10: .*looks like a fill"),
+    ("latitude", "95.5", InputError, r"1 value outside the physical range \[-90, 90\] degrees_north, e\.g\. 95\.5 at line 10"),
+    ("xco2_ppm", "39o.2", InputError, r"text .39o\.2. in a numeric column at line 10"),
+], ids=["xco2-fill", "latitude-range", "xco2-text"])
+def test_oco2_bins_bad_values(col, value, err, want, bins_text, tmp_path):
+    p = tmp_path / "oco2_bins.csv"
+    p.write_text(edit(bins_text, K, col, value))
+    with raises(err, p, col, want): read_oco2_bins(p)
+
+
+def test_oco2_bins_truncated_last_line_and_gzip_bomb(bins_text, tmp_path, monkeypatch):
+    p = tmp_path / "oco2_bins.csv"
+    p.write_text(bins_text[:len(bins_text) - 80])                       # the last line loses its last 80 characters
+    with raises(InputError, p, None, r"the last line \(line 41\) is cut short"): read_oco2_bins(p)
+    p = tmp_path / "oco2_bins.csv.gz"
+    p.write_bytes(gzip.compress(bins_text.encode() + b"\0" * 4 * 2**20, 1))
+    monkeypatch.setenv("CARBONFLUX_MAX_READ_MB", "1")
+    with raises(InputError, p, None, "decompressed, it holds more than the read limit of 1 MB"): read_oco2_bins(p)
+
+
+NOAA_HEAD = ("# --------------------------------------------------------------------\n# USE OF NOAA GML DATA\n#\n"
+             "# CO2 expressed as a mole fraction in dry air, micromol/mol, abbreviated as ppm\n#\n")
+NOAA_GR = NOAA_HEAD + "year,ann inc,unc\n2015,2.96,0.07\n2016,2.83,0.09\n2017,2.15,0.10\n2018,2.37,0.09\n2019,2.50,0.06\n"
+NOAA_MM = NOAA_HEAD + ("year,month,decimal,average,average_unc,trend,trend_unc\n2018,1,2018.042,407.56,0.11,406.51,0.07\n"
+                       "2018,2,2018.125,408.24,0.11,406.85,0.07\n2018,3,2018.208,408.77,0.09,407.11,0.07\n")
+
+
+@pytest.mark.parametrize("text, old, new, err, var, want", [
+    (NOAA_MM, "408.24", "-99.99", MissingDataError, "average", r"1 value outside the physical range \[150, 1000\] ppm, e\.g\. -99\.99 at line 8: .*fill"),
+    (NOAA_GR, "2018,2.37", "2017,2.37", TimeAxisError, "year", "1 duplicated time stamps, first 2017-01-01"),
+    (NOAA_GR, "2.37", "23.7", InputError, "ann inc", r"1 value outside the physical range \[-2, 10\] ppm yr-1, e\.g\. 23\.7 at line 10"),
+    (NOAA_MM, "408.77,0.09,407.11,0.07\n", "408", InputError, "average_unc", r"the last line \(line 9\) is cut short: 4 of 7 fields"),
+], ids=["mm-fill", "gr-duplicated-year", "gr-growth-range", "mm-truncated"])
+def test_noaa_co2_hostile(text, old, new, err, var, want, tmp_path):
+    p = tmp_path / "co2_noaa.csv"
+    p.write_text(text.replace(old, new))
+    with raises(err, p, var, want): read_noaa_co2(p)
+
+
+def test_noaa_co2_declared_missing(tmp_path):
+    "The Mauna Loa monthly file marks missing days, deviations and uncertainties with -1, -9.99 and -0.99: NaN, not data."
+    p = tmp_path / "co2_mm_mlo.csv"
+    p.write_text("year,month,decimal date,average,deseasonalized,ndays,sdev,unc\n1958,3,1958.2027,315.71,314.44,-1,-9.99,-0.99\n"
+                 "1958,4,1958.2877,317.45,315.16,-1,-9.99,-0.99\n1974,5,1974.375,333.19,329.72,14,0.22,0.11\n")
+    df = read_noaa_co2(p)
+    assert df[["ndays", "sdev", "unc"]].iloc[:2].isna().all().all() and df.ndays.iloc[2] == 14 and df.average.tolist() == [315.71, 317.45, 333.19]
+    assert df.attrs["units"]["average"] == "ppm" and df.attrs["source_file"] == str(p)

@@ -17,11 +17,12 @@ from fastcore.basics import patch
 
 from ..constants import G0_M_S2, PS_DRY_PA, R_EARTH_M
 from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_time_axis
+from ..io import check_range, max_read_bytes
 from ..twin.atmos import AtmosGrid, WindField, divergence, point_winds
 from .lagrangian import DomainWinds
 
 # %% auto #0
-__all__ = ['ERA5_LEVELS', 'write_cf_winds_example', 'CFWinds', 'read_cf_winds']
+__all__ = ['ERA5_LEVELS', 'WIND_MAX_M_S', 'write_cf_winds_example', 'CFWinds', 'read_cf_winds']
 
 # %% ../../nbs/56_atmos.met_winds.ipynb #b5c8874d
 ERA5_LEVELS = (1000, 925, 850, 700, 600, 500, 400, 300, 250, 200, 150, 100, 50)   # hPa
@@ -94,6 +95,15 @@ def read_cf_winds(path, fix:bool=True, ps:float=PS_DRY_PA) -> CFWinds:
         except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", path) from None
     with ds: return _check_cf(ds, path, fix, ps, engine)
 
+def _levels(ds, ln, path, ps) -> np.ndarray:
+    "Sigma of the file's levels (pressure in hPa or Pa, or sigma), each in its physical range."
+    lev = ds[ln].values.astype(float)
+    if ln == "sigma": return check_range(lev, 1e-4, 1.2, path, ln, "(sigma)")
+    unit = str(ds[ln].attrs.get("units", "hPa" if np.nanmax(lev) < 2000 else "Pa"))
+    if unit not in _PRESSURE: raise UnitsError(f"units {unit!r} are not a pressure this reader knows ({sorted(_PRESSURE)})", path, ln)
+    check_range(lev, 0.1 / _PRESSURE[unit], 110000 / _PRESSURE[unit], path, ln, unit)      # 0.001-1100 hPa
+    return lev * _PRESSURE[unit] / ps
+
 def _check_cf(ds, path, fix, ps, engine) -> CFWinds:
     un = _name(ds, ["u", "ua", "uwnd", "U", "eastward_wind"], path, "the eastward wind")
     vn = _name(ds, ["v", "va", "vwnd", "V", "northward_wind"], path, "the northward wind")
@@ -106,34 +116,52 @@ def _check_cf(ds, path, fix, ps, engine) -> CFWinds:
         if unit not in _SPEED: raise UnitsError(f"units {unit!r} are not a speed this reader knows ({sorted(_SPEED)})", path, n)
     if ds[un].attrs["units"] != ds[vn].attrs["units"]: raise UnitsError(f"u in {ds[un].attrs['units']!r} but v in {ds[vn].attrs['units']!r}", path, vn)
     check_time_axis(ds[tn].values, path, tn)
-    lev = ds[ln].values.astype(float)
-    if ln == "sigma": sig = lev
-    else:
-        unit = str(ds[ln].attrs.get("units", "hPa" if np.nanmax(lev) < 2000 else "Pa"))
-        if unit not in _PRESSURE: raise UnitsError(f"units {unit!r} are not a pressure this reader knows ({sorted(_PRESSURE)})", path, ln)
-        sig = lev * _PRESSURE[unit] / ps
-    if not np.isfinite(sig).all() or (sig <= 0).any() or np.unique(sig).size != sig.size:
-        raise InputError("levels must be positive, finite and distinct", path, ln)
-    lat, lon = ds[yn].values.astype(float), ds[xn].values.astype(float)
+    sig = _levels(ds, ln, path, ps)
+    if not np.isfinite(sig).all() or np.unique(sig).size != sig.size:
+        raise InputError("levels must be finite and distinct", path, ln)
+    lat = check_range(ds[yn].values, -90, 90, path, yn, "degrees_north")
+    lon = check_range(ds[xn].values, -180, 360, path, xn, "degrees_east")
     for name, c in ((yn, lat), (xn, lon)):
         d = np.diff(c)
         if c.size < 2 or not ((d > 0).all() or (d < 0).all()): raise InputError("coordinate not strictly monotonic", path, name)
         if not np.allclose(d, d[0], rtol=1e-3): raise InputError("coordinate not evenly spaced (a regular grid is expected)", path, name)
-    if np.abs(lat).max() > 90: raise InputError("latitudes beyond +-90", path, yn)
     if not np.isclose(abs(lon[1] - lon[0]) * lon.size, 360, atol=1e-3 * abs(lon[1] - lon[0])):
         raise GridMismatchError(f"longitudes cover {abs(lon[1] - lon[0]) * lon.size:.2f} degrees; a global file (360) is needed", path, xn)
-    T = ds.sizes[tn]
-    for n in (un, vn):                                     # NaN and fill values, a block of times at a time
-        for a in range(0, T, 64):
-            x = ds[n].isel({tn: slice(a, a + 64)}).values
-            bad = ~np.isfinite(x) | (np.abs(x) > 1e3)
-            if bad.any():
-                k = np.argwhere(bad)[0]
-                raise MissingDataError(f"{int(bad.sum())} NaN or fill values, first at time {pd.Timestamp(ds[tn].values[a + k[0]])}", path, n)
-    out = CFWinds(path, un, vn, tn, ln, yn, xn, _SPEED[ds[un].attrs["units"].strip()], sig, fix, ps,
-                  pd.DatetimeIndex(ds[tn].values), lat.copy(), lon.copy(), engine)
+    scale = _SPEED[ds[un].attrs["units"].strip()]
+    _scan_winds(ds, (un, vn), tn, path, scale)
+    out = CFWinds(path, un, vn, tn, ln, yn, xn, scale, sig, fix, ps, pd.DatetimeIndex(ds[tn].values), lat.copy(), lon.copy(), engine)
     ds.close()
     return out
+
+# %% ../../nbs/56_atmos.met_winds.ipynb #2141b5fd
+WIND_MAX_M_S = 150.0    # m s-1: |u| or |v| beyond this is no wind (the strongest jets reach about 100 m s-1)
+
+def _where(ds, da, tn, a, shape):
+    "i -> where the i-th value of a block of `da` starting at time index `a` lies, for messages."
+    def at(i):
+        k = np.unravel_index(i, shape)
+        return ", ".join(f"time {pd.Timestamp(ds[tn].values[a + j])}" if d == tn else
+                         (f"{d} {ds[d].values[j]:g}" if d in ds.coords else f"{d} index {j}") for d, j in zip(da.dims, k))
+    return at
+
+def _scan_winds(ds, names, tn, path, scale:float):
+    "NaN, fill values and speeds beyond `WIND_MAX_M_S`, a block of times at a time; each time step must fit the read limit."
+    T, limit = ds.sizes[tn], max_read_bytes()
+    for n in names:
+        step_bytes = int(ds[n].nbytes) // max(T, 1)                     # decoded, from shape and type: nothing read yet
+        if step_bytes > limit:
+            raise InputError(f"one time step takes {step_bytes / 2**20:.1f} MB in memory, more than the read limit of {limit / 2**20:g} MB "
+                             "(raise it with the environment variable CARBONFLUX_MAX_READ_MB or carbonflux_nb.io.MAX_READ_MB)", path, n)
+        block = int(max(1, min(64, limit // max(step_bytes, 1) // 4)))   # the check holds a few copies of a block
+        unit, hi = ds[n].attrs["units"].strip(), WIND_MAX_M_S / scale
+        for a in range(0, T, block):
+            x = ds[n].isel({tn: slice(a, a + block)}).values
+            nan = np.isnan(x)
+            if nan.any():
+                raise MissingDataError(f"{int(nan.sum())} NaN values (winds must be complete), first at "
+                                       f"{_where(ds, ds[n], tn, a, x.shape)(int(np.argmax(nan)))}", path, n)
+            if x.size and not (x.min() >= -hi and x.max() <= hi):              # min and max: no copy of the block
+                check_range(x, -hi, hi, path, n, unit, at=_where(ds, ds[n], tn, a, x.shape))
 
 # %% ../../nbs/56_atmos.met_winds.ipynb #3a4ae90e
 def _lin(src:np.ndarray, tgt:np.ndarray, periodic:bool=False):

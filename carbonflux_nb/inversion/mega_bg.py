@@ -5,6 +5,7 @@
 # %% ../../nbs/61_inversion.mega_bg.ipynb #b9c85e22
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from tqdm.auto import tqdm
 from ..atmos.eulerian import EulerianModel
 from ..constants import R_EARTH_M, SECONDS_PER_DAY
 from ..core import GridMismatchError, InputError, MissingDataError, check_time_axis, data_path
+from ..ec.readers import NA_TOKENS, check_last_line, head_lines, header_fields, read_text
+from ..io import check_range
 from ..twin.atmos import AtmosGrid
 
 # %% auto #0
@@ -175,22 +178,45 @@ def model_background(model:EulerianModel,
                       coords=coords, attrs={"run_days": R})
 
 # %% ../../nbs/61_inversion.mega_bg.ipynb #ecc5e58a
+def _numeric(raw:pd.DataFrame, columns, path, first_line:int) -> pd.DataFrame:
+    "`columns` of `raw` as floats; `InputError` naming the column and the line of the first text that is no number."
+    out = {}
+    for c in columns:
+        if pd.api.types.is_numeric_dtype(raw[c]) and not pd.api.types.is_bool_dtype(raw[c]):
+            out[c] = raw[c].astype(float); continue
+        num = pd.to_numeric(raw[c], errors="coerce")
+        bad = (num.isna() & raw[c].notna()).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            raise InputError(f"text {raw[c].iat[i]!r} in a numeric column at line {first_line + i} ({int(bad.sum())} such rows)", path, c)
+        out[c] = num.astype(float)
+    return pd.DataFrame(out)
+
 def read_oco2_bins(path=None,                 # CSV (or .csv.gz) of binned XCO2; default: the shipped Brazil file
-                   max_z:float=6.0)->pd.DataFrame:
+                   max_z:float=6.0,           # outliers: robust z-score (within the month) beyond which a bin is dropped
+                   max_mb:float=None,         # read limit (MB, decompressed); default `io.MAX_READ_MB` or CARBONFLUX_MAX_READ_MB
+                  )->pd.DataFrame:
     "Binned OCO-2 XCO2: time (bin day), lat, lon (bin centres), value (ppm); outliers beyond max_z robust s.d. of the month dropped."
     path = Path(path) if path is not None else data_path("inversion", "oco2_brazil_binned_2014_2020_fco2r.csv.gz")
-    if not path.is_file(): raise InputError("file not found", path)
-    try: raw = pd.read_csv(path)
-    except Exception as e: raise InputError(f"not a readable CSV file ({type(e).__name__}: {e})", path) from None
+    text = read_text(path, max_mb)
+    names = header_fields(head_lines(text, 1)[0], ",", path)
     need = {"time_yyyymmddhhmmss": "time", "latitude": "lat", "longitude": "lon", "xco2_ppm": "value"}
     for c in need:
-        if c not in raw: raise InputError(f"missing column {c}", path, c)
-    t = pd.to_datetime(raw.time_yyyymmddhhmmss.astype("Int64").astype(str), format="%Y%m%d%H%M%S", errors="coerce")
-    if t.isna().any(): raise InputError(f"{int(t.isna().sum())} time stamps not in YYYYMMDDhhmmss form", path, "time_yyyymmddhhmmss")
-    df = pd.DataFrame({"time": t.dt.floor("D"), "lat": raw.latitude.astype(float), "lon": raw.longitude.astype(float), "value": raw.xco2_ppm.astype(float)})
-    if not np.isfinite(df[["lat", "lon", "value"]].to_numpy()).all(): raise MissingDataError("NaN or fill values", path, "xco2_ppm")
-    if (df.lat.abs() > 90).any() or (df.lon.abs() > 360).any(): raise InputError("latitude or longitude out of range", path, "latitude")
-    if not df.value.between(300, 500).all(): raise InputError(f"{int((~df.value.between(300, 500)).sum())} XCO2 values outside 300-500 ppm (units not ppm?)", path, "xco2_ppm")
+        if c not in names: raise InputError(f"missing column {c}", path, c)
+    check_last_line(text, ",", names, path)
+    try: raw = pd.read_csv(io.BytesIO(text.encode()), usecols=list(need), na_values=NA_TOKENS, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise InputError(f"malformed table ({e})", path) from None
+    del text
+    num = _numeric(raw, need, path, 2)
+    line = lambda i: f"line {i + 2}"
+    for c in need:
+        if num[c].isna().any(): raise MissingDataError(f"{int(num[c].isna().sum())} empty or NaN values, first at {line(int(num[c].isna().to_numpy().argmax()))}", path, c)
+    t = pd.to_datetime(num.time_yyyymmddhhmmss.astype("int64").astype(str), format="%Y%m%d%H%M%S", errors="coerce")
+    if t.isna().any(): raise InputError(f"{int(t.isna().sum())} time stamps not in YYYYMMDDhhmmss form, first at {line(int(t.isna().to_numpy().argmax()))}", path, "time_yyyymmddhhmmss")
+    check_range(num.latitude, -90, 90, path, "latitude", "degrees_north", at=line)
+    check_range(num.longitude, -180, 360, path, "longitude", "degrees_east", at=line)
+    check_range(num.xco2_ppm, 350, 500, path, "xco2_ppm", "ppm", at=line)
+    df = pd.DataFrame({"time": t.dt.floor("D"), "lat": num.latitude, "lon": num.longitude, "value": num.xco2_ppm})
     if df.duplicated(["time", "lat", "lon"]).any(): raise InputError(f"{int(df.duplicated(['time', 'lat', 'lon']).sum())} duplicated (day, cell) bins", path, "time_yyyymmddhhmmss")
     month = df.time.dt.to_period("M")
     med = df.groupby(month).value.transform("median"); mad = df.groupby(month).value.transform(lambda v: (v - v.median()).abs().median())

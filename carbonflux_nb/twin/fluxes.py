@@ -5,21 +5,24 @@
 # %% ../../nbs/53_twin.fluxes.ipynb #eb21e156
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..core import InputError, ppm_to_pgc, rng
+from ..core import InputError, MissingDataError, check_time_axis, ppm_to_pgc, rng
+from ..ec.readers import NA_TOKENS, check_last_line, head_lines, header_fields, read_text
 from ..geo import cos_zenith, sine_declination
+from ..io import check_range
 from ..metrics import carbontracker_regions, regrid_regions
 from .atmos import AtmosGrid, atmos_grid
 from .land import build_world, monthly, world_spec
 
 # %% auto #0
-__all__ = ['RECO_STEADY', 'FOSSIL_SPOTS', 'TOTALS', 'GROWTH_PPM', 'CO2_START', 'conservative_regrid', 'AtmosFluxes',
-           'atmos_fluxes', 'initial_co2']
+__all__ = ['RECO_STEADY', 'FOSSIL_SPOTS', 'TOTALS', 'GROWTH_PPM', 'CO2_START', 'NOAA_RANGES', 'NOAA_MISSING',
+           'conservative_regrid', 'AtmosFluxes', 'atmos_fluxes', 'initial_co2', 'read_noaa_co2']
 
 # %% ../../nbs/53_twin.fluxes.ipynb #6b452e34
 def _overlap(src_e:np.ndarray, dst_e:np.ndarray) -> np.ndarray:
@@ -193,3 +196,48 @@ def initial_co2(grid:AtmosGrid, mean:float=CO2_START, gradient:float=3.0) -> np.
     q = np.broadcast_to(shape, (K, J, I)).copy()
     M = grid.air_mass
     return q - (q * M).sum() / M.sum() + mean
+
+# %% ../../nbs/53_twin.fluxes.ipynb #e861181a
+NOAA_RANGES = {  # column of NOAA GML's CO2 text files: (lo, hi, units) of what a value may be
+    **{c: (150, 1000, "ppm") for c in ("mean", "average", "trend", "deseasonalized", "interpolated")},
+    "ann inc": (-2, 10, "ppm yr-1"),                                           # growth rate; observed 0.4-3.4 since 1959
+    **{c: (0, 20, None) for c in ("unc", "average_unc", "trend_unc", "sdev")}, # ppm, or ppm yr-1 for growth rates
+    "ndays": (0, 31, "days"), "month": (1, 12, None), "year": (1900, 2200, None)}
+NOAA_MISSING = {"ndays": -1, "sdev": -9.99, "unc": -0.99}                     # declared missing (Mauna Loa monthly file)
+
+def _noaa_table(text:str, path) -> tuple[pd.DataFrame, int]:
+    "The numeric table below the '#' comment lines, and the line number of its first row."
+    start = skip = 0
+    while text.startswith("#", start):
+        start = text.find("\n", start) + 1; skip += 1
+        if start == 0: raise InputError("no header line below the comments", path)
+    names = header_fields(head_lines(text[start:], 1)[0], ",", path)
+    if "year" not in names: raise InputError(f"no column 'year' in the header {names}", path, "year")
+    check_last_line(text, ",", names, path)
+    try: raw = pd.read_csv(io.BytesIO(text[start:].encode()), header=None, names=names, skiprows=1, dtype=str,
+                           na_values=NA_TOKENS, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise InputError(f"malformed table ({e})", path) from None
+    if raw.empty: raise MissingDataError("no data rows below the header", path, "year")
+    df = pd.DataFrame(index=raw.index)
+    for c in names:
+        num = pd.to_numeric(raw[c], errors="coerce")
+        bad = (num.isna() & raw[c].notna()).to_numpy()
+        if bad.any(): raise InputError(f"text {raw[c].iat[int(bad.argmax())]!r} in a numeric column at line {skip + 2 + int(bad.argmax())}", path, c)
+        df[c] = num.astype(float)
+    return df, skip + 2
+
+def read_noaa_co2(path, max_mb:float=None) -> pd.DataFrame:
+    "A NOAA GML CO2 text file (global or Mauna Loa: annual means, growth rates, monthly means), checked (see the text)."
+    df, first = _noaa_table(read_text(path, max_mb), path)
+    for c, v in NOAA_MISSING.items():
+        if c in df: df.loc[np.isclose(df[c], v), c] = np.nan
+    line = lambda i: f"line {first + i}"
+    for c, (lo, hi, units) in NOAA_RANGES.items():
+        if c in df: check_range(df[c], lo, hi, path, c, units, at=line)
+    for c in ("year", "month"):
+        if c in df and (df[c].isna() | (df[c] % 1 != 0)).any():
+            i = int((df[c].isna() | (df[c] % 1 != 0)).to_numpy().argmax())
+            raise InputError(f"{df[c].iat[i]} is not a whole {c} (at {line(i)})", path, c)
+    check_time_axis(pd.to_datetime(pd.DataFrame({"year": df.year, "month": df.get("month", 1), "day": 1})), path, "year")
+    df.attrs.update(source_file=str(path), units={c: u for c, (_, _, u) in NOAA_RANGES.items() if c in df and u})
+    return df
