@@ -12,35 +12,58 @@ import sys
 from pathlib import Path
 
 from .config import load_settings, use_settings
-from .core import ConfigError, InputError, RunError
+from .core import CarbonfluxError, ConfigError, InputError
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['UsageError', 'build_parser', 'main']
 
 # %% ../nbs/07_cli.ipynb #781ea14c
+class UsageError(ConfigError):
+    "A command line argparse rejects: reported like every other error, on one line, with exit status 2."
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message): raise UsageError(f"{message} (see '{self.prog} --help')")
+
+def _count(text:str) -> int:
+    "argparse type: a whole number of at least 1."
+    try: n = int(text)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return n
+
+def _seconds(text:str) -> float:
+    "argparse type: a positive number of seconds."
+    try: s = float(text)
+    except ValueError: s = 0.0
+    if not 0 < s < float("inf"): raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return s
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="carbonflux", description="carbonflux_nb: run the book's notebooks, sweeps and demo.")
+    p = _Parser(prog="carbonflux", description="carbonflux_nb: run the book's notebooks, sweeps and demo.")
     p.add_argument("--settings", help="settings file (default: the project's settings.ini)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a run setting, e.g. seed=7 or region.tibet.resolution=0.1 (repeatable)")
     p.add_argument("--scheduler", help="address of a running dask scheduler (overrides scheduler_address)")
-    p.add_argument("--workers", type=int, help="worker processes of the local dask cluster")
+    p.add_argument("--scheduler-timeout", type=_seconds, metavar="S", help="seconds to wait for that scheduler (default 10)")
+    p.add_argument("--workers", type=_count, help="worker processes of the local dask cluster")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (or set CARBONFLUX_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a parameterised notebook into out/<run-id>/")
     r.add_argument("notebook")
     r.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     r.add_argument("--out", help="folder for run folders (default: settings out_dir)")
     r.add_argument("--run-id", help="name of the run folder (default: notebook name + parameter hash)")
-    r.add_argument("--timeout", type=int, help="seconds allowed per cell")
+    r.add_argument("--timeout", type=_count, help="seconds allowed per cell")
     s = sub.add_parser("sweep", help="run a notebook over a parameter grid, in parallel, resumably")
     s.add_argument("notebook"); s.add_argument("--grid", required=True, help="YAML grid file")
     s.add_argument("--out"); s.add_argument("--name", help="sweep folder name (default: from the grid)")
     s.add_argument("--sequential", action="store_true", help="run here, one after another, instead of on dask")
     s.add_argument("--no-retry-failed", action="store_true", help="keep earlier failures instead of running them again")
-    s.add_argument("--max-parallel", type=int, help="runs at once (default: one per dask worker)")
+    s.add_argument("--max-parallel", type=_count, help="runs at once (default: one per dask worker)")
+    s.add_argument("--wait", action="store_true", help="wait for another sweep in the same folder to end instead of stopping")
     d = sub.add_parser("demo", help="run every run notebook at its small defaults and write an HTML index")
     d.add_argument("--out"); d.add_argument("--runs-dir"); d.add_argument("--force", action="store_true")
-    d.add_argument("--sequential", action="store_true")
+    d.add_argument("--sequential", action="store_true"); d.add_argument("--wait", action="store_true")
     pp = sub.add_parser("params", help="list a notebook's parameters"); pp.add_argument("notebook")
     sub.add_parser("settings", help="print the settings in force")
     return p
@@ -49,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args):
     ov = list(args.overrides)
     if args.scheduler: ov.append(f"scheduler_address={args.scheduler}")
-    if args.workers: ov.append(f"dask_workers={args.workers}")
+    if args.scheduler_timeout is not None: ov.append(f"scheduler_timeout={args.scheduler_timeout}")
+    if args.workers is not None: ov.append(f"dask_workers={args.workers}")
     s = load_settings(args.settings, overrides=ov)
     use_settings(s)
     # child processes (dask workers, notebook kernels) read the settings themselves: hand them the overrides
@@ -77,13 +101,13 @@ def _cmd(args, s) -> int:
         return 0
     if args.command == "sweep":
         df = wf.sweep(args.notebook, args.grid, args.out, args.name, parallel=not args.sequential,
-                      retry_failed=not args.no_retry_failed, max_parallel=args.max_parallel)
+                      retry_failed=not args.no_retry_failed, max_parallel=args.max_parallel, wait=args.wait)
         n_bad = int((df.status != "ok").sum())
         print(f"sweep: {len(df) - n_bad} ok, {n_bad} failed -> {Path(df.attrs['sweep_dir']) / 'results.csv'}")
         for _, r in df[df.status != "ok"].iterrows(): print(f"  failed {r.run_id}: {r.error}")
         return 1 if n_bad else 0
     if args.command == "demo":
-        idx = wf.demo(args.runs_dir, args.out, parallel=not args.sequential, force=args.force)
+        idx = wf.demo(args.runs_dir, args.out, parallel=not args.sequential, force=args.force, wait=args.wait)
         recs = [wf.read_record(p) for p in idx.parent.iterdir() if p.is_dir() and (p / "run.json").exists()]
         bad = [r for r in recs if r["status"] != "ok"]
         print(f"demo: {len(recs) - len(bad)} of {len(recs)} run notebooks ok; report: {idx}")
@@ -91,19 +115,25 @@ def _cmd(args, s) -> int:
         return 1 if bad else 0
     raise InputError(f"unknown command {args.command}")
 
+def _one_line(e:BaseException) -> str:
+    "The error as one line: ours say what is wrong; anything else is a bug or a system failure, named by its type."
+    text = str(e) if isinstance(e, (CarbonfluxError, OSError)) else f"unexpected {type(e).__name__}: {e} (--debug shows where)"
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip()) or type(e).__name__
+
 def main(argv=None) -> int:
-    "Entry point of the `carbonflux` command."
-    args = build_parser().parse_args(argv)
+    "Entry point of the `carbonflux` command: an error is one line on stderr; status 2 for bad input, 1 for a failure."
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    debug = os.environ.get("CARBONFLUX_DEBUG", "").strip() not in ("", "0") or "--debug" in argv
     try:
-        s = _settings(args)
-        return _cmd(args, s)
-    except (InputError, ConfigError) as e:
-        print(f"carbonflux: error: {e}", file=sys.stderr); return 2
-    except RunError as e:
-        print(f"carbonflux: {e}", file=sys.stderr); return 1
+        args = build_parser().parse_args(argv)
+        return _cmd(args, _settings(args))
     except KeyboardInterrupt:
         print("carbonflux: interrupted; finished runs are kept: run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        if debug: raise
+        print(f"carbonflux: error: {_one_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, (InputError, ConfigError)) else 1     # bad input (nothing was done), else a failure
     finally:
         from carbonflux_nb.cluster import close_client
         close_client()

@@ -5,13 +5,62 @@
 # %% ../nbs/04a_cluster.ipynb #6baf62e8
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
+import logging
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
 from .config import get_settings
+from .core import ConfigError
 
 # %% auto #0
-__all__ = ['dask_client', 'close_client']
+__all__ = ['check_scheduler', 'dask_client', 'quiet_dask_logs', 'restore_dask_logs', 'close_client']
+
+# %% ../nbs/04a_cluster.ipynb #5c1d7e02
+def _tcp_reachable(address:str, timeout:float):
+    "Fail fast on a refused, unknown or unroutable host:port (dask itself retries a refused connection until its timeout)."
+    from distributed.comm.addressing import parse_address, parse_host_port
+    try:
+        scheme, loc = parse_address(address)
+        if scheme not in ("tcp", "tls", "ws", "wss"): return
+        host, port = parse_host_port(loc)
+    except ValueError as e: raise ConfigError(f"scheduler address {address!r}: {e}") from None
+    try: socket.create_connection((host, port), timeout=timeout).close()
+    except socket.gaierror: raise ConfigError(f"scheduler address {address}: unknown host {host!r}") from None
+    except ConnectionRefusedError: raise ConfigError(f"no dask scheduler at {address}: connection refused") from None
+    except (TimeoutError, socket.timeout): raise ConfigError(f"no dask scheduler at {address}: no answer within {timeout:g} s "
+                                                             "(scheduler_timeout)") from None
+    except OSError as e: raise ConfigError(f"no dask scheduler at {address}: {e.strerror or e}") from None
+
+def check_scheduler(address:str, timeout:float=10) -> dict:
+    "The identity of the dask scheduler at `address`; `ConfigError` naming the address unless one answers within `timeout` s."
+    from distributed.comm import connect
+    _tcp_reachable(address, timeout)
+    async def identity():
+        comm = await connect(address, timeout=timeout)   # its handshake waits without limit on a server that says nothing
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally: comm.abort()
+    pool = ThreadPoolExecutor(1)                         # its own event loop: this may be called from a running one (Jupyter)
+    try: info = pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result(timeout + 5)
+    except (asyncio.TimeoutError, FutureTimeout):
+        raise ConfigError(f"{address} does not answer as a dask scheduler within {timeout:g} s (scheduler_timeout)") from None
+    except Exception as e:                               # e.g. MemoryError: another protocol's bytes read as a frame length
+        why = "it sends something else" if isinstance(e, MemoryError) else f"{type(e).__name__}: {str(e)[:200]}"
+        raise ConfigError(f"{address} does not answer as a dask scheduler ({why})") from None
+    finally: pool.shutdown(wait=False)
+    if not isinstance(info, dict) or info.get("type") != "Scheduler":
+        kind = info.get("type") if isinstance(info, dict) else type(info).__name__
+        raise ConfigError(f"{address} answers as a dask {kind}, not a scheduler; give the scheduler's address")
+    return info
 
 # %% ../nbs/04a_cluster.ipynb #fb72407d
 _client: list = [None]
+_at_exit: list = [False]
 
 def dask_client(settings=None, **cluster_kw):
     "A `distributed.Client`: to `settings.scheduler_address` if set, else to a (cached) LocalCluster from the settings."
@@ -19,18 +68,39 @@ def dask_client(settings=None, **cluster_kw):
     s = settings or get_settings()
     c = _client[0]
     if c is not None and c.status == "running": return c
-    if s.scheduler_address: c = Client(s.scheduler_address, timeout="30s")
+    if s.scheduler_address:
+        check_scheduler(s.scheduler_address, s.scheduler_timeout)
+        try: c = Client(s.scheduler_address, timeout=f"{s.scheduler_timeout}s")
+        except (OSError, asyncio.TimeoutError) as e:
+            raise ConfigError(f"cannot connect to the dask scheduler at {s.scheduler_address}: {e}") from None
     else:
         kw = dict(n_workers=s.dask_workers, threads_per_worker=s.dask_threads_per_worker,
                   memory_limit=s.dask_memory_limit, processes=True, dashboard_address=None)
         c = Client(LocalCluster(**{**kw, **cluster_kw}))
+        if not _at_exit[0]: _at_exit[0] = bool(atexit.register(close_client))   # closed quietly, even if nobody asks
     _client[0] = c
     return c
 
-def close_client():
-    "Close the cached client (and its LocalCluster, if it started one)."
+def quiet_dask_logs(level:int=logging.CRITICAL) -> dict:
+    "Set this process's `distributed` loggers to `level`; returns their old levels (for `restore_dask_logs`)."
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    old = {n: logging.getLogger(n).level for n in names}
+    for n in names: logging.getLogger(n).setLevel(level)
+    return old
+
+def restore_dask_logs(old:dict):
+    "Undo `quiet_dask_logs`."
+    for n, level in old.items(): logging.getLogger(n).setLevel(level)
+
+def close_client(timeout:float=30):
+    "Close the cached client (and its LocalCluster, if it started one), without the workers' shutdown chatter."
     c, _client[0] = _client[0], None
     if c is None: return
-    cluster = c.cluster
-    c.close()
-    if cluster is not None: cluster.close()
+    cluster = c.cluster                                  # None for a running cluster named by scheduler_address: left running
+    old = quiet_dask_logs()
+    try:
+        if cluster is not None and c.status == "running":  # the workers' own processes log a heartbeat that finds no scheduler
+            with contextlib.suppress(Exception): c.run(quiet_dask_logs, on_error="ignore", callback_timeout=5)
+        c.close()
+        if cluster is not None: cluster.close(timeout=timeout)
+    finally: restore_dask_logs(old)

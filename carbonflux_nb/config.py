@@ -20,10 +20,29 @@ __all__ = ['SECTION', 'RESERVED_ENV', 'find_settings', 'Settings', 'load_setting
 # %% ../nbs/01_config.ipynb #2c917ca3
 SECTION = "carbonflux"
 
+def _read_ini(path:Path) -> configparser.ConfigParser:
+    "Parse a settings file; a malformed one is a `ConfigError` naming the file, the line and what is wrong."
+    if not path.is_file(): raise ConfigError(f"settings file {path} not found")
+    try: text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e: raise ConfigError(f"settings file {path} cannot be read: {e}") from None
+    cp, lines = configparser.ConfigParser(interpolation=None), text.splitlines()
+    at = lambda e: f"{path} line {e.lineno}: {lines[e.lineno - 1].strip()!r}"
+    try: cp.read_string(text, source=str(path))
+    except configparser.MissingSectionHeaderError as e:
+        raise ConfigError(f"{at(e)} comes before any [section] header") from None
+    except configparser.DuplicateOptionError as e:
+        raise ConfigError(f"{at(e)}: key '{e.option}' appears twice in [{e.section}]") from None
+    except configparser.DuplicateSectionError as e:
+        raise ConfigError(f"{at(e)}: section [{e.section}] appears twice") from None
+    except configparser.ParsingError as e:
+        n = e.errors[0][0]
+        raise ConfigError(f"{path} line {n}: {lines[n - 1].strip()!r} is not 'key = value'") from None
+    return cp
+
 def _is_settings(p:Path) -> bool:
     if not p.is_file(): return False
-    cp = configparser.ConfigParser(); cp.read(p)
-    return cp.has_section(SECTION)
+    try: return _read_ini(p).has_section(SECTION)
+    except ConfigError: return f"[{SECTION}]" in p.read_text(errors="replace")   # broken: reported when it is read
 
 def find_settings(start=None) -> Path:
     "Path of the settings file: `$CARBONFLUX_SETTINGS`, else the nearest `settings.ini` with a [carbonflux] section."
@@ -40,9 +59,13 @@ def find_settings(start=None) -> Path:
 
 # %% ../nbs/01_config.ipynb #de5ddfd7
 _TYPES = dict(data_dir=Path, out_dir=Path, seed=int, dask_workers=int, dask_threads_per_worker=int,
-              dask_memory_limit=str, scheduler_address=str, upscale_chunk_cells=int, h2o_max_mem=str,
-              h2o_port=int, h2o_nthreads=int, h2o_jvm_args=str, default_region=str)
-_OPTIONAL = dict(h2o_jvm_args="")   # keys a settings file may lack (older files), with their defaults
+              dask_memory_limit=str, scheduler_address=str, scheduler_timeout=float, upscale_chunk_cells=int,
+              h2o_max_mem=str, h2o_port=int, h2o_nthreads=int, h2o_jvm_args=str, default_region=str)
+_OPTIONAL = dict(h2o_jvm_args="", scheduler_timeout="10")   # keys a settings file may lack (older files), with their defaults
+_LIMITS = dict(dask_workers=(lambda v: v >= 1, "at least 1"), dask_threads_per_worker=(lambda v: v >= 1, "at least 1"),
+               upscale_chunk_cells=(lambda v: v >= 1, "at least 1"), h2o_nthreads=(lambda v: v >= 1, "at least 1"),
+               h2o_port=(lambda v: 1 <= v <= 65535, "a port number, 1 to 65535"),
+               scheduler_timeout=(lambda v: 0 < v < float("inf"), "a positive number of seconds"))
 _REGION_TYPES = dict(description=str, lon_min=float, lon_max=float, lat_min=float, lat_max=float,
                      resolution=float, demo_resolution=float)
 
@@ -62,6 +85,7 @@ class Settings:
     h2o_nthreads: int
     default_region: str
     h2o_jvm_args: str | None = None    # extra JVM options for h2o, e.g. "-XX:TieredStopAtLevel=1"
+    scheduler_timeout: float = 10.0    # seconds to wait for the dask scheduler at scheduler_address to answer
     regions: dict = field(default_factory=dict)
     source: Path | None = None
 
@@ -73,20 +97,24 @@ class Settings:
         return self.regions[name]
 
 def _parse(typ, value:str, where:str, key:str, base:Path):
+    "`value` of `key` as `typ`; `where` says where the value came from (file and section, or environment variable)."
     value = value.strip()
     try:
         if typ is Path: return (base / Path(value).expanduser()).resolve() if value else None
         if typ is str: return value or None
-        return typ(value)
+        v = typ(value)
     except ValueError:
         raise ConfigError(f"{where}: '{key} = {value}' is not a valid {typ.__name__}") from None
+    ok, need = _LIMITS.get(key, (None, None))
+    if ok is not None and not ok(v): raise ConfigError(f"{where}: '{key} = {value}' must be {need}")
+    return v
 
 # %% ../nbs/01_config.ipynb #8b83a29a
-# variables the package itself passes to child processes; not settings
-RESERVED_ENV = {"CARBONFLUX_SETTINGS", "CARBONFLUX_RESULTS", "CARBONFLUX_RUN_DIR"}
+# variables the package itself passes to child processes, or reads for itself (CARBONFLUX_DEBUG: tracebacks); not settings
+RESERVED_ENV = {"CARBONFLUX_SETTINGS", "CARBONFLUX_RESULTS", "CARBONFLUX_RUN_DIR", "CARBONFLUX_DEBUG"}
 
 def _env_overrides(env) -> dict:
-    "Overrides from `CARBONFLUX_<KEY>` and `CARBONFLUX_REGION_<NAME>_<KEY>` variables (a misspelt key is an error)."
+    "Overrides from `CARBONFLUX_<KEY>` and `CARBONFLUX_REGION_<NAME>_<KEY>` variables: {key: (value, where)}."
     out = {}
     for k, v in env.items():
         if not k.startswith("CARBONFLUX_") or k in RESERVED_ENV: continue
@@ -95,42 +123,50 @@ def _env_overrides(env) -> dict:
             rest = key[len("region_"):]
             rkey = next((rk for rk in _REGION_TYPES if rest.endswith("_" + rk)), None)
             if rkey is None: raise ConfigError(f"environment variable {k}: unknown region key; known: {sorted(_REGION_TYPES)}")
-            out[f"region.{rest[:-len(rkey) - 1]}.{rkey}"] = v
-        else: out[key] = v
+            out[f"region.{rest[:-len(rkey) - 1]}.{rkey}"] = (v, f"environment variable {k}")
+        else: out[key] = (v, f"environment variable {k}")
     return out
 
-def load_settings(path=None, overrides:dict|list=None, env=None) -> Settings:
-    "Read `settings.ini`, then apply environment variables, then `overrides` ({key: value} or ['key=value'])."
-    path = Path(path) if path else find_settings()
-    cp = configparser.ConfigParser(interpolation=None)
-    if not cp.read(path) or not cp.has_section(SECTION): raise ConfigError(f"{path}: no [{SECTION}] section")
-    raw = {**_OPTIONAL, **{k: v for k, v in cp.items(SECTION)}}
-    regions = {s.split(".", 1)[1]: dict(cp.items(s)) for s in cp.sections() if s.startswith("region.")}
-    if isinstance(overrides, (list, tuple)):
-        bad = [o for o in overrides if "=" not in o]
-        if bad: raise ConfigError(f"overrides must look like key=value, got {bad}")
-        overrides = dict(o.split("=", 1) for o in overrides)
-    for k, v in {**_env_overrides(os.environ if env is None else env), **(overrides or {})}.items():
-        k = k.strip().lower()
-        if k.startswith("region."):
-            _, name, rkey = (k.split(".") + ["", ""])[:3]
-            if rkey not in _REGION_TYPES: raise ConfigError(f"override '{k}': unknown region key; known: {sorted(_REGION_TYPES)}")
-            regions.setdefault(name, {})[rkey] = str(v)
-        elif k in _TYPES: raw[k] = str(v)
-        else: raise ConfigError(f"override '{k}': unknown setting; known: {sorted(_TYPES)}")
-    missing = sorted(set(_TYPES) - set(raw))
-    if missing: raise ConfigError(f"{path}: [{SECTION}] lacks {missing}")
-    base = path.parent.resolve()
-    vals = {k: _parse(t, raw[k], f"{path} [{SECTION}]", k, base) for k, t in _TYPES.items()}
+def _regions(regions:dict, path:Path, base:Path) -> dict:
+    "Region presets from {name: {key: (value, where)}}."
     regs = {}
     for name, d in regions.items():
         unknown = set(d) - set(_REGION_TYPES)
         if unknown: raise ConfigError(f"{path} [region.{name}]: unknown keys {sorted(unknown)}")
-        kw = {k: _parse(_REGION_TYPES[k], v, f"{path} [region.{name}]", k, base) for k, v in d.items()}
+        kw = {k: _parse(_REGION_TYPES[k], v, where, k, base) for k, (v, where) in d.items()}
         need = {"lon_min", "lon_max", "lat_min", "lat_max", "resolution"} - set(kw)
         if need: raise ConfigError(f"{path} [region.{name}]: missing {sorted(need)}")
         regs[name] = Region(name=name, **{k: v for k, v in kw.items() if v is not None})
-    s = Settings(**vals, regions=regs, source=path)
+    return regs
+
+def load_settings(path=None, overrides:dict|list=None, env=None) -> Settings:
+    "Read `settings.ini`, then apply environment variables, then `overrides` ({key: value} or ['key=value'])."
+    path = Path(path) if path else find_settings()
+    cp = _read_ini(path)
+    if not cp.has_section(SECTION): raise ConfigError(f"{path}: no [{SECTION}] section")
+    here = f"{path} [{SECTION}]"                       # every value keeps where it came from, for the error messages
+    unknown = sorted(set(cp.options(SECTION)) - set(_TYPES))
+    if unknown: raise ConfigError(f"{here}: unknown keys {unknown}; known: {sorted(_TYPES)}")
+    raw = {k: (v, here) for k, v in {**_OPTIONAL, **dict(cp.items(SECTION))}.items()}
+    regions = {s.split(".", 1)[1]: {k: (v, f"{path} [{s}]") for k, v in cp.items(s)} for s in cp.sections() if s.startswith("region.")}
+    if isinstance(overrides, (list, tuple)):
+        bad = [o for o in overrides if "=" not in o]
+        if bad: raise ConfigError(f"overrides must look like key=value, got {bad}")
+        overrides = dict(o.split("=", 1) for o in overrides)
+    env_ov = _env_overrides(os.environ if env is None else env)
+    for k, (v, where) in {**env_ov, **{k: (str(v), "override") for k, v in (overrides or {}).items()}}.items():
+        k, who = k.strip().lower(), f"override '{k.strip().lower()}'" if where == "override" else where
+        if k.startswith("region."):
+            _, name, rkey = (k.split(".") + ["", ""])[:3]
+            if rkey not in _REGION_TYPES: raise ConfigError(f"{who}: unknown region key; known: {sorted(_REGION_TYPES)}")
+            regions.setdefault(name, {})[rkey] = (v, where)
+        elif k in _TYPES: raw[k] = (v, where)
+        else: raise ConfigError(f"{who}: unknown setting; known: {sorted(_TYPES)}")
+    missing = sorted(set(_TYPES) - set(raw))
+    if missing: raise ConfigError(f"{path}: [{SECTION}] lacks {missing}")
+    base = path.parent.resolve()
+    vals = {k: _parse(t, raw[k][0], raw[k][1], k, base) for k, t in _TYPES.items()}
+    s = Settings(**vals, regions=_regions(regions, path, base), source=path)
     s.region()  # the default region must exist
     return s
 

@@ -13,10 +13,12 @@ import json
 import math
 import os
 import shutil
+import socket
+import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +33,10 @@ from .core import InputError, RunError
 from .io import atomic_output
 
 # %% auto #0
-__all__ = ['RESULTS_ENV', 'KERNEL_START_TIMEOUT', 'write_json', 'record', 'notebook_parameters', 'parse_value',
-           'check_parameters', 'notebook_hash', 'run_id_for', 'run_notebook', 'load_grid', 'read_record',
-           'settings_env', 'execute_runs', 'results_table', 'write_table', 'sweep', 'project_root', 'write_index',
-           'demo']
+__all__ = ['RESULTS_ENV', 'KERNEL_START_TIMEOUT', 'LOCK_NAME', 'write_json', 'record', 'notebook_parameters', 'parse_value',
+           'check_parameters', 'notebook_hash', 'run_id_for', 'out_folder', 'plain_name', 'run_notebook', 'load_grid',
+           'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table', 'write_table', 'sweep',
+           'project_root', 'write_index', 'demo']
 
 # %% ../nbs/06_workflows.ipynb #29253d6d
 def write_json(obj, path) -> Path:
@@ -75,20 +77,45 @@ def notebook_parameters(notebook) -> dict:
     import papermill
     nb = Path(notebook)
     if not nb.is_file(): raise InputError("notebook not found", nb)
-    return {k: {"default": v["default"], "type": v["inferred_type_name"], "help": v["help"]}
-            for k, v in papermill.inspect_notebook(str(nb)).items()}
+    try: found = papermill.inspect_notebook(str(nb))
+    except Exception as e: raise InputError(f"not a readable notebook ({type(e).__name__}: {str(e)[:200]})", nb) from None
+    return {k: {"default": v["default"], "type": v["inferred_type_name"], "help": v["help"]} for k, v in found.items()}
 
 def parse_value(text:str):
     "A command-line value read as a YAML scalar or list."
     try: return yaml.safe_load(text) if isinstance(text, str) else text
     except yaml.YAMLError: return text
 
+_IS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+       "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "bool": lambda v: isinstance(v, bool),
+       "str": lambda v: isinstance(v, str), "list": lambda v: isinstance(v, list),
+       "tuple": lambda v: isinstance(v, (list, tuple)), "dict": lambda v: isinstance(v, dict)}
+
+def _typed(name:str, typ:str, v, src):
+    "`v` (a value, or command-line text) as declared type `typ` ('int', 'list[float]', 'Optional[str]'...), else `InputError`."
+    t = typ.replace(" ", "")
+    if t.startswith("Optional[") and t.endswith("]"):
+        if parse_value(v) is None: return None
+        t = t[len("Optional["):-1]
+    base, _, inner = t.partition("[")
+    if base not in _IS: return parse_value(v)          # no annotation, or one papermill does not name: not checked
+    if base == "str":                                  # text stays text ('2018-01-01', '0,1'); a number or date from YAML is written out
+        if isinstance(v, (int, float, date)) and not isinstance(v, bool): v = str(v)
+    else:
+        v = parse_value(v)
+        if base == "float" and isinstance(v, str):     # YAML reads 1e-3 (no dot) as text
+            with contextlib.suppress(ValueError): v = float(v)
+    if not _IS[base](v): raise InputError(f"parameter {name}: expected {typ}, got {v!r}", src)
+    if inner and base in ("list", "tuple"): v = [_typed(f"{name}[{i}]", inner[:-1], x, src) for i, x in enumerate(v)]
+    return v
+
 def check_parameters(notebook, params:dict) -> dict:
-    "`params` with values parsed; raises `InputError` for names the notebook does not declare."
+    "`params` with values parsed and checked against the types the notebook declares; `InputError` for names it does not declare."
     known = notebook_parameters(notebook)
-    unknown = sorted(set(params) - set(known))
+    unknown = sorted(map(str, set(params) - set(known)))
     if unknown: raise InputError(f"unknown parameters {unknown}; the notebook declares {sorted(known)}", notebook)
-    return {k: parse_value(v) for k, v in params.items()}
+    declared = {k: f"Optional[{d['type']}]" if d["default"] == "None" else d["type"] for k, d in known.items()}
+    return {k: _typed(k, declared[k], v, notebook) for k, v in params.items()}
 
 def _hash(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
@@ -119,7 +146,23 @@ def _render(executed:Path):
                 n += 1; (executed.parent / f"fig-{n}.png").write_bytes(base64.b64decode(png))
     return n
 
-# %% ../nbs/06_workflows.ipynb #37edeacf
+# %% ../nbs/06_workflows.ipynb #7a1c0f01
+def out_folder(path, what:str="output folder") -> Path:
+    "`path`, resolved and created; `InputError` naming it if it is a file or cannot be created or written."
+    p = Path(path).expanduser().resolve()
+    try: p.mkdir(parents=True, exist_ok=True)
+    except FileExistsError: raise InputError(f"the {what} is a file, not a folder", p) from None
+    except OSError as e: raise InputError(f"cannot create the {what}: {e.strerror or e}", p) from None
+    if not os.access(p, os.W_OK | os.X_OK): raise InputError(f"the {what} is not writable", p)
+    return p
+
+def plain_name(name:str, what:str, source=None) -> str:
+    "`name` if it is a plain folder name (no path, not hidden), else `InputError`: a run id or sweep name stays in its folder."
+    if not isinstance(name, str) or not name or name != Path(name).name or name.startswith(".") or "\\" in name:
+        raise InputError(f"{what} {name!r} must be a plain folder name (no '/', not starting with '.')", source, what)
+    return name
+
+# %% ../nbs/06_workflows.ipynb #7a1c0f02
 KERNEL_START_TIMEOUT = 300   # s: a kernel starting on a loaded two-core machine can take longer than papermill's 60 s
 def _env_lock() -> threading.Lock:
     """The process's run lock: a run sets the process's environment (run folder, results file) that its kernel
@@ -127,6 +170,24 @@ def _env_lock() -> threading.Lock:
     in a notebook share it and still pickle for dask."""
     return vars(carbonflux_nb).setdefault("_run_env_lock", threading.Lock())
 
+def _kernel_manager():
+    """papermill's kernel manager with two changes: CurveZMQ encryption where the kernel supports it (else ipykernel warns
+    on the terminal that it runs over TCP without encryption), and no SIGINT when a finished notebook's kernel is shut
+    down (jupyter_client interrupts first; landing in a message handler, that logs 'KeyboardInterrupt caught in kernel')."""
+    km = vars(carbonflux_nb).get("_run_kernel_manager")
+    if km is None:
+        import zmq
+        from jupyter_client import AsyncKernelManager
+        from traitlets import default
+        class RunKernelManager(AsyncKernelManager):
+            @default("transport_encryption")
+            def _encrypt(self): return "auto" if zmq.has("curve") else "disabled"
+            async def _async_interrupt_kernel(self):
+                if not getattr(self, "shutting_down", False): await super()._async_interrupt_kernel()
+        km = vars(carbonflux_nb).setdefault("_run_kernel_manager", RunKernelManager)
+    return km
+
+# %% ../nbs/06_workflows.ipynb #37edeacf
 def run_notebook(notebook,                  # path of a parameterised notebook
                  params:dict=None,          # {name: value}; names must be declared in its parameters cell
                  out_dir=None,              # where run folders go (default: settings.out_dir)
@@ -141,8 +202,8 @@ def run_notebook(notebook,                  # path of a parameterised notebook
     import papermill
     nb = Path(notebook).resolve()
     params = check_parameters(nb, params or {})
-    out_dir = Path(out_dir or get_settings().out_dir).resolve()
-    rid = run_id or run_id_for(nb, params)
+    out_dir = out_folder(out_dir or get_settings().out_dir)
+    rid = plain_name(run_id, "run id") if run_id else run_id_for(nb, params)
     final = out_dir / rid
     rec = dict(run_id=rid, notebook=str(nb), notebook_sha=notebook_hash(nb), parameters=params, status="running",
                error=None, started=_now(), package_version=carbonflux_nb.__version__)
@@ -155,7 +216,7 @@ def run_notebook(notebook,                  # path of a parameterised notebook
         try:
             papermill.execute_notebook(str(nb), str(executed), parameters=params, cwd=str(tmp), kernel_name="python3",
                                        progress_bar=progress, execution_timeout=timeout,
-                                       start_timeout=KERNEL_START_TIMEOUT)
+                                       start_timeout=KERNEL_START_TIMEOUT, kernel_manager_class=_kernel_manager())
             rec["status"] = "ok"
         except papermill.PapermillExecutionError as e:
             rec.update(status="failed", error=f"{e.ename}: {e.evalue} (cell {e.exec_count})")
@@ -177,17 +238,31 @@ def run_notebook(notebook,                  # path of a parameterised notebook
     return rec
 
 # %% ../nbs/06_workflows.ipynb #5c6c3fae
+def _read_yaml(src:Path):
+    "A YAML file's content; `InputError` naming the file and the line of a syntax error."
+    try: return yaml.safe_load(src.read_text())
+    except UnicodeDecodeError: raise InputError("not a text (YAML) file", src) from None
+    except yaml.YAMLError as e:
+        m = getattr(e, "problem_mark", None)
+        at = f"line {m.line + 1}, column {m.column + 1}: " if m is not None else ""
+        raise InputError(f"not valid YAML ({at}{getattr(e, 'problem', None) or e})", src) from None
+
 def load_grid(grid) -> tuple[str|None, list[dict]]:
     "The sweep name and the list of parameter dicts from a grid file (or an already-parsed dict)."
     src = None
     if not isinstance(grid, dict):
         src = Path(grid)
         if not src.is_file(): raise InputError("grid file not found", src)
-        grid = yaml.safe_load(src.read_text()) or {}
-    if not isinstance(grid, dict): raise InputError("a grid file must be a mapping", src)
-    unknown = set(grid) - {"name", "fixed", "parameters", "runs"}
+        grid = _read_yaml(src) or {}
+    if not isinstance(grid, dict): raise InputError(f"a grid file must be a mapping (name, fixed, parameters, runs), not a {type(grid).__name__}", src)
+    unknown = set(map(str, grid)) - {"name", "fixed", "parameters", "runs"}
     if unknown: raise InputError(f"unknown keys {sorted(unknown)}; use name, fixed, parameters, runs", src)
     fixed, axes, extra = grid.get("fixed") or {}, grid.get("parameters") or {}, grid.get("runs") or []
+    if not isinstance(extra, list): raise InputError(f"'runs' must be a list of mappings, not {extra!r}", src, "runs")
+    for key, v in [("fixed", fixed), ("parameters", axes), *((f"runs[{i}]", e) for i, e in enumerate(extra))]:
+        if not isinstance(v, dict): raise InputError(f"'{key}' must be a mapping of parameter names to values, not {v!r}", src, key)
+        bad = [k for k in v if not isinstance(k, str)]
+        if bad: raise InputError(f"'{key}': parameter names must be text, got {bad}", src, key)
     for k, v in axes.items():
         if not isinstance(v, list) or not v: raise InputError(f"parameter '{k}' needs a non-empty list of values", src, k)
     runs = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())] if axes else []
@@ -195,7 +270,8 @@ def load_grid(grid) -> tuple[str|None, list[dict]]:
     if not runs: raise InputError("the grid defines no run", src)
     ids = [_hash(r) for r in runs]
     if len(set(ids)) != len(ids): raise InputError("the grid lists the same run twice", src)
-    return grid.get("name") or (src.stem if src else None), runs
+    name = grid.get("name")
+    return (plain_name(str(name), "sweep name", src) if name is not None else (src.stem if src else None)), runs
 
 # %% ../nbs/06_workflows.ipynb #c5180067
 def read_record(run_dir) -> dict|None:
@@ -227,6 +303,55 @@ def _run_quiet(nb, params, dest, rid, env=None):
             from distributed import rejoin
             rejoin()
 
+# %% ../nbs/06_workflows.ipynb #7a1c0f04
+LOCK_NAME = "sweep.lock"
+_held: dict = {}                                    # folders this process holds: {folder: depth} (sweep -> execute_runs)
+
+def _holder(fd) -> dict:
+    with contextlib.suppress(ValueError, OSError): return json.loads(os.pread(fd, 4096, 0) or b"{}")
+    return {}
+
+def _take_lock(path:Path, wait:bool) -> int:
+    "An open descriptor of `path`, exclusively flock-ed (the kernel drops a dead process's flock); raises or waits while it is held."
+    import fcntl
+    told = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            h = _holder(fd); os.close(fd)
+            who = f"pid {h.get('pid', '?')} on {h.get('host', '?')}, started {h.get('started', '?')}"
+            if not wait: raise InputError(f"another sweep is running in this folder ({who}); wait for it to end "
+                                          "or pass --wait", path.parent) from None
+            if not told: print(f"waiting for the sweep in {path.parent} ({who}) to end", file=sys.stderr); told = True
+            time.sleep(1); continue
+        with contextlib.suppress(FileNotFoundError):   # still the file at `path`, not one its last holder removed
+            if os.fstat(fd).st_ino == os.stat(path).st_ino: return fd
+        os.close(fd)
+
+@contextlib.contextmanager
+def folder_lock(folder, wait:bool=False):
+    "Hold `folder/sweep.lock` (pid, host and start time; flock-ed): one sweep or demo at a time in a folder."
+    folder = out_folder(folder, "sweep folder")
+    if _held.get(folder):                           # this process holds it already
+        _held[folder] += 1
+        try: yield folder
+        finally: _held[folder] -= 1
+        return
+    path = folder / LOCK_NAME
+    fd = _take_lock(path, wait)
+    old = _holder(fd)
+    if old:                                         # its holder was killed outright; the kernel released its flock
+        print(f"note: {folder}: taking over the stale lock of pid {old.get('pid')} on {old.get('host')} "
+              f"(started {old.get('started')}), which is no longer held", file=sys.stderr)
+    os.ftruncate(fd, 0); os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}).encode(), 0)
+    _held[folder] = 1
+    try: yield folder
+    finally:
+        del _held[folder]
+        with contextlib.suppress(FileNotFoundError): path.unlink()   # while still held: a waiting process retries on a new file
+        os.close(fd)
+
 # %% ../nbs/06_workflows.ipynb #c16b7f0b
 def execute_runs(jobs:list,                 # [(notebook, params, run_id)]
                  dest,                      # folder of the run folders
@@ -235,17 +360,22 @@ def execute_runs(jobs:list,                 # [(notebook, params, run_id)]
                  progress:bool=True,
                  client=None,               # a distributed.Client (default: the book's cluster)
                  max_parallel:int=None,     # runs at once (default: one per dask worker)
+                 wait:bool=False,           # wait for another sweep in `dest` to end (default: InputError)
                 )->list:                    # run records, in job order
     "Run many notebooks, skipping those already complete; failures are recorded, not raised."
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    if max_parallel is not None and max_parallel < 1: raise InputError(f"max_parallel must be at least 1, got {max_parallel}")
+    with folder_lock(dest, wait) as dest: return _execute(jobs, dest, parallel, retry_failed, progress, client, max_parallel)
+
+def _execute(jobs, dest, parallel, retry_failed, progress, client, max_parallel):
+    "`execute_runs` in a folder this process holds."
     for p in dest.glob(".*.tmp"): shutil.rmtree(p, ignore_errors=True)   # left by a run that was killed outright
     todo = [(nb, pa, rid) for nb, pa, rid in jobs if not _is_done(read_record(dest / rid), notebook_hash(nb), retry_failed)]
+    if todo and parallel:
+        from carbonflux_nb.cluster import dask_client
+        client = client or dask_client()    # before the progress bar: a wrong scheduler address is one clean line
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"runs in {dest.name}", disable=not progress)
     if todo and parallel:
         from distributed import as_completed
-
-        from carbonflux_nb.cluster import dask_client
-        client = client or dask_client()
         workers = list(client.scheduler_info()["workers"])
         width = max(1, min(max_parallel or len(workers), len(workers)))
         env = settings_env()                # a worker's kernel sees the settings in force here (--set, --scheduler)
@@ -297,18 +427,21 @@ def sweep(notebook,                 # the run notebook
           out_dir=None,             # default: settings.out_dir
           name:str=None,            # sweep folder name (default: the grid's name, else '<notebook>-sweep')
           parallel:bool=True, retry_failed:bool=True, progress:bool=True, client=None, max_parallel:int=None,
+          wait:bool=False,          # wait for another sweep in the same folder to end (default: InputError naming it)
          )->pd.DataFrame:           # the results table (also results.csv / results.parquet in the sweep folder)
     "Run `notebook` over a parameter grid, in parallel, resumably; collect every run's results."
     nb = Path(notebook).resolve()
     gname, runs = load_grid(grid)
     runs = [check_parameters(nb, r) for r in runs]
-    dest = Path(out_dir or get_settings().out_dir).resolve() / (name or gname or f"{nb.stem}-sweep")
-    recs = execute_runs([(nb, r, run_id_for(nb, r)) for r in runs], dest, parallel, retry_failed, progress, client, max_parallel)
-    df = results_table(recs)
-    df.attrs["sweep_dir"] = str(dest)
-    write_table(df, dest / "results")
-    write_json({"notebook": str(nb), "runs": len(recs), "ok": int((df.status == "ok").sum()),
-                "failed": int((df.status != "ok").sum()), "finished": _now()}, dest / "sweep.json")
+    dest = out_folder(out_dir or get_settings().out_dir) / plain_name(name or gname or f"{nb.stem}-sweep", "sweep name")
+    with folder_lock(dest, wait):                       # held from the first run to the table: one sweep per folder
+        jobs = [(nb, r, run_id_for(nb, r)) for r in runs]
+        recs = execute_runs(jobs, dest, parallel, retry_failed, progress, client, max_parallel)
+        df = results_table(recs)
+        df.attrs["sweep_dir"] = str(dest)
+        write_table(df, dest / "results")
+        write_json({"notebook": str(nb), "runs": len(recs), "ok": int((df.status == "ok").sum()),
+                    "failed": int((df.status != "ok").sum()), "finished": _now()}, dest / "sweep.json")
     return df
 
 # %% ../nbs/06_workflows.ipynb #9eadaa9d
@@ -348,13 +481,14 @@ def write_index(records:list, dest) -> Path:
     with atomic_output(dest / "index.html") as tmp: tmp.write_text(page)
     return dest / "index.html"
 
-def demo(runs_dir=None, out_dir=None, parallel:bool=True, force:bool=False, progress:bool=True) -> Path:
+def demo(runs_dir=None, out_dir=None, parallel:bool=True, force:bool=False, progress:bool=True, wait:bool=False) -> Path:
     "Run every run notebook at its defaults and write an HTML index; returns the index's path."
     runs_dir = Path(runs_dir or project_root() / "nbs" / "runs")
     nbs = sorted(p for p in runs_dir.glob("*.ipynb") if not p.name.startswith("."))
     if not nbs: raise InputError("no run notebooks found", runs_dir)
-    dest = Path(out_dir or Path(get_settings().out_dir) / "demo").resolve()
-    if force:
-        for nb in nbs: shutil.rmtree(dest / run_id_for(nb, {}), ignore_errors=True)
-    recs = execute_runs([(nb.resolve(), {}, run_id_for(nb, {})) for nb in nbs], dest, parallel, True, progress)
-    return write_index(recs, dest)
+    dest = out_folder(out_dir or Path(get_settings().out_dir) / "demo")
+    with folder_lock(dest, wait):
+        if force:
+            for nb in nbs: shutil.rmtree(dest / run_id_for(nb, {}), ignore_errors=True)
+        recs = execute_runs([(nb.resolve(), {}, run_id_for(nb, {})) for nb in nbs], dest, parallel, True, progress)
+        return write_index(recs, dest)
