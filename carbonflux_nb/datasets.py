@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import lzma
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from .core import InputError, data_path
 from .ec.readers import read_fluxnet2015_monthly_sites, read_hesseflux
 
 # %% auto #0
-__all__ = ['SAMPLES', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98', 'load_fluxnet2015_monthly']
+__all__ = ['SAMPLES', 'REDDYPROC_DETHA98', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98',
+           'load_fluxnet2015_monthly', 'load_reddyproc_detha98']
 
 # %% ../nbs/08b_datasets.ipynb #ad0a1a8c
 _FLUXNET_ACK = ("This work used eddy covariance data acquired and shared by the FLUXNET community (FLUXNET2015 dataset, "
@@ -49,9 +51,33 @@ def list_samples() -> pd.DataFrame:
                 "source": v["source"], "licence": v["licence"]} for k, v in SAMPLES.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sample")
 
+# %% ../nbs/08b_datasets.ipynb #5d1a7c24
+_REDDYPROC_RUN = ("REddyProc 1.3.3 (EarthyScience/REddyProc @ ff6cb77ab8c1c0eab28117895b1264ffb8f4e992, R 4.2.2) on "
+                  "Example_DETha98 with filterLongRuns('NEE'); script run_reddyproc_ref.R, see DATA_LICENSES.md")
+_REDDYPROC_LICENCE = ("output of a program (data, not covered by REddyProc's GPL) on the DE-Tha 1998 values that the "
+                      "detha98 sample ships under MIT; see DATA_LICENSES.md")
+REDDYPROC_DETHA98 = {  # kind: shipped file, REddyProc's output file, what made it, the columns left out (no chapter reads them)
+    "mds": dict(file="reddyproc133_detha98_mds_noustar.csv.xz", source="REddyProc_DETha98_MDS_noUstar.csv",
+                what="sMDSGapFill('NEE', FillAll=TRUE) without u* filter", drop=["Rg", "Tair", "VPD", "Ustar"],
+                sha256="7a34ff554248d0b736a8619741b39cba43528a12b74493e0c25627b29f15a95f"),
+    "ustar_thresholds": dict(file="reddyproc133_detha98_ustar_thresholds.csv.xz", source="REddyProc_DETha98_uStarThresholds.csv",
+                             what="sEstUstarThold(): u* thresholds (single, year, 5 seasons)", drop=[],
+                             sha256="5f8e58056cff4491bea3f2d4e9603eed0b4cb82633d6dc092b7861b5093aee5a"),
+    "partitioning": dict(file="reddyproc133_detha98_partitioning.csv.xz", source="REddyProc_DETha98_uStar_MDS_partitioning.csv",
+                         what="u* filter, MDS of NEE, Tair, VPD, Rg, sMRFluxPartition and sGLFluxPartition (suffix uStar)",
+                         drop=["NEE", "Tair", "VPD", "Ustar", "FP_VARnight", "FP_VARday", "NEW_FP_Temp", "NEW_FP_VPD"],
+                         sha256="0c44ae8ad9353966f769056eae1cafc103f53fb7ef3f63404bcd801f66eaf19d"),
+}
+for _k, _v in REDDYPROC_DETHA98.items():
+    SAMPLES[f"reddyproc_detha98_{_k}"] = dict(
+        file=_v["file"], loader=f"load_reddyproc_detha98('{_k}')", what=f"REddyProc 1.3.3 on DE-Tha 1998: {_v['what']}",
+        source=f"{_REDDYPROC_RUN}; file {_v['source']}", licence=_REDDYPROC_LICENCE, sha256=_v["sha256"],
+        attribution="Reference output of REddyProc 1.3.3 (Wutzler et al. 2018, Biogeosciences 15, 5015-5030).")
+
 # %% ../nbs/08b_datasets.ipynb #0a636dba
 def _content_sha256(name:str) -> str:
-    return hashlib.sha256(gzip.decompress(sample_path(name).read_bytes())).hexdigest()
+    p = sample_path(name)
+    return hashlib.sha256((lzma if p.suffix == ".xz" else gzip).decompress(p.read_bytes())).hexdigest()
 
 # %% ../nbs/08b_datasets.ipynb #88f0b2ce
 DETHA_SITE = {"site": "DE-Tha", "lat": 50.96256, "lon": 13.56515, "igbp": "ENF", "time_zone": "UTC+1"}  # FLUXNET2015 site metadata
@@ -79,6 +105,21 @@ def load_fluxnet2015_monthly(
     df.attrs.update(licence=SAMPLES["fluxnet2015_monthly"]["licence"], attribution=SAMPLES["fluxnet2015_monthly"]["attribution"])
     return df
 
+# %% ../nbs/08b_datasets.ipynb #5d1a7c21
+def load_reddyproc_detha98(
+    kind:str="partitioning",  # 'mds', 'ustar_thresholds' or 'partitioning'
+)->pd.DataFrame:              # REddyProc's columns; half-hourly kinds on interval starts (index 'time')
+    "REddyProc 1.3.3's output on DE-Tha 1998, shipped for validating the EC chapters (see `REDDYPROC_DETHA98`)."
+    if kind not in REDDYPROC_DETHA98: raise InputError(f"unknown kind; known: {sorted(REDDYPROC_DETHA98)}", variable="kind")
+    p = sample_path(f"reddyproc_detha98_{kind}")
+    if kind == "ustar_thresholds": df = pd.read_csv(p, dtype={"season": str})
+    else:
+        df = pd.read_csv(p)
+        end = pd.to_datetime(df.Year.astype(str), format="%Y") + pd.to_timedelta(df.DoY - 1, unit="D") + pd.to_timedelta(df.Hour, unit="h")
+        df.index = pd.DatetimeIndex(end - pd.Timedelta("30min"), name="time")   # REddyProc stamps the interval end
+    df.attrs.update(source=p.name, site="DE-Tha", produced_by=_REDDYPROC_RUN, licence=_REDDYPROC_LICENCE)
+    return df
+
 # %% ../nbs/08b_datasets.ipynb #bfdc817a
 def _build_monthly_sample(folder, dest) -> Path:
     "Join the `<SITE>_MM.csv` files of `folder` into one gzipped csv at `dest` (header once, lines unchanged)."
@@ -92,3 +133,24 @@ def _build_monthly_sample(folder, dest) -> Path:
     body = b"".join(t.split(b"\n", 1)[1] if t.endswith(b"\n") else t.split(b"\n", 1)[1] + b"\n" for t in texts)
     with atomic_output(dest) as tmp: tmp.write_bytes(gzip.compress(head + b"\n" + body, 9, mtime=0))
     return Path(dest)
+
+# %% ../nbs/08b_datasets.ipynb #5d1a7c23
+def _build_reddyproc_reference(folder, dest_dir) -> list:
+    "Write the shipped REddyProc files from its output csv files in `folder`: columns left out, every other field's text unchanged, xz."
+    from carbonflux_nb.io import atomic_output
+    out = []
+    for v in REDDYPROC_DETHA98.values():
+        src = Path(folder) / v["source"]
+        if not src.exists(): raise InputError("REddyProc output file not found", src)
+        lines = src.read_text().splitlines()
+        head = [h.strip('"') for h in lines[0].split(",")]
+        keep = [i for i, h in enumerate(head) if h not in v["drop"]]
+        rows = []
+        for n, line in enumerate(lines, 1):
+            f = line.split(",")
+            if len(f) != len(head): raise InputError(f"line {n} has {len(f)} fields, the header {len(head)}", src)
+            rows.append(",".join(f[i] for i in keep))
+        dest = Path(dest_dir) / v["file"]
+        with atomic_output(dest) as tmp: tmp.write_bytes(lzma.compress(("\n".join(rows) + "\n").encode(), preset=9 | lzma.PRESET_EXTREME))
+        out.append(dest)
+    return out
