@@ -235,6 +235,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'carbonflux_nb.datasets.load_detha98': ('datasets.html#load_detha98', 'carbonflux_nb/datasets.py'),
                                         'carbonflux_nb.datasets.load_fluxnet2015_monthly': ( 'datasets.html#load_fluxnet2015_monthly',
                                                                                              'carbonflux_nb/datasets.py'),
+                                        'carbonflux_nb.datasets.load_hesseflux_nee2gpp': ( 'datasets.html#load_hesseflux_nee2gpp',
+                                                                                           'carbonflux_nb/datasets.py'),
                                         'carbonflux_nb.datasets.load_reddyproc_detha98': ( 'datasets.html#load_reddyproc_detha98',
                                                                                            'carbonflux_nb/datasets.py'),
                                         'carbonflux_nb.datasets.sample_path': ('datasets.html#sample_path', 'carbonflux_nb/datasets.py')},

@@ -17,7 +17,7 @@ from .core import InputError, data_path
 from .ec.readers import read_fluxnet2015_monthly_sites, read_hesseflux
 
 # %% auto #0
-__all__ = ['SAMPLES', 'REDDYPROC_DETHA98', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98',
+__all__ = ['SAMPLES', 'REDDYPROC_DETHA98', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98', 'load_hesseflux_nee2gpp',
            'load_fluxnet2015_monthly', 'load_reddyproc_detha98']
 
 # %% ../nbs/08b_datasets.ipynb #ad0a1a8c
@@ -52,6 +52,14 @@ def list_samples() -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sample")
 
 # %% ../nbs/08b_datasets.ipynb #5d1a7c24
+SAMPLES["hesseflux_nee2gpp"] = dict(
+    file="hesseflux_test_nee2gpp.csv.gz", loader="load_hesseflux_nee2gpp",
+    what="an unnamed site, 2006, half-hourly NEE, Rg, Tair, VPD with the author's partitioned GPP_f and Reco (hesseflux's nee2gpp test)",
+    source="mcuntz/hesseflux @ 53d1f9a75ba388d400e0cff65530f0da33720d8f, src/hesseflux/test_nee2gpp.csv",
+    licence="MIT (Copyright (c) 2009-2022 Matthias Cuntz); licence text in samples/LICENSE-hesseflux.txt",
+    attribution="nee2gpp test data distributed with hesseflux (M. Cuntz), MIT licence.",
+    sha256="f2ef908db95409f9bdd9ffdb07273e72b3955d97d8fb21486e45cfd5fb242b90")
+
 _REDDYPROC_RUN = ("REddyProc 1.3.3 (EarthyScience/REddyProc @ ff6cb77ab8c1c0eab28117895b1264ffb8f4e992, R 4.2.2) on "
                   "Example_DETha98 with filterLongRuns('NEE'); script run_reddyproc_ref.R, see DATA_LICENSES.md")
 _REDDYPROC_LICENCE = ("output of a program (data, not covered by REddyProc's GPL) on the DE-Tha 1998 values that the "
@@ -87,6 +95,13 @@ def load_detha98() -> pd.DataFrame:
     df = read_hesseflux(sample_path("detha98"), year=1998)
     df.attrs.update(site="DE-Tha", site_info=dict(DETHA_SITE), licence=SAMPLES["detha98"]["licence"],
                     attribution=SAMPLES["detha98"]["attribution"])
+    return df
+
+# %% ../nbs/08b_datasets.ipynb #5d1a7c27
+def load_hesseflux_nee2gpp() -> pd.DataFrame:
+    "hesseflux's 2006 partitioning test year, shipped: NEE, rg, Tair, VPD, GPP_f, Reco; index = interval start."
+    df = read_hesseflux(sample_path("hesseflux_nee2gpp"))
+    df.attrs.update(licence=SAMPLES["hesseflux_nee2gpp"]["licence"], attribution=SAMPLES["hesseflux_nee2gpp"]["attribution"])
     return df
 
 # %% ../nbs/08b_datasets.ipynb #b65dcc7e
