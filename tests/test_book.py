@@ -38,8 +38,11 @@ def book(tmp_path_factory):
     nb2 = _nb(d / "02_plain.ipynb", [new_markdown_cell("# Plain chapter\n\nNo maths here."),
                                      new_code_cell("1 + 1", outputs=[new_output("execute_result", data={"text/plain": "2"},
                                                                                   execution_count=1)])])
+    # the book's front page (nbs/index.ipynb in the project): its table, then the sidebar's toctrees appended
+    index = _nb(d / "index.ipynb", [new_markdown_cell("# carbonflux_nb\n\n| chapter | what |\n|---|---|\n"
+                                                      "| [Light response](01_maths.ipynb) | maths |")])
     r = bb.build(out=d / "_book", cache=d / "cache", execute=False, nbs=[nb1, nb2], modules=["carbonflux_nb.metrics"],
-                 index_nb=None, demo_dir=None, log=lambda *a: None)
+                 index_nb=index, demo_dir=None, log=lambda *a: None)
     return d / "_book", r
 
 
@@ -53,6 +56,7 @@ def test_book_builds_every_page_in_order(book):
     captions = re.findall(r'caption-text">([^<]+)<', index)
     assert captions == ["Foundation", "API reference", "References"]
     assert index.index("01_maths.html") < index.index("02_plain.html")
+    assert re.search(r'<a class="reference internal" href="01_maths.html">Light response</a>', index)   # the index's own table
 
 
 def test_maths_wrapped_for_local_mathjax(book):

@@ -16,7 +16,7 @@
 4. Sphinx renders the staged tree into _book/ with MathJax from carbonflux_nb/data/mathjax; the built HTML is then
    scanned: a script, stylesheet, image, font or frame loaded from off the machine fails the build.
 """
-import argparse, hashlib, html.parser, inspect, json, os, re, shutil, sys, time, traceback
+import argparse, hashlib, html.parser, inspect, json, os, re, shutil, subprocess, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -122,7 +122,8 @@ def execute_notebook(src, dest, cwd, flags, timeout=900) -> dict:
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     t0, error = time.time(), None
     try:
-        with client.setup_kernel(cwd=str(cwd)):
+        # the kernel's own stderr is only ipykernel's transport notice; cell outputs and errors come over its channels
+        with client.setup_kernel(cwd=str(cwd), stderr=subprocess.DEVNULL):
             for i, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or skipped(cell, flags): continue
                 try: client.execute_cell(cell, i)
@@ -376,6 +377,7 @@ def sphinx_build(src: Path, out: Path, doctrees: Path, quiet=True) -> int:
                          "html_static_path": [str(BOOK / "_static"), str(src / "_static")]})
         app.build()
     w = warn.getvalue().strip()
+    (Path(doctrees).parent / "sphinx-warnings.txt").write_text(w + "\n")
     if w and not quiet: print(w[-4000:])
     return len([l for l in w.splitlines() if "WARNING" in l])
 
@@ -496,7 +498,7 @@ def main(argv=None):
         from carbonflux_nb.config import get_settings
         demo = Path(get_settings().out_dir) / "demo"
     r = build(a.out, a.cache, a.jobs, demo, a.retry_failed, not a.no_execute)
-    print(f"book: {a.out}/index.html in {r['seconds']} s ({r['warnings']} Sphinx warnings)")
+    print(f"book: {a.out}/index.html in {r['seconds']} s ({r['warnings']} Sphinx warnings: {Path(a.cache) / 'sphinx-warnings.txt'})")
     if r["failed"]:
         print(f"book: {len(r['failed'])} notebook(s) failed (shown in the book with their error):")
         for nb, err in r["failed"]: print(f"  {Path(nb).name}: {(err or '').strip().splitlines()[-1][:200] if err else ''}")
