@@ -260,6 +260,7 @@ def index_page(src: Path, parts: list, index_nb=None):
     lines = ["# carbonflux_nb", "", "A literate, tested book of published carbon-flux methods. "
              "(Temporary index: nbs/index.ipynb replaces this page when it exists.)", ""]
     for caption, docs in parts:
+        if not docs: continue
         lines += [f"## {caption}", ""] + [f"- {{doc}}`{d}`" for d in docs] + [""]
     write_if_changed(src / "index.md", "\n".join(lines) + "\n" + toctrees(parts))
     (src / "index.ipynb").unlink(missing_ok=True)
