@@ -47,3 +47,14 @@ html_theme_options = {
     "icon_links": [],
     "analytics": {},
 }
+
+
+def _outputs_beside_the_doctrees(app):
+    "myst-nb writes output files to <outdir>/../jupyter_execute (the project root): move them into the build cache."
+    from pathlib import Path
+    folder = Path(app.doctreedir).parent / "jupyter_execute"
+    app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(folder.resolve()))
+
+
+def setup(app):
+    app.connect("builder-inited", _outputs_beside_the_doctrees, priority=900)   # after myst-nb's own (priority 500)

@@ -49,6 +49,7 @@ def book(tmp_path_factory):
 def test_book_builds_every_page_in_order(book):
     out, r = book
     assert r["failed"] == [] and r["external"] == {}
+    assert not (out.parent / "jupyter_execute").exists()   # myst-nb's output files go to the cache, not beside the book
     for page in ("index.html", "01_maths.html", "02_plain.html", "api/carbonflux_nb.metrics.html", "references.html",
                  "search.html", "searchindex.js"):
         assert (out / page).exists(), page
