@@ -124,6 +124,18 @@ def test_api_page_lists_functions_with_parameter_docs(book):
     assert str(inspect.signature(metrics.scores)) in md
 
 
+@pytest.mark.parametrize("text,doi", [
+    ("**Paper:** ../shared/papers/000_df12de91e2b34172.txt (AutoML-GPP)", "10.3390/rs18010130"),
+    ("the AutoML-GPP paper (../shared/papers/000_..., section 2.2)", "10.3390/rs18010130"),
+    ("**The paper** (MCAS; ../shared/papers/004): GEOS-Chem", "10.1038/s41612-024-00824-w"),
+    ("see papers/001_79e0bb958c6f2b4d.txt", None),
+])
+def test_paper_paths_become_citations(text, doi):
+    out = bb.cite_papers(text)
+    assert "papers/" not in out and "{ref}`" in out
+    assert (f"(https://doi.org/{doi})" in out) if doi else "(preprint)" in out
+
+
 def test_directive_parsing():
     src = "#| export\n#|eval: false\n# |  slow\nx = 1  #| not a directive\n#| late"
     assert bb.directives(src) == {"export": "", "eval": "false", "slow": ""}

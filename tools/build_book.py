@@ -38,7 +38,7 @@ PAPERS = {"000": ("AutoML-GPP", "10.3390/rs18010130", "ref-automl-gpp"),
           "002": ("SIF-EC", "10.5194/egusphere-egu26-21697", "ref-sif-ec"),
           "003": ("MEGA", "10.3390/rs17223720", "ref-mega"),
           "004": ("MCAS", "10.1038/s41612-024-00824-w", "ref-mcas")}
-PAPER_RE = re.compile(r"(?:\.\./)*(?:shared/)?papers/(00[0-4])_(?:[0-9a-f]{16}|\.\.\.)(?:\.txt)?")
+PAPER_RE = re.compile(r"(?:\.\./)*(?:shared/)?papers/(00[0-4])(?!\d)(?:_(?:[0-9a-f]{16}|\.\.\.))?(?:\.txt)?")
 
 
 # ---------------------------------------------------------------- chapters, hashes
