@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # others; measured on 2 cores, see README), at most 5
 NPROC  := $(shell n=$$(nproc 2>/dev/null || echo 2); n=$$((n + 1)); [ $$n -gt 5 ] && n=5; echo $$n)
 
-.PHONY: install demo test test-portable sync check-sync lint lint-fix bench clean
+.PHONY: install demo book book-check test test-portable sync check-sync lint lint-fix bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ install: $(STAMP)
 ## make demo: install, then run every chapter's run notebook at its small size and write out/demo/index.html
 demo: $(STAMP)
 	$(BIN)/carbonflux demo
+
+## make book: the offline HTML book in _book/ (chapters executed at test size, cached in .book_cache/; the demo's run
+## notebooks when out/demo exists: run `make demo` first). BOOK_ARGS: e.g. --retry-failed, --jobs 1, --demo-dir DIR
+book: $(STAMP)
+	$(BIN)/python tools/build_book.py $(BOOK_ARGS)
+
+## make book-check: open the built book in headless Chromium (apt-get install -y chromium), screenshot three pages into
+## _book/_check/, fail on raw maths, a missing image or a request off the machine
+book-check: $(STAMP)
+	$(BIN)/python tools/check_book.py
 
 ## make test: install, check notebooks and package agree, lint, then every notebook as a test plus pytest
 test: $(STAMP) check-sync lint
