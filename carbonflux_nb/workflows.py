@@ -139,9 +139,11 @@ def noninteractive() -> bool:
     return os.environ.get(NONINTERACTIVE_ENV, "").strip() not in ("", "0")
 
 def noninteractive_env() -> dict:
-    "Environment for a kernel that runs a notebook unattended: our bars and any other tqdm bar redraw rarely."
+    """Environment for a kernel that runs a notebook unattended: our bars and any other tqdm bar redraw rarely, and
+    tqdm.auto's warning that it cannot draw widgets (without ipywidgets; pooch imports it) is not shown."""
     s = str(PROGRESS_INTERVAL)
-    return {NONINTERACTIVE_ENV: "1", "TQDM_MININTERVAL": s, "TQDM_MAXINTERVAL": s}
+    warn = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found"]))
+    return {NONINTERACTIVE_ENV: "1", "TQDM_MININTERVAL": s, "TQDM_MAXINTERVAL": s, "PYTHONWARNINGS": warn}
 
 def progress_bar(iterable=None, **kwargs):
     """A tqdm progress bar (tqdm's arguments): tqdm.auto's when someone watches (a widget in JupyterLab), else a
