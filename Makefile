@@ -47,6 +47,14 @@ PORTABLE_ENV = NUMBA_CPU_NAME=generic OPENBLAS_CORETYPE=Prescott \
 test-portable: $(STAMP) check-sync lint
 	$(PORTABLE_ENV) $(BIN)/python -m pytest -n $(NPROC) --dist loadgroup --durations=10 tests
 
+## make lab: install, register the project's kernel (name "carbonflux_nb"; again each time, so it follows the venv), then
+## JupyterLab on this machine only (127.0.0.1, no browser): open the http://127.0.0.1:<port>/lab?token=... address it prints
+.PHONY: lab
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name carbonflux_nb --display-name "carbonflux_nb"
+	$(BIN)/python -m jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
+
 ## export notebooks to the package and clean them (run before committing)
 sync: $(STAMP)
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean

@@ -111,7 +111,7 @@ def _parse(typ, value:str, where:str, key:str, base:Path):
 
 # %% ../nbs/01_config.ipynb #8b83a29a
 # variables the package itself passes to child processes, or reads for itself (CARBONFLUX_DEBUG: tracebacks); not settings
-RESERVED_ENV = {"CARBONFLUX_SETTINGS", "CARBONFLUX_RESULTS", "CARBONFLUX_RUN_DIR", "CARBONFLUX_DEBUG"}
+RESERVED_ENV = {"CARBONFLUX_SETTINGS", "CARBONFLUX_RESULTS", "CARBONFLUX_RUN_DIR", "CARBONFLUX_DEBUG", "CARBONFLUX_NONINTERACTIVE"}
 
 def _env_overrides(env) -> dict:
     "Overrides from `CARBONFLUX_<KEY>` and `CARBONFLUX_REGION_<NAME>_<KEY>` variables: {key: (value, where)}."

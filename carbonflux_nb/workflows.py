@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import sys
@@ -24,19 +25,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from tqdm.auto import tqdm
 
 import carbonflux_nb
 
 from .config import get_settings
-from .core import InputError, RunError
+from .core import InputError, RunError, data_path
 from .io import atomic_output
 
 # %% auto #0
-__all__ = ['RESULTS_ENV', 'KERNEL_START_TIMEOUT', 'LOCK_NAME', 'write_json', 'record', 'notebook_parameters', 'parse_value',
-           'check_parameters', 'notebook_hash', 'run_id_for', 'out_folder', 'plain_name', 'run_notebook', 'load_grid',
-           'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table', 'write_table', 'sweep',
-           'project_root', 'write_index', 'demo']
+__all__ = ['RESULTS_ENV', 'NONINTERACTIVE_ENV', 'PROGRESS_INTERVAL', 'WIDGET_VIEW', 'KERNEL_START_TIMEOUT', 'LOCK_NAME',
+           'write_json', 'record', 'notebook_parameters', 'parse_value', 'check_parameters', 'notebook_hash',
+           'run_id_for', 'noninteractive', 'noninteractive_env', 'progress_bar', 'tidy_text', 'tidy_outputs',
+           'tidy_notebook_file', 'static_mathjax', 'notebook_html', 'out_folder', 'plain_name', 'run_notebook',
+           'load_grid', 'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table', 'write_table',
+           'sweep', 'project_root', 'write_index', 'demo']
 
 # %% ../nbs/06_workflows.ipynb #29253d6d
 def write_json(obj, path) -> Path:
@@ -128,16 +130,128 @@ def run_id_for(notebook, params:dict) -> str:
     "Deterministic run id: the notebook's name and a hash of the parameters."
     return f"{Path(notebook).stem}-{_hash(params) if params else 'defaults'}"
 
+# %% ../nbs/06_workflows.ipynb #7fd2499c
+NONINTERACTIVE_ENV = "CARBONFLUX_NONINTERACTIVE"
+PROGRESS_INTERVAL = 30                              # s between redraws of a progress bar in a non-interactive run
+
+def noninteractive() -> bool:
+    "True in a run nobody watches (a papermill run, the book's build): `$CARBONFLUX_NONINTERACTIVE` set and not 0."
+    return os.environ.get(NONINTERACTIVE_ENV, "").strip() not in ("", "0")
+
+def noninteractive_env() -> dict:
+    """Environment for a kernel that runs a notebook unattended: our bars and any other tqdm bar redraw rarely, and
+    tqdm.auto's warning that it cannot draw widgets (without ipywidgets; pooch imports it) is not shown."""
+    s = str(PROGRESS_INTERVAL)
+    warn = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found"]))
+    return {NONINTERACTIVE_ENV: "1", "TQDM_MININTERVAL": s, "TQDM_MAXINTERVAL": s, "PYTHONWARNINGS": warn}
+
+def progress_bar(iterable=None, **kwargs):
+    """A tqdm progress bar (tqdm's arguments): tqdm.auto's when someone watches (a widget in JupyterLab), else a
+    text bar on stderr that redraws at most every `PROGRESS_INTERVAL` seconds."""
+    if noninteractive():
+        from tqdm.std import tqdm
+        kwargs = {"mininterval": PROGRESS_INTERVAL, "maxinterval": PROGRESS_INTERVAL, **kwargs}
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
+
+# %% ../nbs/06_workflows.ipynb #340243a2
+_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")   # ANSI control sequences (CSI)
+_BACKSPACE = re.compile(r"[^\n\x08]\x08")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+def tidy_text(text:str) -> str:
+    "Stream text as a terminal leaves it: per line the text after the last '\\r'; backspaces applied; colours kept."
+    text = _ESCAPE.sub(lambda m: m[0] if m[0].endswith("m") else "", text)
+    while "\x08" in text:
+        new = _BACKSPACE.sub("", text)
+        if new == text: text = text.replace("\x08", ""); break
+        text = new
+    lines = [ln.rstrip("\r") for ln in text.replace("\r\n", "\n").split("\n")]
+    lines = [ln[ln.rfind("\r") + 1:] for ln in lines]
+    if not lines[-1].strip(): lines[-1] = ""                   # a bar cleared at the end (leave=False)
+    return "\n".join(lines)
+
+def _widget_text(states:dict, model_id:str) -> str|None:
+    "The last text of a tqdm widget (an HBox: left label, progress bar, right label) from the notebook's widget state."
+    box = states.get(model_id, {}).get("state", {})
+    kids = [states.get(str(k).removeprefix("IPY_MODEL_"), {}).get("state", {}) for k in box.get("children", [])]
+    if len(kids) != 3 or "max" not in kids[1]: return None
+    if not kids[1].get("bar_style") and (kids[1].get("value") or 0) >= kids[1]["max"]: return ""   # hidden at the end (leave=False)
+    import html
+    frac = (kids[1].get("value") or 0) / kids[1]["max"] if kids[1].get("max") else 0
+    text = lambda k: html.unescape(k.get("value", "")).replace("\u2007", " ")    # tqdm pads with figure spaces
+    return f"{text(kids[0])}|{'█' * round(10 * min(frac, 1)):<10}|{text(kids[2])}"
+
+def _text(t) -> str: return "".join(t) if isinstance(t, list) else t
+
+def tidy_outputs(nb):
+    "Clean an executed notebook's outputs in place (see above); returns `nb`."
+    states = nb.get("metadata", {}).pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.get("cells", []):
+        outs = []
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if WIDGET_VIEW in data:
+                text = _widget_text(states, data.pop(WIDGET_VIEW).get("model_id", ""))
+                if text is not None: data["text/plain"] = text
+                if not data or text == "": continue
+            if o.get("output_type") == "stream" and outs and outs[-1].get("output_type") == "stream" and outs[-1]["name"] == o["name"]:
+                outs[-1]["text"] = _text(outs[-1]["text"]) + _text(o["text"])
+            else: outs.append(o)
+        for o in outs:
+            if o.get("output_type") == "stream": o["text"] = tidy_text(_text(o["text"]))
+        if "outputs" in cell: cell["outputs"] = [o for o in outs if o.get("output_type") != "stream" or o["text"].strip()]
+    return nb
+
+def tidy_notebook_file(path) -> Path:
+    "`tidy_outputs` on a notebook file, rewritten in place."
+    import nbformat
+    nb = tidy_outputs(nbformat.read(path, as_version=4))
+    nbformat.write(nb, path)
+    return Path(path)
+
 # %% ../nbs/06_workflows.ipynb #454634fc
 def _now(): return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-def _render(executed:Path):
+def static_mathjax(folder) -> Path:
+    "The package's MathJax copied (once) to `folder/_static/mathjax`; returns the path of its script."
+    dest = Path(folder) / "_static" / "mathjax"
+    if not (dest / "tex-chtml-full.js").exists():
+        try:
+            with atomic_output(dest) as tmp: shutil.copytree(data_path("mathjax"), tmp)
+        except OSError:
+            if not (dest / "tex-chtml-full.js").exists(): raise             # else another run copied it meanwhile
+    return dest / "tex-chtml-full.js"
+
+# nbconvert's lab page without anything from the web: no require.js, widget manager or mermaid (their scripts come
+# from CDNs; run pages need none of them), and MathJax 3 from a local copy, configured for Jupyter's $...$ maths
+_RUN_PAGE = r"""{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']],
+  processEscapes: true, processEnvironments: true, tags: 'ams'}};</script>
+<script src="{{ resources.mathjax_url }}" defer></script>
+{%- endblock html_head_js_mathjax -%}"""
+
+def notebook_html(nb, mathjax_url:str) -> str:
+    "A notebook (node) as one HTML page that loads nothing from the web; `mathjax_url`: MathJax's script, relative to it."
+    import jinja2
+    from nbconvert import HTMLExporter
+    ex = HTMLExporter(template_name="lab", template_file="carbonflux_run.html.j2", mathjax_url=mathjax_url,
+                      embed_images=True, extra_loaders=[jinja2.DictLoader({"carbonflux_run.html.j2": _RUN_PAGE})])
+    page = ex.from_notebook_node(nb)[0]
+    # the theme's CSS comments cite web pages: gone, so that the page names no address outside it
+    return re.sub(r"<style[^>]*>.*?</style>", lambda m: re.sub(r"/\*.*?\*/", "", m[0], flags=re.S), page, flags=re.S)
+
+def _render(executed:Path, static_dir:Path):
     "Write `<name>.html` beside an executed notebook and extract its PNG figures as fig-<n>.png."
     import nbformat
-    from nbconvert import HTMLExporter
     nb = nbformat.read(executed, as_version=4)
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    executed.with_suffix(".html").write_text(html)
+    js = static_mathjax(static_dir)
+    executed.with_suffix(".html").write_text(notebook_html(nb, Path(os.path.relpath(js, executed.parent)).as_posix()))
     n = 0
     for c in nb.cells:
         for o in c.get("outputs", []):
@@ -207,12 +321,13 @@ def run_notebook(notebook,                  # path of a parameterised notebook
     final = out_dir / rid
     rec = dict(run_id=rid, notebook=str(nb), notebook_sha=notebook_hash(nb), parameters=params, status="running",
                error=None, started=_now(), package_version=carbonflux_nb.__version__)
-    extra = {**(env or {}), RESULTS_ENV: "", "CARBONFLUX_RUN_DIR": ""}
+    run_env = {**noninteractive_env(), **(env or {})}       # progress bars redraw rarely: nobody watches
+    extra = {**run_env, RESULTS_ENV: "", "CARBONFLUX_RUN_DIR": ""}
     env_old = {k: os.environ.get(k) for k in extra}
     with _env_lock(), atomic_output(final) as tmp:   # one run per process at a time: its environment is the kernel's
         tmp.mkdir()
         executed, t0 = tmp / nb.name, time.perf_counter()
-        os.environ.update({**(env or {}), RESULTS_ENV: str(tmp / "results.json"), "CARBONFLUX_RUN_DIR": str(tmp)})
+        os.environ.update({**run_env, RESULTS_ENV: str(tmp / "results.json"), "CARBONFLUX_RUN_DIR": str(tmp)})
         try:
             papermill.execute_notebook(str(nb), str(executed), parameters=params, cwd=str(tmp), kernel_name="python3",
                                        progress_bar=progress, execution_timeout=timeout,
@@ -229,8 +344,10 @@ def run_notebook(notebook,                  # path of a parameterised notebook
         res = tmp / "results.json"
         rec.update(finished=_now(), duration_s=round(time.perf_counter() - t0, 3),
                    results=json.loads(res.read_text()) if res.exists() else {})
-        if render and executed.exists():
-            with contextlib.suppress(Exception): rec["figures"] = _render(executed)
+        if executed.exists():
+            with contextlib.suppress(Exception): tidy_notebook_file(executed)   # a progress bar: one line, not thousands
+            if render:
+                with contextlib.suppress(Exception): rec["figures"] = _render(executed, out_dir)
         write_json(rec, tmp / "run.json")
     rec["run_dir"] = str(final)
     if rec["status"] != "ok" and raise_on_error:
@@ -373,7 +490,7 @@ def _execute(jobs, dest, parallel, retry_failed, progress, client, max_parallel)
     if todo and parallel:
         from carbonflux_nb.cluster import dask_client
         client = client or dask_client()    # before the progress bar: a wrong scheduler address is one clean line
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"runs in {dest.name}", disable=not progress)
+    bar = progress_bar(total=len(jobs), initial=len(jobs) - len(todo), desc=f"runs in {dest.name}", disable=not progress)
     if todo and parallel:
         from distributed import as_completed
         workers = list(client.scheduler_info()["workers"])

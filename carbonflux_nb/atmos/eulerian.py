@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from fastcore.basics import patch
-from tqdm.auto import tqdm
 
 from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, SECONDS_PER_DAY
 from ..core import GridMismatchError, InputError
 from ..twin.atmos import AtmosGrid, WindField, courant, mass_fluxes
+from ..workflows import progress_bar as tqdm
 
 # %% auto #0
 __all__ = ['PPMKG_PER_GC', 'EPOCH', 'EulerianModel']

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
-from tqdm.auto import tqdm
 
 from ..constants import G0_M_S2, R_EARTH_M, SECONDS_PER_DAY
 from ..core import InputError, config_from, rng
 from ..twin.atmos import AtmosGrid, WindField, point_winds
+from ..workflows import progress_bar as tqdm
 from .eulerian import PPMKG_PER_GC
 
 # %% auto #0

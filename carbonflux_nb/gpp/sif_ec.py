@@ -17,7 +17,6 @@ import pandas as pd
 import torch  # at module level: the networks here subclass torch.nn.Module
 import xarray as xr
 from torch import nn
-from tqdm.auto import trange
 
 from ..core import InputError, MissingDataError, config_from, rng
 from ..io import atomic_output
@@ -25,6 +24,7 @@ from ..splits import validation_mask
 from ..twin.land import ECOSYSTEMS, WorldSpec, build_world, monthly, world_spec
 from ..twin.land_obs import oco2_soundings, tropomi_sif
 from ..upscale import upscale
+from ..workflows import progress_bar
 from .fluxformer import feature_scale, torch_device
 from .fluxformer_products import global_totals
 
@@ -166,7 +166,7 @@ def fit_loop(net:nn.Module, opt:torch.optim.Optimizer,
     epochs, patience, batch_size, seed, progress, desc = cfg.epochs, cfg.patience, cfg.batch_size, cfg.seed, cfg.progress, cfg.desc
     g = torch.Generator().manual_seed(seed)
     best, state, wait, hist = math.inf, copy.deepcopy(net.state_dict()), 0, []
-    bar = trange(epochs, desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), desc=desc, disable=not progress, leave=False)
     for ep in bar:
         net.train(); perm = torch.randperm(n, generator=g); total = 0.0
         for b in range(0, n, batch_size):

@@ -307,7 +307,8 @@ def run_l96(method:str="stochastic", N:int=40, infl:float=1.06, config:L96Config
     "A twin experiment on Lorenz-96: time-mean analysis RMSE after `burn` steps, and the inflation per step; options: `L96Config`'s fields."
     cfg = config_from(L96Config, config, options, where="run_l96")
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
+
+    from carbonflux_nb.workflows import progress_bar as tqdm
     with threadpool_limits(1):              # 40 x 40 matrices: BLAS threads only add overhead
         return _run_l96(method, N, infl, cfg, progress, tqdm)
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from carbonflux_nb.twin.observing import (
     aircraft_schedule,
@@ -29,6 +28,7 @@ from ..core import InputError, config_from, rng
 from ..metrics import carbontracker_regions, regrid_regions
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
+from ..workflows import progress_bar as tqdm
 from .bayes import great_circle_km
 from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
 

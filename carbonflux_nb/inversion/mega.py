@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
-from tqdm.auto import tqdm
 
 from carbonflux_nb.inversion.mega_bg import (
     BACKGROUNDS,
@@ -34,6 +33,7 @@ from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..twin.fluxes import atmos_fluxes, conservative_regrid, initial_co2
 from ..twin.land import build_world, monthly, world_spec
 from ..twin.observing import grid_soundings, oco2_soundings_twin
+from ..workflows import progress_bar as tqdm
 from .bayes import BlockPrior, DiagPrior, invert, kron_prior
 
 # %% auto #0

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from ..atmos.eulerian import EulerianModel
 from ..constants import R_EARTH_M, SECONDS_PER_DAY
@@ -20,6 +19,7 @@ from ..core import GridMismatchError, InputError, MissingDataError, check_time_a
 from ..ec.readers import NA_TOKENS, check_last_line, head_lines, header_fields, read_text
 from ..io import check_range
 from ..twin.atmos import AtmosGrid
+from ..workflows import progress_bar as tqdm
 
 # %% auto #0
 __all__ = ['BACKGROUNDS', 'BackgroundSpec', 'obs_background', 'domain_fraction', 'bilinear_at', 'model_xco2_at',

@@ -404,9 +404,8 @@ def sample_towers(spec:WorldSpec, world_m:xr.Dataset, n:int=None) -> pd.DataFram
 # %% ../../nbs/09_twin.land.ipynb #4eb3759a
 def write_world(spec:WorldSpec, path, band_rows:int=None, freq:str="monthly", progress:bool=True):
     "Write the twin world to a Zarr store band by band (bounded memory); freq 'monthly' or '8day'."
-    from tqdm.auto import tqdm
-
     from carbonflux_nb.io import ZARR_FORMAT, atomic_output, prepare_for_writing
+    from carbonflux_nb.workflows import progress_bar as tqdm
     nlat = spec.region.grid(spec.resolution).sizes["lat"]
     nlon = spec.region.grid(spec.resolution).sizes["lon"]
     band_rows = band_rows or max(1, int(2_000_000 // (nlon * 46 * (spec.years[1] - spec.years[0] + 1)) or 1))
