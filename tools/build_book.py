@@ -118,6 +118,8 @@ def execute_notebook(src, dest, cwd, flags, timeout=900) -> dict:
     # h2o's JVMs with the quick JIT only, as in the tests (tests/conftest.py): the same models for half the CPU time
     os.environ.setdefault("CARBONFLUX_H2O_JVM_ARGS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    from carbonflux_nb.workflows import noninteractive_env, tidy_outputs
+    os.environ.update(noninteractive_env())       # progress bars redraw rarely; no "IProgress not found" warning
     nb = nbformat.read(src, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     t0, error = time.time(), None
@@ -132,6 +134,7 @@ def execute_notebook(src, dest, cwd, flags, timeout=900) -> dict:
                     break
     except Exception as e:   # the kernel did not start, or died between cells
         error = f"{type(e).__name__}: {e}\n{traceback.format_exc()[-2000:]}"
+    tidy_outputs(nb)    # one final line per progress bar, carriage returns applied (as `carbonflux run` does)
     strip_widgets(nb)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(str(dest) + ".tmp")
