@@ -146,13 +146,16 @@ def _execute(lab, kernel_id, code, timeout=60):
                                        "session": secrets.token_hex(8), "version": "5.3"},
                             "content": {"code": code, "silent": False, "store_history": False,
                                         "user_expressions": {}, "allow_stdin": False}}))
-        result, status, deadline = None, None, time.monotonic() + timeout
-        while status is None and time.monotonic() < deadline:
+        result, status, idle, deadline = None, None, False, time.monotonic() + timeout
+        # the shell reply and the iopub messages (result, then status idle) come over one socket in no fixed order:
+        # done when both the reply and the kernel's return to idle have arrived
+        while not (status and idle) and time.monotonic() < deadline:
             m = json.loads(ws.recv())
             if m.get("parent_header", {}).get("msg_id") != msg_id: continue
             if m["msg_type"] == "execute_result": result = m["content"]["data"]["text/plain"]
             elif m["msg_type"] == "error": result = "\n".join(m["content"]["traceback"])
             elif m["msg_type"] == "execute_reply": status = m["content"]["status"]
+            elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle": idle = True
         return status, result
     finally:
         ws.close()
