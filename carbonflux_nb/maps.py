@@ -223,7 +223,7 @@ def unlabelled_axes(fig) -> list:
 def check_figures(*figs):
     "`InputError` listing what `unlabelled_axes` finds in `figs` (default: every open pyplot figure)."
     import matplotlib.pyplot as plt
-    figs = figs or [plt.figure(n) for n in plt.get_fignums()]
+    figs = list(figs) or [plt.figure(n) for n in plt.get_fignums()]
     bad = [f"figure {getattr(f, 'number', '')}: {p}" for f in figs for p in unlabelled_axes(f)]
     if bad: raise InputError("a reader needs labels, units and coastlines: " + "; ".join(bad), variable="figure")
     return figs
