@@ -211,7 +211,7 @@ def unlabelled_axes(fig) -> list:
             if not any(ax.get_title(loc).strip() for loc in ("center", "left", "right")): out.append(f"{name}: map without a title")
             if not _has_coastlines(ax): out.append(f"{name}: map without coastlines")
             fields = [m for m in [*ax.collections, *ax.images] if m.get_array() is not None and m.get_gid() != "coastlines"]
-            if fields and not has_cbar: out.append(f"{name}: map of a field without a colourbar")
+            if fields and not (has_cbar or ax.get_legend()): out.append(f"{name}: map of a field without a colourbar or legend")
             if type(ax).__name__ == "GeoAxes" or not ax.has_data(): continue
         if not (ax.axison and ax.has_data()): continue
         for axis, x, sides in ((ax.xaxis, "x", ("labelbottom", "labeltop")), (ax.yaxis, "y", ("labelleft", "labelright"))):

@@ -51,7 +51,7 @@ def map_without_colourbar(fig, ax):
 @pytest.mark.parametrize("draw, problem", [
     (no_x, "no x label"), (no_y, "no y label"), (bare_colourbar, "colourbar without a label"),
     (map_without_coastlines, "map without coastlines"), (map_without_title, "map without a title"),
-    (map_without_colourbar, "map of a field without a colourbar")])
+    (map_without_colourbar, "map of a field without a colourbar or legend")])
 def test_an_incomplete_figure_fails(draw, problem):
     plt.close("all")
     fig, ax = plt.subplots()
