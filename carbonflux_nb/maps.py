@@ -18,7 +18,8 @@ if TYPE_CHECKING:    # for annotations only: the functions import them where the
     from cartopy.mpl.geoaxes import GeoAxes
 
 # %% auto #0
-__all__ = ['axis_label', 'plot_map', 'plot_series', 'plot_seasonal_cycle']
+__all__ = ['axis_label', 'plot_map', 'readable_ticks', 'plot_series', 'plot_seasonal_cycle', 'coastline_segments',
+           'add_coastlines', 'unlabelled_axes', 'check_figures', 'show', 'savefig']
 
 # %% ../nbs/05_maps.ipynb #79ef2f64
 def axis_label(da:xr.DataArray) -> str:
@@ -102,6 +103,16 @@ def plot_map(
     return ax
 
 # %% ../nbs/05_maps.ipynb #3e751e5f
+def readable_ticks(ax, years:bool=None):
+    "Concise date ticks on a datetime x-axis; whole-number ticks on an x-axis of years (`years=None`: if labelled year)."
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import MaxNLocator
+    if isinstance(ax.xaxis.get_major_formatter(), (mdates.AutoDateFormatter, mdates.ConciseDateFormatter)):
+        loc = mdates.AutoDateLocator(); ax.xaxis.set_major_locator(loc); ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+    elif years or (years is None and ax.get_xlabel().lower().startswith("year")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return ax
+
 def plot_series(
     da:xr.DataArray,     # 1-D series (any single dimension, usually time)
     ax=None,             # matplotlib axes; None: a new figure
@@ -116,7 +127,7 @@ def plot_series(
     s = _as_field(da, tuple(d for d in dims if da.sizes[d] > 1)[:1] or dims[-1:] or ("time",), "plot_series")
     if ax is None: ax = plt.figure(figsize=figsize).add_subplot()
     ax.plot(s[s.dims[0]].values, s.values, label=label or s.name, **kw)
-    ax.set_xlabel(s.dims[0]); ax.set_ylabel(axis_label(s))
+    ax.set_xlabel(s.dims[0]); ax.set_ylabel(axis_label(s)); readable_ticks(ax)
     if label: ax.legend(fontsize="small")
     if title: ax.set_title(title, fontsize="medium")
     return ax
@@ -149,3 +160,80 @@ def plot_seasonal_cycle(
     if label: ax.legend(fontsize="small")
     if title: ax.set_title(title, fontsize="medium")
     return ax
+
+# %% ../nbs/05_maps.ipynb #a950fb86
+import functools
+
+
+@functools.lru_cache(1)
+def coastline_segments() -> tuple:
+    "The shipped Natural Earth 110m coastline as (n, 2) arrays of (lon, lat) vertices, degrees east/north."
+    import cartopy.io.shapereader as shpreader
+    use_offline_geodata()
+    segs = []
+    for g in shpreader.Reader(shpreader.natural_earth("110m", "physical", "coastline")).geometries():
+        segs += [np.asarray(line.coords) for line in getattr(g, "geoms", [g])]
+    return tuple(segs)
+
+def add_coastlines(ax, color="k", linewidth=0.6, **kw):
+    "Draw the shipped coastlines on a plain axes with x = longitude, y = latitude; returns the `LineCollection`."
+    from matplotlib.collections import LineCollection
+    segs = list(coastline_segments())
+    if max(ax.get_xlim()) > 180: segs += [s + (360, 0) for s in segs]          # 0-360 longitudes
+    lc = LineCollection(segs, colors=color, linewidths=linewidth, gid="coastlines", **kw)
+    ax.add_collection(lc, autolim=False)                                         # keep the data's extent
+    return lc
+
+# %% ../nbs/05_maps.ipynb #cf4c4bd3
+import re
+import sys
+
+
+def _is_map(ax) -> bool:
+    geo = sys.modules.get("cartopy.mpl.geoaxes")                   # no GeoAxes exists unless cartopy was imported
+    return bool(geo and isinstance(ax, geo.GeoAxes)) or (bool(re.match(r"lon(gitude)?\b", ax.get_xlabel().lower()))
+                                                          and bool(re.match(r"lat(itude)?\b", ax.get_ylabel().lower())))
+
+def _has_coastlines(ax) -> bool:
+    return any(c.get_gid() == "coastlines" or type(c).__name__ == "FeatureArtist" for c in ax.collections)
+
+def unlabelled_axes(fig) -> list:
+    "What a reader misses in `fig`: one line per axes without an x/y label, colourbar label, or map title/coastlines."
+    out, has_cbar = [], any(getattr(a, "_colorbar", None) is not None for a in fig.axes)
+    for i, ax in enumerate(fig.axes):
+        name, cb = f"axes {i} '{ax.get_title() or ax.get_label()}'", getattr(ax, "_colorbar", None)
+        if not ax.get_visible(): continue
+        if cb is not None:
+            if not (ax.get_ylabel() if cb.orientation == "vertical" else ax.get_xlabel()).strip():
+                out.append(f"{name}: colourbar without a label")
+            continue
+        if _is_map(ax):
+            if not any(ax.get_title(loc).strip() for loc in ("center", "left", "right")): out.append(f"{name}: map without a title")
+            if not _has_coastlines(ax): out.append(f"{name}: map without coastlines")
+            fields = [m for m in [*ax.collections, *ax.images] if m.get_array() is not None and m.get_gid() != "coastlines"]
+            if fields and not (has_cbar or ax.get_legend()): out.append(f"{name}: map of a field without a colourbar or legend")
+            if type(ax).__name__ == "GeoAxes" or not ax.has_data(): continue
+        if not (ax.axison and ax.has_data()): continue
+        for axis, x, sides in ((ax.xaxis, "x", ("labelbottom", "labeltop")), (ax.yaxis, "y", ("labelleft", "labelright"))):
+            p = axis.get_tick_params(which="major")
+            shown = axis.get_visible() and any(p.get(s, True) for s in sides) and len(axis.get_majorticklocs()) > 0
+            if shown and not axis.get_label_text().strip(): out.append(f"{name}: no {x} label")
+    return out
+
+def check_figures(*figs):
+    "`InputError` listing what `unlabelled_axes` finds in `figs` (default: every open pyplot figure)."
+    import matplotlib.pyplot as plt
+    figs = list(figs) or [plt.figure(n) for n in plt.get_fignums()]
+    bad = [f"figure {getattr(f, 'number', '')}: {p}" for f in figs for p in unlabelled_axes(f)]
+    if bad: raise InputError("a reader needs labels, units and coastlines: " + "; ".join(bad), variable="figure")
+    return figs
+
+def show(*figs):
+    "Check `figs` (default: every open figure) with `check_figures`, then `plt.show()`."
+    import matplotlib.pyplot as plt
+    check_figures(*figs); plt.show()
+
+def savefig(fig, path, **kw):
+    "Check `fig` with `check_figures`, then save it to `path` (keywords go to `Figure.savefig`)."
+    check_figures(fig); fig.savefig(path, **kw)
+    return path

@@ -833,8 +833,8 @@ def plot_daytime_parameters(
     "Window parameters through the record: E0, RRef (and RRef from the nights), beta, alpha, k, GPP2000."
     import matplotlib.pyplot as plt
     if axes is None: axes = plt.subplots(2, 3, figsize=(10, 4.5), sharex=True)[1].ravel()
-    names = [("FP_E0", "$E_0$ (K)"), ("FP_RRef", "$R_{ref}$ (µmol m$^{-2}$ s$^{-1}$)"), ("FP_beta", r"$\beta$"),
-             ("FP_alpha", r"$\alpha$"), ("FP_k", "$k$ (hPa$^{-1}$)"), ("FP_GPP2000", "GPP at 2000 W m$^{-2}$")]
+    names = [("FP_E0", "$E_0$ (K)"), ("FP_RRef", "$R_{ref}$ (µmol m$^{-2}$ s$^{-1}$)"), ("FP_beta", r"$\beta$ (µmol m$^{-2}$ s$^{-1}$)"),
+             ("FP_alpha", r"$\alpha$ (µmol J$^{-1}$)"), ("FP_k", "$k$ (hPa$^{-1}$)"), ("FP_GPP2000", "GPP at 2000 W m$^{-2}$\n(µmol m$^{-2}$ s$^{-1}$)")]
     for ax, (col, lab) in zip(axes, names):
         for res, kw in [(reference, dict(mfc="none", mec="C1", ls="none", marker="o", ms=4, label="reference")),
                         (result, dict(color="C0", ls="none", marker=".", ms=4, label="this chapter"))]:
@@ -844,6 +844,7 @@ def plot_daytime_parameters(
         if col == "FP_RRef":
             s = result["FP_RRef_Night"].dropna(); ax.plot(s.index, s.to_numpy(), color="0.5", lw=0.8, label="night")
         ax.set_ylabel(lab, fontsize=8); ax.tick_params(labelsize=7)
+    for ax in axes[-3:]: ax.set_xlabel("date", fontsize=8)
     axes[0].legend(frameon=False, fontsize=7)
     plt.gcf().autofmt_xdate(); plt.tight_layout()
     return axes

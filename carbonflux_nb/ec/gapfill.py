@@ -290,20 +290,21 @@ def plot_fingerprint(
     column:str=None,       # with a DataFrame `x`: the column to show (default "NEE")
     symmetric:bool=False,  # colour limits symmetric about 0 (for fluxes that change sign)
     days_on_x:bool=False,  # days along x and time of day along y (default: days along y)
+    units:str=None,        # colour bar units (default: the attrs, else umol m-2 s-1 for a CO2 flux: NEE, GPP, Reco, FC)
     **kw,                  # passed on to `imshow`
 ):                         # the axes
     "Fingerprint plot: day by time of day image of a variable, gaps visible."
     import matplotlib.pyplot as plt
-    units = None
     if isinstance(x, pd.DataFrame):
         column = "NEE" if column is None else column
         if column not in x: raise InputError(f"no column {column!r} (have {list(x.columns)[:12]})", x.attrs.get("source"), column)
-        units = (x.attrs.get("units") or {}).get(column)
+        units = units or (x.attrs.get("units") or {}).get(column)
         if title is None and (x.attrs.get("site") or x.attrs.get("year")):
             title = f"{x.attrs.get('site', '')} {x.attrs.get('year', '')}".strip()
         x = x[column]
     if not isinstance(x, pd.Series): raise InputError(f"a pandas Series is needed, got {type(x).__name__}", variable="x")
     units = units or (x.attrs.get("units") if isinstance(x.attrs.get("units"), str) else None)
+    units = units or ("umol m-2 s-1" if str(x.name).upper().startswith(("NEE", "GPP", "RECO", "FC")) else None)
     per_day = check_halfhourly(x.to_frame(), whole_days=False)
     t = x.index
     day0 = t[0].normalize()
@@ -331,5 +332,5 @@ def plot_fingerprint(
     ax.set_xlabel(day_label if days_on_x else "time of day (h)")
     ax.set_ylabel("time of day (h)" if days_on_x else day_label)
     ax.set_title(x.name if title is None else title, fontsize=9)
-    if colorbar: ax.figure.colorbar(im, ax=ax, fraction=0.08, pad=0.03, label=f"{x.name} [{units}]" if units else None)
+    if colorbar: ax.figure.colorbar(im, ax=ax, fraction=0.08, pad=0.03, label=f"{x.name} [{units}]" if units else str(x.name))
     return ax

@@ -371,13 +371,14 @@ def plot_nighttime(
     e0 = float(out[f"E_0{s}"].iloc[0])
     ok = out[f"FP_NEEnight{s}"].notna() & out[f"FP_Temp{s}"].notna()
     x, y = out.loc[ok, f"FP_Temp{s}"], out.loc[ok, f"FP_NEEnight{s}"] / out.loc[ok, f"R_ref{s}"]
-    axes[0].scatter(x, y, s=3, c=out.index[ok].day_of_year, cmap="twilight", alpha=0.6)
+    sc = axes[0].scatter(x, y, s=3, c=out.index[ok].day_of_year, cmap="twilight", alpha=0.6)
+    axes[0].figure.colorbar(sc, ax=axes[0], label="day of year")
     tt = np.linspace(x.min(), x.max(), 100)
     axes[0].plot(tt, lloyd_taylor(tt + KELVIN_AT_0C, 1.0, e0), "k", lw=2, label=f"Lloyd & Taylor, E0 = {e0:.2f} K")
-    axes[0].set(xlabel="temperature (degC)", ylabel="night NEE / R_ref", ylim=np.nanpercentile(y, [1, 99]) * [1.5, 1.2])
+    axes[0].set(xlabel="temperature (degC)", ylabel="night NEE / R_ref (1)", ylim=np.nanpercentile(y, [1, 99]) * [1.5, 1.2])
     axes[0].legend(fontsize=8, loc="upper left")
     axes[1].plot(out.index, out[f"R_ref{s}"], lw=1.2, label="R_ref (15 degC)")
     axes[1].plot(out[f"Reco{s}"].resample("D").mean(), lw=0.8, alpha=0.7, label="Reco, daily mean")
-    axes[1].set(ylabel="µmol CO2 m-2 s-1"); axes[1].legend(fontsize=8)
+    axes[1].set(xlabel="date", ylabel="respiration (µmol CO2 m-2 s-1)"); axes[1].legend(fontsize=8)
     axes[1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[1].xaxis.get_major_locator()))
     return axes

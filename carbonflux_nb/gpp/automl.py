@@ -840,7 +840,7 @@ def plot_leaderboard(lb:pd.DataFrame,        # stacked leaderboard (FitResults.l
         for i, v in enumerate(grid[pft]):
             if np.isfinite(v): ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
     plt.colorbar(im, ax=ax, label=metric)
-    ax.set_title(title or metric)
+    ax.set(title=title or metric, xlabel="PFT", ylabel="platform/algorithm")
     return ax
 
 def plot_obs_pred(result:PFTResult, ax=None, which:str="test"):

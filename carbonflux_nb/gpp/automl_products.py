@@ -133,7 +133,7 @@ def plot_shap_importance(imp:pd.DataFrame, ax=None, title:str=None):
     for (i, j), v in np.ndenumerate(imp.to_numpy()): ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
     ax.set_xticks(range(imp.shape[1]), [c.replace("_", " ") for c in imp.columns], fontsize=8)
     ax.set_yticks(range(imp.shape[0]), imp.index, fontsize=8)
-    ax.set_title(title or "mean |SHAP| [gC m-2 d-1]", fontsize="medium")
+    ax.set_title(title or "mean |SHAP| [gC m-2 d-1]", fontsize="medium"); ax.set(xlabel="PFT", ylabel="predictor")
     return ax
 
 def plot_beeswarm(s:PFTShap, ax=None, max_display:int=13, color_bar:bool=True):
@@ -143,7 +143,7 @@ def plot_beeswarm(s:PFTShap, ax=None, max_display:int=13, color_bar:bool=True):
     if ax is None: ax = plt.figure(figsize=(5, 4)).add_subplot()
     shap.plots.beeswarm(s.explanation(), max_display=max_display, ax=ax, show=False, plot_size=None, s=5, color_bar=color_bar)
     ax.set_title(s.pft.replace("_", " "), fontsize="medium"); ax.tick_params(labelsize=8)
-    ax.set_xlabel("SHAP value [gC m-2 d-1]", fontsize=8)
+    ax.set_xlabel("SHAP value [gC m-2 d-1]", fontsize=8); ax.set_ylabel("predictor", fontsize=8)
     return ax
 
 # %% ../../nbs/21_gpp.automl_products.ipynb #75c490f3
@@ -318,11 +318,13 @@ def totals_summary(totals:pd.DataFrame) -> pd.DataFrame:
 def plot_totals(totals:dict, column:str="total", ax=None, units:str="TgC yr-1"):
     "Annual totals of several products (one line each) for one column of `regional_totals`; returns the axes."
     import matplotlib.pyplot as plt
+
+    from carbonflux_nb.maps import readable_ticks
     if ax is None: ax = plt.figure(figsize=(6, 3)).add_subplot()
     for name, df in totals.items():
         kw = dict(color="k", ls="--", lw=1.5) if name == "truth" else dict(lw=2.2 if name == "automl" else 1.2)
         ax.plot(df.index, df[column], marker="o", ms=3, label=name, **kw)
-    ax.set(xlabel="year", ylabel=f"GPP [{units}]", title=column.replace("_", " "))
+    ax.set(xlabel="year", ylabel=f"GPP [{units}]", title=column.replace("_", " ")); readable_ticks(ax)   # whole years
     ax.legend(fontsize=7, ncol=2)
     return ax
 
@@ -454,8 +456,8 @@ def plot_site_boxplots(per_site:pd.DataFrame, metric:str="rmse", axes=None, pfts
         ax.boxplot(data, widths=0.6)
         for i, v in enumerate(data): ax.plot(np.full(v.size, i + 1.0), v, "o", ms=3, alpha=0.6)
         ax.set_xticks(range(1, len(prods) + 1), [k.replace("_", "\n") for k in prods], fontsize=6)
-        ax.set_title(p.replace("_", " "), fontsize="medium"); ax.tick_params(labelsize=7)
-    axes[0].set_ylabel({"rmse": "RMSE [gC m-2 d-1]", "r2": "R2"}.get(metric, metric))
+        ax.set_title(p.replace("_", " "), fontsize="medium"); ax.tick_params(labelsize=7); ax.set_xlabel("product", fontsize=7)
+        ax.set_ylabel({"rmse": "RMSE [gC m-2 d-1]", "r2": "R2 [1]"}.get(metric, metric), fontsize=7)
     axes[0].figure.tight_layout()
     return axes
 
@@ -472,7 +474,8 @@ def plot_product_scatter(long:pd.DataFrame, obs:str="gpp", axes=None):
         ax.plot([0, hi], [0, hi], "k-", lw=0.6)
         ax.set(xlim=(0, hi), ylim=(0, hi), title=f"{k}: R2 {s['r2']:.2f}, RMSE {s['rmse']:.2f}")
         ax.title.set_fontsize(8); ax.tick_params(labelsize=7); ax.set_xlabel(f"tower {obs} [gC m-2 d-1]", fontsize=7)
-    axes[0].set_ylabel("product [gC m-2 d-1]", fontsize=7); axes[0].legend(fontsize=6, markerscale=3)
+        ax.set_ylabel("product [gC m-2 d-1]", fontsize=7)
+    axes[0].legend(fontsize=6, markerscale=3)
     axes[0].figure.tight_layout()
     return axes
 

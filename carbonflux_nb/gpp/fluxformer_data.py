@@ -378,7 +378,7 @@ def plot_windows(data:SeqData,         # jan_to_m SeqData
         ax.annotate(f"M = {data.month[i]}, w = {w}", (dates[-1], data.X[i, w - 1, f] + k * step), xytext=(6, 0),
                     textcoords="offset points", va="center", fontsize=7, color=line.get_color())
     ax.set_yticks([]); ax.set_xlim(np.datetime64(f"{year}-01-01") - np.timedelta64(5, "D"), np.datetime64(f"{year + 1}-02-15"))
-    ax.set_ylabel(f"{feature} ({data.attrs.get('units', {}).get(feature, '')}), windows offset")
+    ax.set_xlabel("date"); ax.set_ylabel(f"{feature} ({data.attrs.get('units', {}).get(feature, '')}), windows offset")
     ax.set_title(f"{site}: Jan-to-month-M windows of {year} (8-day composites from 1 January)", fontsize="medium")
     return ax
 

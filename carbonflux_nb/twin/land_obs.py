@@ -355,7 +355,8 @@ def plot_week(df:pd.DataFrame, start, days:int=7, ax=None):
     ax.plot(w.index[~low], w.NEE[~low], ".", ms=3, color="tab:blue", label="measured")
     ax.plot(w.index[low], w.NEE[low], "x", ms=4, color="tab:red", label="night, u* < threshold")
     ax.axhline(0, color="0.6", lw=0.5); ax.set_ylabel(f"NEE [{df.attrs['units']['NEE']}]"); ax.legend(fontsize="small", ncol=3)
-    ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+    from carbonflux_nb.maps import readable_ticks
+    ax.set_xlabel("local standard time"); readable_ticks(ax)                # concise date ticks
     return ax
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #b26bb110
