@@ -1271,6 +1271,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'carbonflux_nb.io.out_of_range': ('io.html#out_of_range', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io.prepare_for_writing': ('io.html#prepare_for_writing', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io.provenance_attrs': ('io.html#provenance_attrs', 'carbonflux_nb/io.py'),
+                                  'carbonflux_nb.io.range_policy': ('io.html#range_policy', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io.read_bytes_limited': ('io.html#read_bytes_limited', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io.read_netcdf': ('io.html#read_netcdf', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io.read_zarr': ('io.html#read_zarr', 'carbonflux_nb/io.py'),

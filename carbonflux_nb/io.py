@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -37,8 +38,8 @@ from carbonflux_nb.core import (
 # %% auto #0
 __all__ = ['ZARR_FORMAT', 'MAX_READ_MB', 'COMMON_FILL_VALUES', 'NETCDF_SUFFIXES', 'check_writable_units', 'provenance_attrs',
            'prepare_for_writing', 'atomic_output', 'write_netcdf', 'write_zarr', 'max_read_bytes', 'check_read_size',
-           'read_bytes_limited', 'looks_like_fill', 'out_of_range', 'check_range', 'validate', 'read_netcdf',
-           'read_zarr', 'open_dataset']
+           'read_bytes_limited', 'looks_like_fill', 'out_of_range', 'check_range', 'range_policy', 'validate',
+           'read_netcdf', 'read_zarr', 'open_dataset']
 
 # %% ../nbs/03_io.ipynb #ae35606a
 def check_writable_units(da:xr.DataArray, source=None, variable:str=None) -> str|None:
@@ -265,6 +266,28 @@ def check_range(values, lo:float, hi:float, source=None, variable=None, units:st
         raise MissingDataError(f"{msg}: {ex:g} looks like a fill value the file does not declare as missing "
                                "(declare it, e.g. as _FillValue, or mask it first)", source, variable)
     raise InputError(f"{msg} (wrong units, or a corrupt value?)", source, variable)
+
+def range_policy(df:pd.DataFrame,
+                 ranges:dict,        # column -> (lo, hi, units, name in messages)
+                 policy:str,         # 'raise': `check_range`; 'mask': values outside set to NaN (in place), one warning
+                 source,             # the file, for messages
+                 locate=None,        # row position -> (source, where), e.g. (file, 'line 12'), where rows come from several files
+                ) -> dict:           # {name: values masked}
+    "A reader's `out_of_range` option: each column of `ranges` checked with `check_range`, or masked with a warning."
+    if policy not in ("raise", "mask"): raise InputError(f"out_of_range must be 'raise' or 'mask', got {policy!r}", source, "out_of_range")
+    masked = {}
+    for c, (lo, hi, units, name) in ranges.items():
+        if c not in df: continue
+        x = df[c].to_numpy(dtype=float)
+        bad = out_of_range(x, lo, hi)
+        if not bad.any(): continue
+        if policy == "mask": df[c] = np.where(bad, np.nan, x); masked[name] = int(bad.sum()); continue
+        src = locate(int(bad.argmax()))[0] if locate else source
+        check_range(x, lo, hi, src, name, units, at=(lambda j: locate(j)[1]) if locate else None)
+    if masked:
+        warnings.warn(f"{source}: values outside their physical range set to NaN (out_of_range='mask'): "
+                      + ", ".join(f"{c}: {n} value{'s' * (n > 1)}" for c, n in masked.items()), stacklevel=3)
+    return masked
 
 # %% ../nbs/03_io.ipynb #de26c117
 def _check_time(ds:xr.Dataset, source):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core import InputError, TimeAxisError, UnitsError, canonical_units, check_time_axis, convert_units
-from ..io import check_range, read_bytes_limited
+from ..io import check_range, range_policy, read_bytes_limited
 from ..io import out_of_range as outside_range  # `out_of_range` is the readers' option
 
 # %% auto #0
@@ -193,23 +192,10 @@ def physical_range(column:str, resolution:str="HH") -> tuple|None:
     return None
 
 def _check_ranges(df:pd.DataFrame, bases:dict, units:dict, resolution:str, locate, policy:str, source, labels:dict=None) -> dict:
-    """Check each column of `bases` (column -> FLUXNET2015 name giving its `physical_range`) with `io.check_range`, or with
-    policy 'mask' set what is outside to NaN (in place, with a warning); returns {column: values masked}. `labels`: names for messages."""
-    if policy not in ("raise", "mask"): raise InputError(f"out_of_range must be 'raise' or 'mask', got {policy!r}", source, "out_of_range")
-    masked = {}
-    for c, base in bases.items():
-        r = physical_range(base, resolution)
-        if r is None: continue
-        x = df[c].to_numpy(dtype=float)
-        bad = outside_range(x, *r)
-        if not bad.any(): continue
-        name = (labels or {}).get(c, c)
-        if policy == "mask": df[c] = np.where(bad, np.nan, x); masked[name] = int(bad.sum()); continue
-        check_range(x, *r, locate(int(bad.argmax()))[0], name, units.get(c), at=lambda j: f"line {locate(j)[1]}")
-    if masked:
-        warnings.warn(f"{source}: values outside their physical range set to NaN (out_of_range='mask'): "
-                      + ", ".join(f"{c}: {n} value{'s' * (n > 1)}" for c, n in masked.items()), stacklevel=3)
-    return masked
+    """`io.range_policy` on each column of `bases` (column -> the FLUXNET2015 name giving its `physical_range`); `locate`:
+    row -> (file, line); `labels`: names for messages."""
+    ranges = {c: (*r, units.get(c), (labels or {}).get(c, c)) for c, base in bases.items() if (r := physical_range(base, resolution))}
+    return range_policy(df, ranges, policy, source, lambda i: (locate(i)[0], f"line {locate(i)[1]}"))
 
 # %% ../../nbs/08_ec.readers.ipynb #95a07497
 def _parse_stamps(s:pd.Series, fmt:str, column:str, locate) -> pd.DatetimeIndex:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,7 @@ import pandas as pd
 
 from ..core import InputError, MissingDataError, TimeAxisError, UnitsError, canonical_units, config_from, convert_units, rng
 from ..ec.readers import FILL_VALUE, NA_TOKENS, check_last_line, head_lines, header_fields, read_text, split_fields
-from ..io import atomic_output, check_range
-from ..io import out_of_range as outside_range  # `out_of_range` is the reader's option
+from ..io import atomic_output, range_policy
 
 # %% auto #0
 __all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'FILL_VALUES', 'SIF_TABLE_RANGES',
@@ -238,19 +236,9 @@ def _check_values(df:pd.DataFrame, cols:dict, gpp_tolerance:float, source, where
         _fail(u <= 0, "SIF uncertainty {v:g} is not positive", cols["sif_uncertainty"], source, where, values=u)
 
 def _check_ranges(df:pd.DataFrame, cols:dict, policy:str, source, where) -> dict:
-    "Each column of `SIF_TABLE_RANGES` checked (`io.check_range`), or with policy 'mask' set to NaN where outside (a warning); {name: masked}."
-    if policy not in ("raise", "mask"): raise InputError(f"out_of_range must be 'raise' or 'mask', got {policy!r}", source, "out_of_range")
-    masked = {}
-    for name, (lo, hi) in SIF_TABLE_RANGES.items():
-        if name not in df: continue
-        x = df[name].to_numpy(dtype=float)
-        bad = outside_range(x, lo, hi)
-        if not bad.any(): continue
-        if policy == "mask": df[name] = np.where(bad, np.nan, x); masked[name] = int(bad.sum()); continue
-        check_range(x, lo, hi, source, str(cols[name]), SIF_TABLE_UNITS[name], at=where)
-    if masked: warnings.warn(f"{source}: values outside their physical range set to NaN (out_of_range='mask'): "
-                             + ", ".join(f"{cols[k]}: {n}" for k, n in masked.items()), stacklevel=3)
-    return masked
+    "`io.range_policy` on each column of `SIF_TABLE_RANGES`, named in messages as the file names it; {name: masked}."
+    ranges = {k: (lo, hi, SIF_TABLE_UNITS[k], str(cols[k])) for k, (lo, hi) in SIF_TABLE_RANGES.items() if k in cols}
+    return range_policy(df, ranges, policy, source, lambda i: (source, where(i)))
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #5052dc55
 def _keep_rows(df:pd.DataFrame, cols:dict, require, dropna_predictors:bool, source, where) -> tuple[pd.DataFrame, dict]:
