@@ -8,6 +8,7 @@ fraction of cycles with theta within 1 % of a bound (0.5, 50), the longest run o
 divergence check (`check_divergence`) flagged.
 
     .venv/bin/python benchmarks/l96_inflation_smooth.py                  # about 3 minutes on one core
+    .venv/bin/python benchmarks/l96_inflation_smooth.py --out nbs/results/70_enkf/l96_smooth.csv   # the table chapter 70 shows
     .venv/bin/python benchmarks/l96_inflation_smooth.py --steps 600 --seeds 0   # a quick look
 """
 import argparse, sys, time, warnings
@@ -20,6 +21,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1500); ap.add_argument("--burn", type=int, default=500)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--smooth", type=float, nargs="+", default=[1.0, 0.3, 0.1, 0.05, 0.02, 0.01])
+    ap.add_argument("--out", help="also write the table to this CSV (atomically)")
     a = ap.parse_args(argv)
     from carbonflux_nb.inversion.enkf import INFLATION_BOUNDS, FilterDivergenceWarning, run_l96
     lo, hi = INFLATION_BOUNDS["theta"]
@@ -43,7 +45,11 @@ def main(argv=None):
             print(f"  {method} N={N} smooth {s:g}: rmse {m.rmse.mean():.3f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     print(f"Lorenz-96, inflation='multi', {a.steps} steps ({a.burn} burn-in), seeds {a.seeds}; means over seeds "
           f"(rmse_worst: the worst seed; at_bound: fraction of cycles after the burn-in with theta within 1 % of {lo:g} or {hi:g})")
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if a.out:
+        from carbonflux_nb.io import atomic_output
+        with atomic_output(a.out) as tmp: table.to_csv(tmp, index=False)
     print(f"{time.perf_counter() - t0:.0f} s")
 
 
