@@ -78,3 +78,50 @@ def test_light_imports(module, allowed):
     assert r.returncode == 0, r.stderr[-3000:]
     loaded = set(r.stdout.split()) - set(allowed)
     assert not loaded, f"importing {module} loads {sorted(loaded)}"
+
+
+LESSONS = sorted((ROOT / "nbs").glob("*_lesson_*.ipynb"))
+MIN_EXERCISES = 2
+
+
+def exercise_problems(path: Path) -> list:
+    """What is wrong with a lesson's exercises (CONTRIBUTING.md, "Lessons"): each is a markdown cell starting
+    '**Exercise N.**', numbered from 1, and is followed at once by its solution, a code cell starting '# Solution to
+    exercise N' tagged `solution` and `hide-cell` (the book folds it) and folded in JupyterLab (`jupyter.source_hidden`)."""
+    cells, out, n = json.loads(path.read_text())["cells"], [], 0
+    for i, c in enumerate(cells):
+        src = "".join(c["source"])
+        if c["cell_type"] == "markdown" and src.startswith("**Exercise"):
+            n += 1
+            if not src.startswith(f"**Exercise {n}.**"): out.append(f"cell {i}: exercise {n} is not numbered '**Exercise {n}.**'")
+            nxt = cells[i + 1] if i + 1 < len(cells) else None
+            if nxt is None or nxt["cell_type"] != "code" or not "".join(nxt["source"]).startswith(f"# Solution to exercise {n}"):
+                out.append(f"cell {i}: exercise {n} is not followed by a code cell '# Solution to exercise {n}'")
+                continue
+            meta = nxt.get("metadata", {})
+            if not {"solution", "hide-cell"} <= set(meta.get("tags", [])): out.append(f"cell {i + 1}: solution {n} lacks the tags solution, hide-cell")
+            if not meta.get("jupyter", {}).get("source_hidden"): out.append(f"cell {i + 1}: solution {n} is not folded (jupyter.source_hidden)")
+        elif c["cell_type"] == "code" and "solution" in c.get("metadata", {}).get("tags", []) and \
+                not "".join(cells[i - 1]["source"]).startswith("**Exercise"):
+            out.append(f"cell {i}: a solution that follows no exercise")
+    if n < MIN_EXERCISES: out.append(f"{n} exercises, fewer than {MIN_EXERCISES}")
+    return out
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_every_lesson_has_exercises_with_folded_solutions(lesson):
+    assert not exercise_problems(lesson), f"{lesson.name}: " + "; ".join(exercise_problems(lesson))
+
+
+def test_the_exercise_check_finds_problems(tmp_path):
+    md = lambda s: {"cell_type": "markdown", "metadata": {}, "source": [s]}
+    code = lambda s, **m: {"cell_type": "code", "metadata": m, "source": [s], "outputs": [], "execution_count": None}
+    good = {"tags": ["solution", "hide-cell"], "jupyter": {"source_hidden": True}}
+    cells = [md("**Exercise 1.** a"), code("# Solution to exercise 1\nx = 1", **good),
+             md("**Exercise 2.** b"), code("# Solution to exercise 2\nx = 2", tags=["solution", "hide-cell"])]
+    p = tmp_path / "99_lesson_x.ipynb"
+    p.write_text(json.dumps({"cells": cells}))
+    assert exercise_problems(p) == ["cell 3: solution 2 is not folded (jupyter.source_hidden)"]
+    p.write_text(json.dumps({"cells": cells[:2] + [md("**Exercise 3.** c"), code("x = 3")]}))
+    assert exercise_problems(p) == ["cell 2: exercise 2 is not numbered '**Exercise 2.**'",
+                                    "cell 2: exercise 2 is not followed by a code cell '# Solution to exercise 2'"]
