@@ -80,3 +80,25 @@ def test_run_notebooks_show_figures_through_the_check(nb):
     assert drawing, f"{nb.name}: no figure cell found"
     for s in drawing:
         assert re.search(r"\bshow\(", s) and "plt.show()" not in s, f"{nb.name}: a figure cell does not end in maps.show:\n{s}"
+
+
+def test_notebook_tests_check_every_figure_drawn(tmp_path):
+    """Every notebook's test checks the figures it draws, however it draws them (tests/figcheck): a figure left for the
+    inline backend at a cell's end and one shown with a bare plt.show() are both reported; a labelled one is not."""
+    import subprocess
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    from test_notebooks import NBDEV_TEST, notebook_env
+    cells = ["import matplotlib.pyplot as plt\nplt.plot([1, 2])",                                   # left open
+             "fig, ax = plt.subplots(); ax.plot([1, 2]); ax.set(xlabel='day', ylabel='GPP [gC m-2 d-1]')",
+             "plt.figure(); plt.plot([3, 4]); plt.ylabel('NEE [gC m-2 d-1]'); plt.show()"]         # shown, no x label
+    nb = tmp_path / "figures.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), nb)
+    report = tmp_path / "report.txt"
+    r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0"], capture_output=True, text=True, timeout=300,
+                       env=notebook_env(report), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = report.read_text().splitlines()
+    assert len(lines) == 3, lines
+    assert "import matplotlib" in lines[0] and lines[0].endswith("no x label") and lines[1].endswith("no y label")
+    assert "plt.figure()" in lines[2] and lines[2].endswith("no x label")

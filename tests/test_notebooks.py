@@ -14,14 +14,24 @@ NBDEV_TEST = Path(sys.executable).parent / "nbdev-test"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def notebook_env() -> dict:
+FIGCHECK = Path(__file__).resolve().parent / "figcheck"
+
+
+def notebook_env(figure_report=None) -> dict:
     """The environment of one notebook's test process: its share of the cores for OpenMP and BLAS threads.
 
     With pytest-xdist running notebooks side by side, torch, LightGBM, XGBoost, BLAS and numba's parallel loops would
     each start a thread per core and spin against each other (h2o and FLAML take the share through `core.cpu_threads`):
     two torch notebooks together took over 5 minutes each on 2 cores, against under one minute alone. A variable
-    already set by the caller wins."""
+    already set by the caller wins.
+
+    With `figure_report` (a path), every figure the notebook draws is checked for what a reader would miss (labels,
+    units, colourbars, a map's title and coastlines: `maps.unlabelled_axes`) and the findings go to that file
+    (tests/figcheck/sitecustomize.py, loaded at the process's start through PYTHONPATH)."""
     env = dict(os.environ)
+    if figure_report:
+        env["PYTHONPATH"] = os.pathsep.join([str(FIGCHECK)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env["FIGURE_REPORT"] = str(figure_report)
     share = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
     for v in THREAD_VARS: env.setdefault(v, str(share))
     return env
@@ -35,15 +45,17 @@ def cell_timing_args() -> list:
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "nbs")) for p in NOTEBOOKS])
-def test_notebook(nb):
-    timing = cell_timing_args()
+def test_notebook(nb, tmp_path):
+    timing, report = cell_timing_args(), tmp_path / "figures.txt"
     r = subprocess.run([str(NBDEV_TEST), str(nb), "--n-workers", "0", *timing], cwd=ROOT, capture_output=True, text=True,
-                       timeout=1800, env=notebook_env())
+                       timeout=1800, env=notebook_env(report))
     if timing:
         (ROOT / "out").mkdir(exist_ok=True)
         with open(ROOT / "out" / "cell_timing.txt", "a") as f:
             f.writelines(l + "\n" for l in r.stdout.splitlines() if l.startswith(nb.name + ":"))
     assert r.returncode == 0, f"{nb.name} failed:\n{r.stdout[-4000:]}\n{r.stderr[-8000:]}"
+    missing = report.read_text().splitlines() if report.exists() else []
+    assert not missing, f"{nb.name}: figures a reader cannot read:\n" + "\n".join(dict.fromkeys(missing))
 
 
 def test_every_chapter_is_tested():

@@ -29,8 +29,8 @@ CACHE = ROOT / ".book_cache"
 BUILDER_VERSION = "1"   # bump to invalidate every cached execution
 
 # the parts of the book: (caption, first, last notebook number)
-PARTS = [("Foundation", 0, 8), ("Twin world and eddy covariance", 9, 16), ("AutoML-GPP", 20, 22),
-         ("FluxFormer", 30, 34), ("SIF", 40, 41), ("Atmosphere", 50, 57), ("Inversion", 60, 71)]
+PARTS = [("Foundation", 0, 8), ("Twin world and eddy covariance", 9, 19), ("AutoML-GPP", 20, 29),
+         ("FluxFormer", 30, 39), ("SIF", 40, 49), ("Atmosphere", 50, 59), ("Inversion", 60, 79), ("Workshop", 90, 99)]
 
 # the papers, cited by DOI in the book (the chapters name the plain-text copies in ../shared/papers/)
 PAPERS = {"000": ("AutoML-GPP", "10.3390/rs18010130", "ref-automl-gpp"),
