@@ -133,7 +133,9 @@ def great_circle_km(lat, lon) -> np.ndarray:
     "Pairwise great-circle distances (km) between points (degrees): spherical law of cosines on the authalic sphere."
     p, l = np.deg2rad(np.asarray(lat, float)), np.deg2rad(np.asarray(lon, float))
     c = np.sin(p)[:, None] * np.sin(p)[None] + np.cos(p)[:, None] * np.cos(p)[None] * np.cos(l[:, None] - l[None])
-    return R_EARTH_M / 1e3 * np.arccos(np.clip(c, -1, 1))
+    d = R_EARTH_M / 1e3 * np.arccos(np.clip(c, -1, 1))
+    d[(p[:, None] == p[None]) & (l[:, None] == l[None])] = 0.0     # a point from itself: exactly 0 (arccos of a rounded 1 is up to 1e-4 km)
+    return d
 
 def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) -> KronPrior:
     "A Kronecker prior for states ordered (time, cell): exponential correlation in space (length_km) and time (tau, in steps)."
