@@ -1,6 +1,6 @@
 """The package's shape, checked: no module imports another module's private names, no notebook code cell is longer
 than a screen, and importing one chapter's module does not import the heavy libraries other chapters need."""
-import ast, json, subprocess, sys
+import ast, json, re, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import ROOT
@@ -125,3 +125,12 @@ def test_the_exercise_check_finds_problems(tmp_path):
     p.write_text(json.dumps({"cells": cells[:2] + [md("**Exercise 3.** c"), code("x = 3")]}))
     assert exercise_problems(p) == ["cell 2: exercise 2 is not numbered '**Exercise 2.**'",
                                     "cell 2: exercise 2 is not followed by a code cell '# Solution to exercise 2'"]
+
+
+def test_the_index_lists_every_chapter():
+    "The book's index (nbs/index.ipynb) has a row for every chapter and lesson, and none for a notebook that is gone."
+    text = "".join("".join(c["source"]) for c in json.loads((ROOT / "nbs" / "index.ipynb").read_text())["cells"])
+    listed = set(re.findall(r"^\| `nbs/(\d\w*[\w.-]*\.ipynb)`", text, re.M))
+    chapters = {p.name for p in (ROOT / "nbs").glob("[0-9]*.ipynb")}
+    assert chapters - listed == set(), "not in the index's table"
+    assert listed - chapters == set(), "in the index's table but not in nbs/"
