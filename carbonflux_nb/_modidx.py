@@ -1150,6 +1150,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                 'carbonflux_nb/inversion/mcas.py'),
                                               'carbonflux_nb.inversion.mcas.mcas_regions': ( 'inversion.mcas.html#mcas_regions',
                                                                                              'carbonflux_nb/inversion/mcas.py'),
+                                              'carbonflux_nb.inversion.mcas.nearest_great_circle': ( 'inversion.mcas.html#nearest_great_circle',
+                                                                                                     'carbonflux_nb/inversion/mcas.py'),
                                               'carbonflux_nb.inversion.mcas.obs_operator': ( 'inversion.mcas.html#obs_operator',
                                                                                              'carbonflux_nb/inversion/mcas.py'),
                                               'carbonflux_nb.inversion.mcas.product_totals': ( 'inversion.mcas.html#product_totals',

@@ -23,20 +23,41 @@ from carbonflux_nb.twin.observing import (
 
 from ..atmos.eulerian import EulerianModel
 from ..config import get_settings
-from ..constants import DAYS_PER_YEAR, PGC_PER_PPM, SECONDS_PER_DAY
+from ..constants import DAYS_PER_YEAR, PGC_PER_PPM, R_EARTH_M, SECONDS_PER_DAY
 from ..core import InputError, config_from, rng
 from ..metrics import carbontracker_regions, regrid_regions
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
 from ..workflows import progress_bar as tqdm
-from .bayes import great_circle_km
 from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
 
 # %% auto #0
-__all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS', 'McasRegions',
-           'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator', 'McasTwin', 'build_mcas_twin', 'McasResult',
-           'FluxSource', 'flux_source', 'McasConfig', 'run_mcas', 'product_totals', 'budget_table',
-           'forward_predictions', 'validation_scores', 'mcas_experiment', 'experiment_summary']
+__all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS',
+           'nearest_great_circle', 'McasRegions', 'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator',
+           'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasConfig', 'run_mcas',
+           'product_totals', 'budget_table', 'forward_predictions', 'validation_scores', 'mcas_experiment',
+           'experiment_summary']
+
+# %% ../../nbs/71_inversion.mcas.ipynb #5e10d88d
+def nearest_great_circle(lat:np.ndarray, lon:np.ndarray, targets:np.ndarray, src:np.ndarray, slack_km:float=1.0) -> tuple:
+    """For each of the points `targets` (indices into `lat`, `lon`, degrees) the nearest of the points `src`: (distance km,
+    its index; inf and -1 when `src` is empty). The numbers of `great_circle_km`'s row minimum and first argmin over `src`,
+    without its all-pairs matrix: a KD-tree on unit-sphere xyz finds each target's nearest chord, and every point of `src`
+    within `slack_km` more (the law of cosines is off by under 0.2 km near 0) is then scored with `great_circle_km`'s formula."""
+    from scipy.spatial import cKDTree
+    targets, src = np.asarray(targets, int), np.asarray(src, int)
+    if src.size == 0 or targets.size == 0: return np.full(targets.size, np.inf), np.full(targets.size, -1)
+    p, l = np.deg2rad(np.asarray(lat, float)), np.deg2rad(np.asarray(lon, float))
+    xyz = np.c_[np.cos(p) * np.cos(l), np.cos(p) * np.sin(l), np.sin(p)]
+    tree = cKDTree(xyz[src])
+    ang = 2 * np.arcsin(np.clip(tree.query(xyz[targets])[0] / 2, 0, 1)) + slack_km / (R_EARTH_M / 1e3)   # nearest, plus the slack
+    near = tree.query_ball_point(xyz[targets], 2 * np.sin(np.clip(ang, 0, np.pi) / 2) + 1e-12, return_sorted=False)
+    pos = np.repeat(np.arange(targets.size), [len(n) for n in near]); ti, si = targets[pos], src[np.concatenate(near).astype(int)]
+    sp, cp = np.sin(p), np.cos(p)                                          # great_circle_km's expression, pair by pair
+    d = R_EARTH_M / 1e3 * np.arccos(np.clip(sp[ti] * sp[si] + cp[ti] * cp[si] * np.cos(l[ti] - l[si]), -1, 1))
+    d[(p[ti] == p[si]) & (l[ti] == l[si])] = 0.0
+    first = np.lexsort((si, d, pos)); first = first[np.r_[True, pos[first][1:] != pos[first][:-1]]]   # per target: smallest, then first
+    return d[first], si[first]
 
 # %% ../../nbs/71_inversion.mcas.ipynb #b4708a56
 LOC_REGIONS = ("Ocean", "South America", "North America", "Africa", "Eurasia", "Tropical Asia", "Australasia")
@@ -59,10 +80,10 @@ class McasRegions:
     def in_extended(self, k:int) -> np.ndarray: return self.dist_km[k] <= self.extension_km
 
 def _nearest_fill(values:np.ndarray, ok:np.ndarray, lat2, lon2) -> np.ndarray:
-    "Each cell takes the value of the nearest cell where `ok` (great-circle)."
-    src = np.flatnonzero(ok.ravel())
-    d = great_circle_km(np.r_[lat2.ravel(), lat2.ravel()[src]], np.r_[lon2.ravel(), lon2.ravel()[src]])[: lat2.size, lat2.size:]
-    return values.ravel()[src[d.argmin(1)]].reshape(values.shape)
+    "Each cell takes the value of the nearest cell where `ok` (great-circle; the first in row order on a tie)."
+    if not ok.any(): raise InputError("the grid has no cell of this kind (land or ocean ecoregion, TransCom region) to fill the others from", variable="grid")
+    near = nearest_great_circle(lat2.ravel(), lon2.ravel(), np.arange(lat2.size), np.flatnonzero(ok.ravel()))[1]
+    return values.ravel()[near].reshape(values.shape)
 
 def mcas_regions(grid:AtmosGrid=None, extension_km:float=800.0, path=None) -> McasRegions:
     "The lambdas (CarbonTracker ecoregions present on `grid`) and the seven localization regions with their distances."
@@ -85,19 +106,21 @@ def mcas_regions(grid:AtmosGrid=None, extension_km:float=800.0, path=None) -> Mc
     bio_index = np.searchsorted(bio_ids, land_eco); ocean_index = bio_ids.size + np.searchsorted(ocean_ids, ocean_eco)
     tc_fill = np.where(tc <= 22, tc, _nearest_fill(tc, tc <= 22, lat2, lon2))
     region = np.vectorize(_TC_TO_LOC.get)(tc_fill)
-    d = great_circle_km(lat2.ravel(), lon2.ravel())
-    dist = np.stack([np.where((region == k).ravel()[None], d, np.inf).min(1).reshape(region.shape) for k in range(7)])
+    cells = np.arange(region.size)                                       # distance to each region's nearest cell (inf: none on the grid)
+    dist = np.stack([nearest_great_circle(lat2.ravel(), lon2.ravel(), cells, np.flatnonzero(region.ravel() == k))[0].reshape(region.shape)
+                     for k in range(7)])
     return McasRegions(grid, lam, bio_index, ocean_index, tc, region, dist, float(extension_km))
 
 # %% ../../nbs/71_inversion.mcas.ipynb #3ded7e26
 def blend_weights(regs:McasRegions) -> np.ndarray:
     "(7, J, I) weights of each region's analysis per cell: depth inside the extended region, normalised (0 outside it)."
     lon2, lat2 = np.meshgrid(regs.grid.lon, regs.grid.lat)
-    d = great_circle_km(lat2.ravel(), lon2.ravel())
     depth = np.zeros_like(regs.dist_km)
     for k in range(7):
         core = (regs.region == k).ravel()
-        to_out = np.where(~core[None], d, np.inf).min(1).reshape(regs.region.shape)    # inside the core: distance to its edge
+        to_out = np.full(core.size, np.inf)                                          # inside the core: distance to its edge
+        to_out[core] = nearest_great_circle(lat2.ravel(), lon2.ravel(), np.flatnonzero(core), np.flatnonzero(~core))[0]
+        to_out = to_out.reshape(regs.region.shape)
         depth[k] = np.where(regs.region == k, regs.extension_km + to_out, np.clip(regs.extension_km - regs.dist_km[k], 0, None))
     return depth / depth.sum(0, keepdims=True)
 
