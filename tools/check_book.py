@@ -13,10 +13,14 @@ import argparse, base64, json, os, shutil, socket, subprocess, sys, tempfile, ti
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# (page, what it shows, whether it must have typeset maths); the first existing of each list is checked
-DEFAULT_PAGES = [(["14_ec.daytime.html", "13_ec.nighttime.html", "60_inversion.bayes.html"], "a chapter with maths", True),
-                 (["62_inversion.mega.html", "04_upscale.html", "05_maps.html"], "a chapter with maps", False),
-                 (["runs/mega.html", "runs/land_twin.html", "runs/index.html"], "a run notebook", False)]
+# (page, what it shows, whether it must have typeset maths, whether its screenshot starts at the first figure rather
+# than at the top); the first existing of each list is checked
+DEFAULT_PAGES = [(["14_ec.daytime.html", "13_ec.nighttime.html", "60_inversion.bayes.html"], "a chapter with maths", True, False),
+                 (["62_inversion.mega.html", "04_upscale.html", "05_maps.html"], "a chapter with maps", False, True),
+                 (["runs/mega.html", "runs/land_twin.html", "runs/index.html"], "a run notebook", False, False)]
+SHOT_HEIGHT = 6000   # px of a screenshot at most
+FIRST_FIGURE = ("(() => { const i = document.querySelector('.cell_output img');"
+                " return i ? Math.max(0, Math.round(i.getBoundingClientRect().top + window.scrollY - 120)) : 0; })()")
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome:", "chrome-extension:", "devtools:")
 
 # the page's state once loaded: typeset maths, raw TeX left in the prose, images that did not load, headings
@@ -94,8 +98,8 @@ def start_chromium(binary):
     proc.kill(); raise RuntimeError(f"{binary} did not open its DevTools port {port}")
 
 
-def check_page(cdp, path: Path, shot: Path, needs_maths: bool) -> tuple:
-    "Load one page; returns (facts, problems)."
+def check_page(cdp, path: Path, shot: Path, needs_maths: bool, from_figure: bool = False) -> tuple:
+    "Load one page; returns (facts, problems). The screenshot starts at the top, or just above its first figure."
     cdp.events.clear()
     cdp.send("Page.navigate", url=path.as_uri())
     try: cdp.wait_event("Page.loadEventFired", 60)
@@ -113,10 +117,12 @@ def check_page(cdp, path: Path, shot: Path, needs_maths: bool) -> tuple:
     if needs_maths and not facts.get("mjx"): problems.append("no typeset maths (no <mjx-container>) on a page with maths")
     if facts.get("mathSpans") and not facts.get("mjx"): problems.append(f"{facts['mathSpans']} maths spans but nothing typeset")
     if facts.get("broken"): problems.append(f"images that did not load: {facts['broken'][:5]}")
-    h = cdp.send("Runtime.evaluate", expression="Math.min(document.documentElement.scrollHeight, 6000)", returnByValue=True)
-    height = int(h.get("result", {}).get("value") or 900)
-    cdp.send("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False)
-    png = cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)
+    value = lambda expr: cdp.send("Runtime.evaluate", expression=expr, returnByValue=True).get("result", {}).get("value")
+    top = int(value(FIRST_FIGURE) or 0) if from_figure else 0
+    height = max(1, min(int(value("document.documentElement.scrollHeight") or 900) - top, SHOT_HEIGHT))
+    cdp.send("Emulation.setDeviceMetricsOverride", width=1280, height=top + height, deviceScaleFactor=1, mobile=False)
+    png = cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=False,
+                   clip={"x": 0, "y": top, "width": 1280, "height": height, "scale": 1})
     cdp.send("Emulation.clearDeviceMetricsOverride")
     shot.write_bytes(base64.b64decode(png["data"]))
     return facts, problems
@@ -133,23 +139,23 @@ def main(argv=None):
     if not (book / "index.html").exists(): sys.exit(f"book-check: {book}/index.html not found: run `make book` first")
     if not shutil.which(a.chromium) and not Path(a.chromium).exists():
         sys.exit(f"book-check: no Chromium ({a.chromium}): `apt-get update && apt-get install -y chromium` (see CONTRIBUTING.md)")
-    if a.pages: pages = [([p], "page", False) for p in a.pages]
+    if a.pages: pages = [([p], "page", False, False) for p in a.pages]
     else: pages = DEFAULT_PAGES
     todo = []
-    for cands, what, maths in pages:
+    for cands, what, maths, from_figure in pages:
         p = next((c for c in cands if (book / c).exists()), None)
-        if p is None: print(f"book-check: no page for {what} (looked for {', '.join(cands)})"); todo.append((cands[0], what, maths, False))
-        else: todo.append((p, what, maths, True))
+        if p is None: print(f"book-check: no page for {what} (looked for {', '.join(cands)})"); todo.append((cands[0], what, maths, from_figure, False))
+        else: todo.append((p, what, maths, from_figure, True))
     out = book / "_check"; out.mkdir(exist_ok=True)
     proc, profile, ws = start_chromium(a.chromium)
     bad = 0
     try:
         cdp = CDP(ws)
         cdp.send("Page.enable"); cdp.send("Network.enable"); cdp.send("Runtime.enable")
-        for page, what, maths, exists in todo:
+        for page, what, maths, from_figure, exists in todo:
             if not exists: bad += 1; continue
             shot = out / (page.replace("/", "_").removesuffix(".html") + ".png")
-            facts, problems = check_page(cdp, book / page, shot, maths)
+            facts, problems = check_page(cdp, book / page, shot, maths, from_figure)
             print(f"{page} ({what}): \"{facts.get('h1', '').strip()[:70]}\"; {facts.get('codeCells', 0)} cells, "
                   f"{facts.get('outputs', 0)} outputs, {facts.get('images', 0)} images, {facts.get('mjx', 0)} typeset formulas, "
                   f"{facts.get('sidebarLinks', 0)} sidebar links, {facts.get('requests', 0)} requests (all local: "
