@@ -1032,6 +1032,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                           'carbonflux_nb/inversion/bayes.py'),
                                                'carbonflux_nb.inversion.bayes.exp_correlation': ( 'inversion.bayes.html#exp_correlation',
                                                                                                   'carbonflux_nb/inversion/bayes.py'),
+                                               'carbonflux_nb.inversion.bayes.great_circle_between_km': ( 'inversion.bayes.html#great_circle_between_km',
+                                                                                                          'carbonflux_nb/inversion/bayes.py'),
                                                'carbonflux_nb.inversion.bayes.great_circle_km': ( 'inversion.bayes.html#great_circle_km',
                                                                                                   'carbonflux_nb/inversion/bayes.py'),
                                                'carbonflux_nb.inversion.bayes.invert': ( 'inversion.bayes.html#invert',

@@ -17,8 +17,8 @@ from ..constants import R_EARTH_M
 from ..core import GridMismatchError, InputError, MissingDataError
 
 # %% auto #0
-__all__ = ['BIG_N', 'DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'BlockPrior', 'exp_correlation', 'great_circle_km',
-           'kron_prior', 'Posterior', 'invert']
+__all__ = ['BIG_N', 'DiagPrior', 'DensePrior', 'kron_apply', 'KronPrior', 'BlockPrior', 'exp_correlation',
+           'great_circle_between_km', 'great_circle_km', 'kron_prior', 'Posterior', 'invert']
 
 # %% ../../nbs/60_inversion.bayes.ipynb #087bd4d4
 def _first_bad(a:np.ndarray, name:str, what:str="NaN or infinite") -> None:
@@ -129,13 +129,17 @@ def exp_correlation(d, length, name:str="length") -> np.ndarray:
     if not np.isfinite(length) or length < 0: raise InputError(f"a correlation length must be >= 0 (0: uncorrelated), got {length}", variable=name)
     return np.exp(-np.asarray(d, float) / float(length)) if length > 0 else (np.asarray(d) == 0).astype(float)
 
-def great_circle_km(lat, lon) -> np.ndarray:
-    "Pairwise great-circle distances (km) between points (degrees): spherical law of cosines on the authalic sphere."
-    p, l = np.deg2rad(np.asarray(lat, float)), np.deg2rad(np.asarray(lon, float))
-    c = np.sin(p)[:, None] * np.sin(p)[None] + np.cos(p)[:, None] * np.cos(p)[None] * np.cos(l[:, None] - l[None])
+def great_circle_between_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    "Great-circle distances (km) from points 1 to points 2 (degrees, broadcast): spherical law of cosines on the authalic sphere."
+    p1, l1, p2, l2 = (np.deg2rad(np.asarray(v, float)) for v in (lat1, lon1, lat2, lon2))
+    c = np.sin(p1) * np.sin(p2) + np.cos(p1) * np.cos(p2) * np.cos(l1 - l2)
     d = R_EARTH_M / 1e3 * np.arccos(np.clip(c, -1, 1))
-    d[(p[:, None] == p[None]) & (l[:, None] == l[None])] = 0.0     # a point from itself: exactly 0 (arccos of a rounded 1 is up to 1e-4 km)
-    return d
+    return np.where((p1 == p2) & (l1 == l2), 0.0, d)     # a point from itself: exactly 0 (arccos of a rounded 1 is up to 1e-4 km)
+
+def great_circle_km(lat, lon) -> np.ndarray:
+    "Pairwise great-circle distances (km) between points (degrees): the matrix of `great_circle_between_km`."
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    return great_circle_between_km(lat[:, None], lon[:, None], lat[None], lon[None])
 
 def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) -> KronPrior:
     "A Kronecker prior for states ordered (time, cell): exponential correlation in space (length_km) and time (tau, in steps)."

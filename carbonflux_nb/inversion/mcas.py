@@ -29,6 +29,7 @@ from ..metrics import carbontracker_regions, regrid_regions
 from ..twin.atmos import AtmosGrid, WindField, atmos_grid
 from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
 from ..workflows import progress_bar as tqdm
+from .bayes import great_circle_between_km
 from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
 
 # %% auto #0
@@ -53,9 +54,8 @@ def nearest_great_circle(lat:np.ndarray, lon:np.ndarray, targets:np.ndarray, src
     ang = 2 * np.arcsin(np.clip(tree.query(xyz[targets])[0] / 2, 0, 1)) + slack_km / (R_EARTH_M / 1e3)   # nearest, plus the slack
     near = tree.query_ball_point(xyz[targets], 2 * np.sin(np.clip(ang, 0, np.pi) / 2) + 1e-12, return_sorted=False)
     pos = np.repeat(np.arange(targets.size), [len(n) for n in near]); ti, si = targets[pos], src[np.concatenate(near).astype(int)]
-    sp, cp = np.sin(p), np.cos(p)                                          # great_circle_km's expression, pair by pair
-    d = R_EARTH_M / 1e3 * np.arccos(np.clip(sp[ti] * sp[si] + cp[ti] * cp[si] * np.cos(l[ti] - l[si]), -1, 1))
-    d[(p[ti] == p[si]) & (l[ti] == l[si])] = 0.0
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    d = great_circle_between_km(lat[ti], lon[ti], lat[si], lon[si])        # great_circle_km's numbers, pair by pair
     first = np.lexsort((si, d, pos)); first = first[np.r_[True, pos[first][1:] != pos[first][:-1]]]   # per target: smallest, then first
     return d[first], si[first]
 
