@@ -199,6 +199,9 @@ def read_crds_text(path,
     if t.isna().any(): i = int(np.argmax(t.isna())); raise TimeAxisError(f"line {first + i + 1}: {a[i, 0]} {a[i, 1]} is not yymmdd hhmmss", p, "date time")
     t = pd.DatetimeIndex(check_time_axis(t, p, "date time"), name="time")
     info = {**STATIONS.get(site, {}), **(site_info or {})}
+    if "station_latitude" not in info or "station_longitude" not in info:
+        raise InputError(f"site {site} is not in STATIONS and the file states no position: pass site_info=dict(station_latitude=..., "
+                         "station_longitude=..., station_height_masl=...)", p, "site_info")
     air = a[:, 2] == "air"
     out = {}
     for s, c in sp:
