@@ -64,7 +64,7 @@ MALFORMED = [  # (file, copy name, change, reader, error, what the message must 
     ("ct", "ct_order", lambda d: d.isel(time=[0, 2, 1, 3]), read_ct2022_molefractions, TimeAxisError, "'time': time stamps not increasing"),
     ("ct", "ct_nan", _set("co2", (0, 0, 0, 0), np.nan), read_ct2022_molefractions, MissingDataError, "'co2': 1 NaN"),
     ("cams", "cams_nosp", lambda d: d.drop_vars("sp"), read_cams_co2, InputError, "'sp': missing variable sp or Psurf"),
-    ("cams", "cams_sp_hpa", lambda d: d.sp.attrs.update(units="hPa"), read_cams_co2, InputError, "'hyai'"),
+    ("cams", "cams_sp_hpa", lambda d: d.sp.attrs.update(units="hPa"), read_cams_co2, InputError, "'sp': 1024 values outside the physical range"),
     ("cams", "cams_edges", lambda d: d.isel(half_level=slice(0, -1)), read_cams_co2, InputError, "'hyai': 30 and 30 edge coefficients for 30 levels"),
     ("cams", "cams_fill", _set("sp", (0, 1, 1), 9.999e36), read_cams_co2, MissingDataError, "'sp': fill values")]
 
@@ -174,3 +174,11 @@ def test_malformed_forward(files, raws, name, fn, err, msg):
                                         ({"air_density": 1200.0}, "not in kg m-3")])
 def test_forward_receptors_outside(files, change, msg):
     with pytest.raises(InputError, match=msg): read_flexpart_forward(files["fp"], _receptors().assign(**change), air_density=1.2)
+
+
+def test_global_grid_wraps_in_longitude(files):
+    "On a global grid a station east of the last column is interpolated towards the first one (and 0-360 longitudes are read too)."
+    g = read_ct2022_molefractions(write_ct2022_example(files["dir"] / "global.nc", nlev=4, lat=np.array([45.0, 47.0]), lon=np.arange(-178.5, 180, 3.0)))
+    v = sample_station(g, pd.DataFrame({"time": g.time.values[1], "lat": 46.0, "lon": [181.5, -178.5, 180.5, 178.5], "height": 1500.0})).values
+    np.testing.assert_allclose(v[0], v[1], rtol=1e-14)
+    np.testing.assert_allclose(v[2], (v[3] + 2 * v[1]) / 3, rtol=1e-12)

@@ -221,8 +221,8 @@ def read_cams_co2(path) -> xr.Dataset:
     a, b = _var(ds, ["hyai", "ap"], path, "hybrid coefficient a at level edges"), _var(ds, ["hybi", "bp"], path, "hybrid coefficient b at level edges")
     ps = _var(ds, ["sp", "Psurf", "ps", "PS"], path, "surface pressure")
     if a.size != c.sizes[lev] + 1 or b.size != a.size: raise InputError(f"{a.size} and {b.size} edge coefficients for {c.sizes[lev]} levels (expected {c.sizes[lev] + 1})", path, a.name)
-    pe = (_pascal(a, path, a.name, "Pa")[None, :, None, None] + _finite(b.values, path, b.name)[None, :, None, None]
-          * _pascal(ps.transpose("time", la, lo), path, ps.name)[:, None])
+    psv = check_range(_pascal(ps.transpose("time", la, lo), path, ps.name), 300e2, 1100e2, path, ps.name, "Pa")
+    pe = _pascal(a, path, a.name, "Pa")[None, :, None, None] + _finite(b.values, path, b.name)[None, :, None, None] * psv[:, None]
     q = ds["q"].transpose("time", lev, la, lo).values if "q" in ds else None
     co2 = co2_mole_fraction(c, path, v, humidity=q)
     t = _finite(ds["t"].transpose("time", lev, la, lo).values, path, "t") if "t" in ds else None
@@ -252,7 +252,11 @@ def _corners(field:xr.Dataset, time, lat, lon, source, at):
     tg = field.time.values.astype("datetime64[ns]").astype("i8").astype(float)
     t0, t1, wt = _bracket(tg, np.asarray(time, "datetime64[ns]").astype("i8").astype(float), "time", source,
                           lambda i: f"{at(i)} at {np.asarray(time, 'datetime64[s]')[i]}")
-    j0, j1, wy = _bracket(field.lat.values, lat, "lat", source, at); i0, i1, wx = _bracket(field.lon.values, lon, "lon", source, at)
+    j0, j1, wy = _bracket(field.lat.values, lat, "lat", source, at)
+    g = field.lon.values; x = np.asarray(lon, float)
+    if g.size > 2 and abs(g.size * np.diff(g).mean() - 360.0) < 1e-3:     # a global grid: longitude is periodic
+        x = (x - g[0]) % 360.0 + g[0]; i0, i1, wx = _bracket(np.r_[g, g[0] + 360.0], x, "lon", source, at); i1 = i1 % g.size
+    else: i0, i1, wx = _bracket(g, x, "lon", source, at)
     it, jj, ii, w = [], [], [], []
     for a, wa in ((t0, 1 - wt), (t1, wt)):
         for b, wb in ((j0, 1 - wy), (j1, wy)):
@@ -497,10 +501,10 @@ def _forward_H(v, variable, u, rel, f, receptors, air_density, path) -> xr.DataA
 def plot_h_columns(H:xr.DataArray, ax=None):
     "Heatmap of H (receptor x region) in ppm per (umol m-2 s-1)."
     import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
+    ax = ax or plt.subplots(figsize=(7, 3.4))[1]
     m = ax.imshow(H.values, aspect="auto", cmap="magma_r")
-    ax.figure.colorbar(m, ax=ax, label="H, ppm per (umol m-2 s-1)")
-    ax.set_xticks(range(H.sizes["region"]), H.region.values); ax.set_xlabel("tagged release (source region)")
-    ax.set_yticks(range(H.sizes["receptor"]), [f"{str(t)[5:16]} {la:.1f}N {lo:.1f}E" for t, la, lo in zip(H.time.values, H.lat.values, H.lon.values)])
+    ax.figure.colorbar(m, ax=ax, label="H, ppm per\n(umol m-2 s-1)")
+    ax.set_xticks(range(H.sizes["region"]), H.region.values, rotation=20); ax.set_xlabel("tagged release (source region)")
+    ax.set_yticks(range(H.sizes["receptor"]), [f"{str(t)[5:10]} {str(t)[11:16]}, {la:.1f}N {lo:.1f}E" for t, la, lo in zip(H.time.values, H.lat.values, H.lon.values)])
     ax.set_ylabel("receptor"); ax.set_title("FLEXPART forward run: H columns")
     return ax
