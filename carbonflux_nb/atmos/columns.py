@@ -148,7 +148,7 @@ def write_gosat_cci_example(path, n:int=6, layout:str="acrg", seed:int=0) -> Pat
         ds["time"] = ("n", t.values); ds["xch4_quality_flag"] = ("n", (np.arange(n) == n - 1).astype("i1"))
         for v in ("xch4", "pressure_weight", "xch4_averaging_kernel"): ds[v][n - 1] = -9999.99
     elif layout != "acrg": raise InputError(f"layout {layout!r}: 'acrg' or 'esa'", variable="layout")
-    p_ = Path(path); ds.to_netcdf(p_, engine="h5netcdf"); return p_
+    p_ = Path(path); ds.to_netcdf(p_, engine="scipy"); return p_        # NetCDF3: small, quick to write and read
 
 # %% ../../nbs/58b_atmos.columns.ipynb #25cd9967
 OPERATION_MODES = {0: "N", 1: "G", 2: "T", 3: "X", 4: "S"}   # Sounding/operation_mode: nadir, glint, target, transition, snapshot area map
@@ -157,8 +157,8 @@ SURFACES = {0: "L", 1: "O", 2: "I", 3: "M"}                  # Sounding/land_wat
 def oco2_mode_codes(operation_mode, surface) -> np.ndarray:
     "Two-letter codes per sounding: surface (L, O, I, M) then mode (N, G, T, X, S), e.g. 'LN' land nadir, 'OG' ocean glint."
     om, sf = np.asarray(operation_mode).astype(int), np.asarray(surface).astype(int)
-    if not np.isin(om, list(OPERATION_MODES)).all(): raise InputError(f"operation modes {sorted(set(om) - set(OPERATION_MODES))} unknown (0-4)", variable="operation_mode")
-    if not np.isin(sf, list(SURFACES)).all(): raise InputError(f"surface types {sorted(set(sf) - set(SURFACES))} unknown (0-3)", variable="land_water_indicator")
+    if not np.isin(om, list(OPERATION_MODES)).all(): raise InputError(f"operation modes {sorted(int(v) for v in set(om) - set(OPERATION_MODES))} unknown (0-4)", variable="operation_mode")
+    if not np.isin(sf, list(SURFACES)).all(): raise InputError(f"surface types {sorted(int(v) for v in set(sf) - set(SURFACES))} unknown (0-3)", variable="land_water_indicator")
     return np.array([SURFACES[s] + OPERATION_MODES[o] for s, o in zip(sf, om)])
 
 def select_oco2_mode(snd:xr.Dataset,             # soundings with `mode` codes (`read_oco2_lite_modes`)
@@ -307,6 +307,10 @@ def match_soundings(snd:xr.Dataset,                  # `read_gosat_cci` (or Lite
     if (dt > pd.Timedelta(max_dt)).any():
         k = int(np.argmax(dt > pd.Timedelta(max_dt)))
         raise GridMismatchError(f"footprint {tf[k]} has no sounding within {max_dt} (nearest {ts[i[k]]})", src, "time")
+    if len(set(i.tolist())) < i.size:
+        k = int(np.argmax(pd.Index(i).duplicated()))
+        raise GridMismatchError(f"footprints {tf[list(i).index(i[k])]} and {tf[k]} have the same nearest sounding ({ts[i[k]]}): "
+                                "soundings closer in time than the footprints' stamps cannot be paired", src, "time")
     for c, r in (("lat", "release_lat"), ("lon", "release_lon")):
         if r in fpc:
             d = np.abs(snd[c].values[i] - fpc[r].values)
