@@ -268,7 +268,7 @@ def column_footprint(level_fps:xr.DataArray,   # (receptor, level, lat, lon): th
                      ak,                       # (receptor, levels) column averaging kernel a_l
                      max_level:int=None,       # levels released (default: all of level_fps'); those above come from the a priori
                     )->xr.DataArray:           # (receptor, lat, lon), (mol/mol) per (mol m-2 s-1)
-    "The column footprint H_col = sum over released levels l < L of h_l a_l F_l (Connor et al. 2008, Eq. 11; Rodgers & Connor 2003)."
+    "The column footprint H_col = sum over released levels l < L of h_l a_l F_l (the column operator of Rodgers & Connor 2003 and Connor et al. 2008)."
     src = level_fps.attrs.get("source_file")
     if "level" not in level_fps.dims: raise InputError(f"dims {level_fps.dims}: no 'level' dimension (one footprint per release level)", src, "level_fps")
     h, a = _levels(pressure_weights, "pressure_weights", src), _levels(ak, "ak", src)
