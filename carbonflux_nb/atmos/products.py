@@ -63,7 +63,7 @@ def _check_values(x:np.ndarray, path, var, t, nan:str, vmax:float) -> tuple:
     if bad.any():
         k = np.unravel_index(np.argmax(bad), x.shape)
         if nan != "zero":
-            raise MissingDataError(f"{int(bad.sum())} NaN or fill values (first at time {t[k[0]]}, cell {k[1:]}); "
+            raise MissingDataError(f"{int(bad.sum())} NaN or fill values (first at time {t[k[0]]}, cell (lat, lon) index {tuple(int(v) for v in k[1:])}); "
                                    "pass nan='zero' where NaN means no flux (e.g. an ocean product over land)", path, var)
         x = np.where(bad, 0.0, x)
     big = float(np.abs(x).max()) if x.size else 0.0
@@ -369,12 +369,14 @@ def plot_field(da:xr.DataArray,      # (lat, lon)
                outlines=None,        # country names (admin-0) whose borders to draw
                **kw,                 # passed to pcolormesh
               ):
-    "A lat-lon field with Natural Earth country outlines; returns the axes."
+    "A lat-lon field with the shipped coastlines and, optionally, Natural Earth country outlines; returns the axes."
     import matplotlib.pyplot as plt
+    from carbonflux_nb.maps import add_coastlines
     ax = ax or plt.subplots(figsize=(5, 3.6))[1]
     v = np.log10(np.where(da.values > 0, da.values, np.nan)) if log else da.values
     m = ax.pcolormesh(da.lon, da.lat, v, shading="nearest", **kw)
     plt.colorbar(m, ax=ax, shrink=0.8, label=("log10 " if log else "") + str(da.attrs.get("units", "")))
+    add_coastlines(ax, color="k", linewidth=0.5)
     if outlines:
         path = str(data_path(*NE_CULTURAL, NE_FILES["admin0"]))
         g = _read_polygons(path)
