@@ -371,6 +371,7 @@ def plot_field(da:xr.DataArray,      # (lat, lon)
               ):
     "A lat-lon field with the shipped coastlines and, optionally, Natural Earth country outlines; returns the axes."
     import matplotlib.pyplot as plt
+
     from carbonflux_nb.maps import add_coastlines
     ax = ax or plt.subplots(figsize=(5, 3.6))[1]
     v = np.log10(np.where(da.values > 0, da.values, np.nan)) if log else da.values
