@@ -34,11 +34,11 @@ from ..twin.fluxes import atmos_fluxes, conservative_regrid, initial_co2
 from ..twin.land import build_world, monthly, world_spec
 from ..twin.observing import grid_soundings, oco2_soundings_twin
 from ..workflows import progress_bar as tqdm
-from .bayes import BlockPrior, DiagPrior, invert, kron_prior
+from .problem import InversionProblem, MatrixState
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'sub_region_sink', 'MegaTwin',
-           'MegaTwinConfig', 'build_mega_twin', 'background_at', 'prior_vector', 'MegaExperimentConfig',
+           'MegaTwinConfig', 'build_mega_twin', 'background_at', 'prior_vector', 'MegaExperimentConfig', 'mega_problem',
            'mega_experiment', 'experiment_scores', 'validation_table', 'save_twin', 'load_twin', 'twin_at',
            'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
 
@@ -335,37 +335,36 @@ def _natural_totals(tw:MegaTwin, post, N:int) -> tuple:
                           "prior_sd": k * a.prior_sd, "truth": k * (W[:, cols].sum(1) @ tw.x["truth"] - f)}
     return months, pd.DataFrame(annual).T
 
-# %% ../../nbs/62_inversion.mega.ipynb #057ec92d
-def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
-                    config:MegaExperimentConfig=None, progress:bool=True, **options) -> dict:
-    "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics; options: `MegaExperimentConfig`'s fields."
+# %% ../../nbs/62_inversion.mega.ipynb #0bc939a3
+def mega_problem(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
+                 config:MegaExperimentConfig=None, progress:bool=True, **options) -> tuple:
+    "The twin's inversion as an `InversionProblem` (chapter 64): H, states and prior from the twin, the background, offsets; and which bins it uses."
     c = config_from(MegaExperimentConfig, config, options, where="mega_experiment")
-    length_km, tau_months, truth_transport = c.length_km, c.tau_months, c.truth_transport
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
-    if truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {truth_transport!r}", variable="truth_transport")
-    col = f"value_{truth_transport}"
+    if c.truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {c.truth_transport!r}", variable="truth_transport")
+    col = f"value_{c.truth_transport}"
     if background not in BACKGROUNDS: raise InputError(f"unknown background {background!r}; choose from {sorted(BACKGROUNDS)}", variable="background")
     spec = BACKGROUNDS[background]                               # observation-based backgrounds come from the observations used
     bg = _obs_bg(tw, spec, col) if spec.kind != "model" else cached_background(tw, background, progress)
     ok = np.isfinite(bg["bins"])
-    H = tw.H_bins[np.flatnonzero(ok)]
-    y = tw.bins[col].values[ok] - bg["bins"][ok]
-    so = tw.bins.uncertainty.values[ok] ** 2
     xa = prior_vector(tw, prior, scale)
-    sd = np.maximum(uncertainty * np.abs(xa), SD_FLOOR)
-    if length_km > 0 or tau_months > 0:
-        cells = tw.states[tw.states.period == tw.states.period.iloc[0]]
-        pr = kron_prior(sd, cells.lat.values, cells.lon.values, len(tw.months), length_km=length_km, tau=tau_months)
-    else: pr = DiagPrior(sd)
-    N = xa.size
-    if c.bg_offset_sd > 0:                                       # additive background offsets: one per month and latitude band
-        O, o_sd = _background_offsets(tw, ok, c)
-        H = sp.hstack([H, O]).tocsr(); xa_full = np.r_[xa, np.zeros(O.shape[1])]
-        pr = BlockPrior([pr, DiagPrior(o_sd)])
-    else: xa_full = xa
-    post = invert(H, y, xa_full, pr, so)
+    state = MatrixState(tw.H_bins[np.flatnonzero(ok)], tw.states, xa, np.maximum(uncertainty * np.abs(xa), SD_FLOOR),
+                        length_km=c.length_km, tau=c.tau_months)
+    O, o_sd = _background_offsets(tw, ok, c) if c.bg_offset_sd > 0 else (None, 1.0)   # additive background offsets: per month and latitude band
+    obs = tw.bins[ok].assign(site="bins", value=tw.bins[col].values[ok])[["time", "site", "value", "uncertainty"]]
+    return InversionProblem(obs, state, background=bg["bins"][ok], offsets=O, offsets_sd=o_sd), ok, bg, c
+
+
+# %% ../../nbs/62_inversion.mega.ipynb #057ec92d
+def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
+                    config:MegaExperimentConfig=None, progress:bool=True, **options) -> dict:
+    "One inversion on the twin (see the text): totals, truth, fit, validation and diagnostics; options: `MegaExperimentConfig`'s fields."
+    problem, ok, bg, c = mega_problem(tw, prior, scale, uncertainty, background, config, progress, **options)
+    col, xa, N = f"value_{c.truth_transport}", problem.state.xa, problem.state.xa.size
+    post = problem.solve().posterior
     months, annual = _natural_totals(tw, post, N)
     # fit to the assimilated XCO2 (obs minus model), monthly
+    y = problem.obs.value.values - problem.background
     mon = tw.bins.time.dt.to_period("M").to_numpy()[ok]
     fit = pd.DataFrame({"month": mon, "prior": y - post.Hxa, "posterior": y - post.Hx}).groupby("month").agg(
         prior_bias=("prior", "mean"), prior_rmse=("prior", lambda v: float(np.sqrt((v ** 2).mean()))),
@@ -380,9 +379,10 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         val[code] = {"prior": _scores(o, b + Hs[idx] @ xa), "posterior": _scores(o, b + Hs[idx] @ post.x[:N])}
     return {"months": months, "annual": annual, "fit": fit, "validation": val,
             "dfs": post.dfs() if post.n <= 6000 else np.nan, "chi2": post.chi2(), "n_obs": int(ok.sum()), "n_state": post.n,
-            "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=length_km, tau_months=tau_months,
-                           truth_transport=truth_transport),
+            "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=c.length_km, tau_months=c.tau_months,
+                           truth_transport=c.truth_transport),
             "x": post.x[:N], "xa": xa, "bg_offsets": post.x[N:]}
+
 
 # %% ../../nbs/62_inversion.mega.ipynb #75c017e9
 def experiment_scores(res:dict) -> dict:
