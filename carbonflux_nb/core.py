@@ -162,13 +162,14 @@ def pgc_to_ppm(pgc): "Global-mean CO2 change (ppm) from `pgc` Pg C added to the 
 
 # %% ../nbs/00_core.ipynb #a15e38d5
 def _bounds(centres:np.ndarray, name:str, lo:float, hi:float) -> np.ndarray:
-    "Cell edges from regularly spaced centres (edges clipped to [lo, hi])."
+    "Cell edges from regularly spaced centres (edges clipped to [lo, hi]); centres stored as float32 (spacing off by ~1e-5) count as regular."
     c = np.asarray(centres, dtype=float)
     if c.ndim != 1 or c.size < 2: raise GridMismatchError("needs at least two cell centres", variable=name)
-    d = np.diff(c)
-    if not np.allclose(d, d[0], rtol=1e-6, atol=1e-9) or d[0] <= 0:
+    d, step = np.diff(c), (c[-1] - c[0]) / (c.size - 1)
+    if not np.allclose(d, step, rtol=1e-4, atol=1e-9) or step <= 0:
         raise GridMismatchError("cell centres must be increasing and regularly spaced", variable=name)
-    return np.clip(np.r_[c - d[0] / 2, c[-1] + d[0] / 2], lo, hi)
+    c = c[0] + step * np.arange(c.size)
+    return np.clip(np.r_[c - step / 2, c[-1] + step / 2], lo, hi)
 
 def cell_area(lat, lon) -> xr.DataArray:
     "Area (m2) of each cell of a regular lat-lon grid given its centres (degrees), on the authalic sphere."

@@ -6,8 +6,8 @@ import pytest
 import scipy.sparse as sp
 import xarray as xr
 
-from carbonflux_nb.core import GridMismatchError, InputError, MissingDataError, UnitsError
-from carbonflux_nb.inversion.problem import (FluxState, InversionProblem, MatrixState, basis_matrix, cell_area_m2,
+from carbonflux_nb.core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area
+from carbonflux_nb.inversion.problem import (FluxState, InversionProblem, MatrixState, state_basis,
                                              withheld_alternate)
 
 LAT, LON = np.array([10.0, 11.0]), np.array([20.0, 21.0, 22.0])
@@ -99,7 +99,7 @@ def test_withheld_split_fits_on_the_rest_and_scores_it():
 def test_totals_and_matrix_state():
     ant, _, fp, obs, _ = _pieces()
     res = InversionProblem(obs, FluxState({"ant": ant}, ["2020-01", "2020-02"]), fp, mismatch=3e-9).solve()
-    area = cell_area_m2(LAT, LON)
+    area = cell_area(LAT, LON).values
     t = res.totals(np.ones((2, 3)), names=["all"], molar_mass=16.04)
     tyr = 16.04 * 86400 * 365.25 / 1e12
     np.testing.assert_allclose(t.posterior.values, [(res.flux_fields().posterior.values[0, p] * area).sum() * tyr for p in (0, 1)], rtol=1e-10)
@@ -124,7 +124,7 @@ def _bad(kind):
         "NaN footprint": lambda: InversionProblem(obs, st, fp.copy(data=np.where(fp.values > 2.9, np.nan, fp.values))).solve(),
         "zero variance": lambda: InversionProblem(obs.assign(uncertainty=0.0), st, fp).solve(),
         "empty state": lambda: FluxState({"ant": ant}, ["2020-01"], solve=()),
-        "empty basis": lambda: basis_matrix((np.zeros((6, 0)), []), LAT, LON),
+        "empty basis": lambda: state_basis((np.zeros((6, 0)), []), LAT, LON),
         "flux units": lambda: FluxState({"ant": ant.assign_attrs(units="gC m-2 d-1")}, ["2020-01"]),
         "flux grid": lambda: FluxState({"ant": ant, "nat": nat.isel(lat=[0])}, ["2020-01"]),
         "zero prior": lambda: InversionProblem(obs, FluxState({"ant": ant.copy(data=np.zeros_like(ant.values))}, ["2020-01", "2020-02"], kind="flux"), fp).solve(),

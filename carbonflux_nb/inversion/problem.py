@@ -13,25 +13,17 @@ import scipy.sparse as sp
 import xarray as xr
 from fastcore.basics import patch
 
-from ..constants import DAYS_PER_YEAR, R_EARTH_M, SECONDS_PER_DAY
-from ..core import GridMismatchError, InputError, MissingDataError, UnitsError
+from ..constants import DAYS_PER_YEAR, SECONDS_PER_DAY
+from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area
 from .bayes import BlockPrior, DiagPrior, Posterior, invert, kron_prior
 
 # %% auto #0
-__all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'cell_area_m2', 'basis_matrix', 'FluxState', 'MatrixState',
-           'InversionProblem', 'withheld_alternate', 'InversionResult']
+__all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'state_basis', 'FluxState', 'MatrixState', 'InversionProblem',
+           'withheld_alternate', 'InversionResult']
 
 # %% ../../nbs/64_inversion.problem.ipynb #8ffb49db
 FLUX_UNITS = ("mol/m2/s", "molm-2s-1", "mol/m^2/s", "molm^-2s^-1")
 FOOTPRINT_UNITS = ("(mol/mol)/(mol/m2/s)", "ppmper(umolm-2s-1)", "ppm(umol-1m2s)", "ppm/(umol/m2/s)", "ppmperumolm-2s-1")
-
-def cell_area_m2(lat, lon) -> np.ndarray:
-    "Areas (m2, (lat, lon)) of the cells of a regular latitude-longitude grid given its cell centres (degrees), on the authalic sphere."
-    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    dlat = np.abs(np.diff(lat).mean()) if lat.size > 1 else 1.0
-    dlon = np.abs(np.diff(lon).mean()) if lon.size > 1 else 1.0
-    s = np.sin(np.deg2rad(np.clip(lat + dlat / 2, -90, 90))) - np.sin(np.deg2rad(np.clip(lat - dlat / 2, -90, 90)))
-    return R_EARTH_M ** 2 * np.deg2rad(dlon) * np.abs(s)[:, None] * np.ones(lon.size)[None, :]
 
 def _units_ok(da, allowed, what, name) -> None:
     u = str(da.attrs.get("units", "")).replace(" ", "")
@@ -49,9 +41,9 @@ def _same_grid(lat, lon, da, name) -> None:
                                     da.attrs.get("source_file"), name)
 
 # %% ../../nbs/64_inversion.problem.ipynb #988eaaa5
-def basis_matrix(basis, lat, lon) -> tuple:
+def state_basis(basis, lat, lon) -> tuple:
     """(B, names): the sparse (cells x regions) matrix of a basis and its region names. `basis` is None (every cell its own
-    region), an integer label field (lat, lon) such as ACRG's basis-function files, or (matrix, names) with cells in (lat, lon) order."""
+    region), an integer label field (lat, lon) such as ACRG's basis-function files, an `atmos.products.Aggregation`, or (matrix, names) with cells in (lat, lon) order."""
     n = lat.size * lon.size
     if basis is None: return sp.identity(n, format="csr"), np.arange(n)
     if isinstance(basis, xr.DataArray):
@@ -63,6 +55,11 @@ def basis_matrix(basis, lat, lon) -> tuple:
             raise InputError("basis labels must be finite integers", b.attrs.get("source_file"), "basis")
         names, col = np.unique(np.round(v).astype(int), return_inverse=True)
         return sp.csr_matrix((np.ones(n), (np.arange(n), col)), shape=(n, names.size)), names
+    if hasattr(basis, "matrix") and hasattr(basis, "names"):          # chapter 59's Aggregation: check its grid, then use it
+        for c, ref, got in (("lat", lat, basis.lat), ("lon", lon, basis.lon)):
+            if np.shape(got) != ref.shape or not np.allclose(got, ref, rtol=0, atol=1e-4):
+                raise GridMismatchError(f"the basis's {c} ({np.size(got)} values) differs from the state grid's ({ref.size} values)", variable="basis")
+        basis = (basis.matrix, basis.names)
     try: M, names = basis
     except (TypeError, ValueError): raise InputError(f"basis must be None, a (lat, lon) label DataArray or (matrix, names), got {type(basis).__name__}", variable="basis") from None
     M = sp.csr_matrix(M, dtype=float)
@@ -107,8 +104,8 @@ class FluxState:
         except (TypeError, ValueError) as e: raise InputError(f"periods must be what pandas.PeriodIndex takes ({e})", variable="periods") from None
         if len(self.periods) == 0 or self.periods.has_duplicates: raise InputError(f"periods must be non-empty and distinct, got {list(self.periods)}", variable="periods")
         if not self.uncertainty > 0: raise InputError(f"the prior uncertainty must be > 0, got {self.uncertainty}", variable="uncertainty")
-        self.B, self.regions = basis_matrix(self.basis, self.lat, self.lon)
-        self.area = cell_area_m2(self.lat, self.lon).ravel()
+        self.B, self.regions = state_basis(self.basis, self.lat, self.lon)
+        self.area = cell_area(self.lat, self.lon).values.ravel()
 
     def field_index(self, name:str, times) -> np.ndarray:
         "For each time, the index of component `name`'s field that holds then: the last at or before it (one field holds always)."
