@@ -100,6 +100,7 @@ class FluxState:
         unknown = [c for c in self.solve if c not in self.flux]
         if unknown: raise InputError(f"solved components {unknown} are not among the fluxes {list(self.flux)}", variable="solve")
         if not self.solve: raise InputError("no component is solved: the state would be empty", variable="solve")
+        self.solve = tuple(c for c in self.flux if c in self.solve)      # the fluxes' order, which H's blocks follow, whatever order `solve` names them in
         try: self.periods = self.periods if isinstance(self.periods, pd.PeriodIndex) else pd.PeriodIndex(list(self.periods), freq=self.freq)
         except (TypeError, ValueError) as e: raise InputError(f"periods must be what pandas.PeriodIndex takes ({e})", variable="periods") from None
         if len(self.periods) == 0 or self.periods.has_duplicates: raise InputError(f"periods must be non-empty and distinct, got {list(self.periods)}", variable="periods")
