@@ -128,6 +128,8 @@ def _bad(kind):
         "flux units": lambda: FluxState({"ant": ant.assign_attrs(units="gC m-2 d-1")}, ["2020-01"]),
         "flux grid": lambda: FluxState({"ant": ant, "nat": nat.isel(lat=[0])}, ["2020-01"]),
         "zero prior": lambda: InversionProblem(obs, FluxState({"ant": ant.copy(data=np.zeros_like(ant.values))}, ["2020-01", "2020-02"], kind="flux"), fp).solve(),
+        "negative uncertainty": lambda: InversionProblem(obs.assign(uncertainty=-3e-9), st, fp),
+        "boundary sd": lambda: InversionProblem(obs, st, fp, boundary=bc, boundary_sd=0.0).solve(),
         "boundary rows": lambda: InversionProblem(obs, st, fp, boundary=bc[:3]),
         "matrix columns": lambda: InversionProblem(obs, MatrixState(np.ones((len(obs), 3)), pd.DataFrame({"period": [0, 0], "lat": [0, 1], "lon": [0, 0]}), np.ones(3), 1.0)),
     }[kind]
@@ -135,7 +137,7 @@ def _bad(kind):
 
 @pytest.mark.parametrize("kind, error, match", [
     ("ppb values", UnitsError, "not mole fractions in mol/mol"),
-    ("grid", GridMismatchError, "footprints's lon"),
+    ("grid", GridMismatchError, "footprints: lon"),
     ("footprint count", GridMismatchError, "7 footprints for 8 observations"),
     ("footprint units", UnitsError, "footprint units 's m3 kg-1'"),
     ("outside periods", MissingDataError, "fall in no state period"),
@@ -145,11 +147,26 @@ def _bad(kind):
     ("empty state", InputError, "state would be empty"),
     ("empty basis", InputError, "no regions"),
     ("flux units", UnitsError, "flux 'ant' units"),
-    ("flux grid", GridMismatchError, "flux 'nat''s lat"),
+    ("flux grid", GridMismatchError, "flux 'nat': lat"),
     ("zero prior", InputError, "set sd_floor > 0"),
+    ("negative uncertainty", InputError, "8 negative uncertainties"),
+    ("boundary sd", InputError, "boundary prior sds must be > 0"),
     ("boundary rows", GridMismatchError, "boundary has 3 rows for 8 observations"),
     ("matrix columns", GridMismatchError, "H has 3 columns, xa 3 values, states 2 rows"),
 ])
 def test_bad_input_is_named(kind, error, match):
     with pytest.raises(error, match=match):
         _bad(kind)()
+
+
+def test_two_solved_components_in_any_order():
+    ant, nat, fp, obs, _ = _pieces()
+    nat = nat.copy(data=np.abs(nat.values) + 1e-10)
+    xs = {}
+    for order in (("ant", "nat"), ("nat", "ant")):
+        pb = InversionProblem(obs, FluxState({"ant": ant, "nat": nat}, ["2020-01", "2020-02"], solve=order, basis=(np.ones((6, 1)), ["all"])), fp, mismatch=3e-9)
+        res = pb.solve()
+        x, _ = _dense(pb)
+        np.testing.assert_allclose(res.x, x, rtol=1e-8)
+        xs[order] = res.flux_fields().posterior.sel(component=["ant", "nat"]).values
+    np.testing.assert_allclose(xs[("ant", "nat")], xs[("nat", "ant")], rtol=1e-8)
