@@ -1339,6 +1339,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                    'carbonflux_nb/inversion/problem.py'),
                                                  'carbonflux_nb.inversion.problem.cell_area_m2': ( 'inversion.problem.html#cell_area_m2',
                                                                                                    'carbonflux_nb/inversion/problem.py'),
+                                                 'carbonflux_nb.inversion.problem.stack_footprints': ( 'inversion.problem.html#stack_footprints',
+                                                                                                       'carbonflux_nb/inversion/problem.py'),
                                                  'carbonflux_nb.inversion.problem.withheld_alternate': ( 'inversion.problem.html#withheld_alternate',
                                                                                                          'carbonflux_nb/inversion/problem.py')},
             'carbonflux_nb.io': { 'carbonflux_nb.io._check_missing': ('io.html#_check_missing', 'carbonflux_nb/io.py'),

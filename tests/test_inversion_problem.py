@@ -8,7 +8,7 @@ import xarray as xr
 
 from carbonflux_nb.core import GridMismatchError, InputError, MissingDataError, UnitsError
 from carbonflux_nb.inversion.problem import (FluxState, InversionProblem, MatrixState, basis_matrix, cell_area_m2,
-                                             withheld_alternate)
+                                             stack_footprints, withheld_alternate)
 
 LAT, LON = np.array([10.0, 11.0]), np.array([20.0, 21.0, 22.0])
 LABELS = np.array([[0, 0, 1], [1, 2, 2]])
@@ -170,3 +170,17 @@ def test_two_solved_components_in_any_order():
         np.testing.assert_allclose(res.x, x, rtol=1e-8)
         xs[order] = res.flux_fields().posterior.sel(component=["ant", "nat"]).values
     np.testing.assert_allclose(xs[("ant", "nat")], xs[("nat", "ant")], rtol=1e-8)
+
+
+def test_stacked_footprints_make_a_problem():
+    ant, _, fp, obs, _ = _pieces(m=6)
+    per_site = {s: fp.isel(obs=np.flatnonzero(obs.site.values == s)).rename(obs="time").assign_coords(time=obs.time[obs.site == s].values)
+                for s in ("X", "Y")}
+    table, stacked = stack_footprints({s: f.isel(time=slice(None, None, -1)) for s, f in per_site.items()})   # given in reverse order
+    assert list(table.site) == ["X"] * 3 + ["Y"] * 3 and table.time.is_monotonic_increasing is False
+    assert (np.diff(table.time[table.site == "X"].values) > np.timedelta64(0)).all()
+    np.testing.assert_array_equal(stacked.values[:3], per_site["X"].values)
+    pb = InversionProblem(table.assign(value=4e-7, uncertainty=3e-9), FluxState({"ant": ant}, ["2020-01", "2020-02"]), stacked)
+    assert pb.forward().shape == (6,)
+    with pytest.raises(GridMismatchError, match="site 'Y''s footprint: lat"):
+        stack_footprints({"X": per_site["X"], "Y": per_site["Y"].assign_coords(lat=LAT + 1)})

@@ -19,7 +19,7 @@ from .bayes import BlockPrior, DiagPrior, Posterior, invert, kron_prior
 
 # %% auto #0
 __all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'cell_area_m2', 'basis_matrix', 'FluxState', 'MatrixState',
-           'InversionProblem', 'withheld_alternate', 'InversionResult']
+           'stack_footprints', 'InversionProblem', 'withheld_alternate', 'InversionResult']
 
 # %% ../../nbs/64_inversion.problem.ipynb #8ffb49db
 FLUX_UNITS = ("mol/m2/s", "molm-2s-1", "mol/m^2/s", "molm^-2s^-1")
@@ -133,6 +133,25 @@ class MatrixState:
     sd: object                      # prior sd (N,) or a number
     length_km: float = 0.0          # prior error correlation length in space (0: none)
     tau: float = 0.0                # and in periods (0: none)
+
+# %% ../../nbs/64_inversion.problem.ipynb #a24c0d04
+def stack_footprints(footprints:dict) -> tuple:
+    """(table, footprints): from {site: DataArray (time, lat, lon) or a list of them (e.g. one per month)} as chapter 55's
+    readers give them, one row per footprint time (columns time and site; sites and months stacked, each site's in time
+    order) and the footprints as (obs, lat, lon), checked to share one grid and units. Add the observed value and
+    uncertainty at those times to the table to make the observations."""
+    rows, fps, ref = [], [], None
+    for site, fs in footprints.items():
+        for f in (fs if isinstance(fs, (list, tuple)) else [fs]):
+            if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"site {site!r}: footprint dims {f.dims}, expected time, lat, lon", f.attrs.get("source_file"), "fp")
+            if ref is None: ref = f
+            _same_grid(np.asarray(ref.lat.values, float), np.asarray(ref.lon.values, float), f, f"site {site!r}'s footprint")
+            if f.attrs.get("units") != ref.attrs.get("units"): raise UnitsError(f"site {site!r}: footprint units {f.attrs.get('units')!r} differ from {ref.attrs.get('units')!r}", f.attrs.get("source_file"), "fp")
+            f = f.sortby("time")
+            rows.append(pd.DataFrame({"time": f.time.values, "site": site})); fps.append(f.transpose("time", "lat", "lon").values)
+    if ref is None: raise MissingDataError("no footprints given", variable="footprints")
+    fp = xr.DataArray(np.concatenate(fps), {"lat": ref.lat.values, "lon": ref.lon.values}, ("obs", "lat", "lon"), attrs={"units": ref.attrs.get("units")})
+    return pd.concat(rows, ignore_index=True), fp
 
 # %% ../../nbs/64_inversion.problem.ipynb #c81cd121
 OBS_COLUMNS = ("time", "site", "value", "uncertainty")
