@@ -7,8 +7,8 @@ import scipy.sparse as sp
 import xarray as xr
 
 from carbonflux_nb.core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area
-from carbonflux_nb.inversion.problem import (FluxState, InversionProblem, MatrixState, state_basis,
-                                             withheld_alternate)
+from carbonflux_nb.inversion.problem import (FluxState, InversionProblem, MatrixState, stack_footprints,
+                                             state_basis, withheld_alternate)
 
 LAT, LON = np.array([10.0, 11.0]), np.array([20.0, 21.0, 22.0])
 LABELS = np.array([[0, 0, 1], [1, 2, 2]])
@@ -128,6 +128,8 @@ def _bad(kind):
         "flux units": lambda: FluxState({"ant": ant.assign_attrs(units="gC m-2 d-1")}, ["2020-01"]),
         "flux grid": lambda: FluxState({"ant": ant, "nat": nat.isel(lat=[0])}, ["2020-01"]),
         "zero prior": lambda: InversionProblem(obs, FluxState({"ant": ant.copy(data=np.zeros_like(ant.values))}, ["2020-01", "2020-02"], kind="flux"), fp).solve(),
+        "negative uncertainty": lambda: InversionProblem(obs.assign(uncertainty=-3e-9), st, fp),
+        "boundary sd": lambda: InversionProblem(obs, st, fp, boundary=bc, boundary_sd=0.0).solve(),
         "boundary rows": lambda: InversionProblem(obs, st, fp, boundary=bc[:3]),
         "matrix columns": lambda: InversionProblem(obs, MatrixState(np.ones((len(obs), 3)), pd.DataFrame({"period": [0, 0], "lat": [0, 1], "lon": [0, 0]}), np.ones(3), 1.0)),
     }[kind]
@@ -135,7 +137,7 @@ def _bad(kind):
 
 @pytest.mark.parametrize("kind, error, match", [
     ("ppb values", UnitsError, "not mole fractions in mol/mol"),
-    ("grid", GridMismatchError, "footprints's lon"),
+    ("grid", GridMismatchError, "footprints: lon"),
     ("footprint count", GridMismatchError, "7 footprints for 8 observations"),
     ("footprint units", UnitsError, "footprint units 's m3 kg-1'"),
     ("outside periods", MissingDataError, "fall in no state period"),
@@ -145,11 +147,40 @@ def _bad(kind):
     ("empty state", InputError, "state would be empty"),
     ("empty basis", InputError, "no regions"),
     ("flux units", UnitsError, "flux 'ant' units"),
-    ("flux grid", GridMismatchError, "flux 'nat''s lat"),
+    ("flux grid", GridMismatchError, "flux 'nat': lat"),
     ("zero prior", InputError, "set sd_floor > 0"),
+    ("negative uncertainty", InputError, "8 negative uncertainties"),
+    ("boundary sd", InputError, "boundary prior sds must be > 0"),
     ("boundary rows", GridMismatchError, "boundary has 3 rows for 8 observations"),
     ("matrix columns", GridMismatchError, "H has 3 columns, xa 3 values, states 2 rows"),
 ])
 def test_bad_input_is_named(kind, error, match):
     with pytest.raises(error, match=match):
         _bad(kind)()
+
+
+def test_two_solved_components_in_any_order():
+    ant, nat, fp, obs, _ = _pieces()
+    nat = nat.copy(data=np.abs(nat.values) + 1e-10)
+    xs = {}
+    for order in (("ant", "nat"), ("nat", "ant")):
+        pb = InversionProblem(obs, FluxState({"ant": ant, "nat": nat}, ["2020-01", "2020-02"], solve=order, basis=(np.ones((6, 1)), ["all"])), fp, mismatch=3e-9)
+        res = pb.solve()
+        x, _ = _dense(pb)
+        np.testing.assert_allclose(res.x, x, rtol=1e-8)
+        xs[order] = res.flux_fields().posterior.sel(component=["ant", "nat"]).values
+    np.testing.assert_allclose(xs[("ant", "nat")], xs[("nat", "ant")], rtol=1e-8)
+
+
+def test_stacked_footprints_make_a_problem():
+    ant, _, fp, obs, _ = _pieces(m=6)
+    per_site = {s: fp.isel(obs=np.flatnonzero(obs.site.values == s)).rename(obs="time").assign_coords(time=obs.time[obs.site == s].values)
+                for s in ("X", "Y")}
+    table, stacked = stack_footprints({s: f.isel(time=slice(None, None, -1)) for s, f in per_site.items()})   # given in reverse order
+    assert list(table.site) == ["X"] * 3 + ["Y"] * 3 and table.time.is_monotonic_increasing is False
+    assert (np.diff(table.time[table.site == "X"].values) > np.timedelta64(0)).all()
+    np.testing.assert_array_equal(stacked.values[:3], per_site["X"].values)
+    pb = InversionProblem(table.assign(value=4e-7, uncertainty=3e-9), FluxState({"ant": ant}, ["2020-01", "2020-02"]), stacked)
+    assert pb.forward().shape == (6,)
+    with pytest.raises(GridMismatchError, match="site 'Y''s footprint: lat"):
+        stack_footprints({"X": per_site["X"], "Y": per_site["Y"].assign_coords(lat=LAT + 1)})

@@ -147,18 +147,12 @@ def kron_prior(sd, lat, lon, n_times:int, length_km:float=500.0, tau:float=1.0) 
     return KronPrior(sd, exp_correlation(np.abs(t[:, None] - t[None]), tau, "tau"), exp_correlation(great_circle_km(lat, lon), length_km, "length_km"))
 
 # %% ../../nbs/60_inversion.bayes.ipynb #5a8584dd
-def _gram(G:np.ndarray, block:int=2048) -> np.ndarray:
-    """G' G (N x N, Fortran order), upper triangle only (all that Cholesky reads): column blocks of matrix products on views
-    of G (no copy), so about half the work of the full product. (BLAS syrk would do the same, but the bundled OpenBLAS
-    crashed in syrk at N = 16,000.)"""
-    G = np.ascontiguousarray(G, dtype=float)
-    N = G.shape[1]
-    A = np.zeros((N, N), order="F")
-    Gt = G.T                                                     # (N, M) view
-    for j0 in range(0, N, block):
-        j1 = min(j0 + block, N)
-        A[:j1, j0:j1] = Gt[:j1] @ G[:, j0:j1]                    # rows 0..j1 of columns j0..j1: the upper block column
-    return A
+def _gram(G:np.ndarray) -> np.ndarray:
+    """G' G (N x N, Fortran order), upper triangle only (all that Cholesky reads), by BLAS dsyrk on G as it lies in memory
+    (no copy): half the work of the full product. Above BIG_N the callers run it on one BLAS thread (see `_blas_guard`)."""
+    G = np.asarray(G, dtype=float)
+    if G.flags.f_contiguous and not G.flags.c_contiguous: return sla.blas.dsyrk(1.0, G, trans=1)
+    return sla.blas.dsyrk(1.0, np.ascontiguousarray(G).T, trans=0)          # G' is Fortran-ordered: a a' = G' G
 
 def _gram_rows(G:np.ndarray) -> np.ndarray:
     "G G' (M x M), upper triangle."
@@ -173,6 +167,18 @@ def _blas_guard(n:int):
     if n <= BIG_N: return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
     return threadpool_limits(1, user_api="blas")
+
+def _full(U:np.ndarray) -> np.ndarray:
+    "The symmetric matrix whose upper triangle is U's."
+    return np.triu(U) + np.triu(U, 1).T
+
+def _normal_kron(H, prior, so:np.ndarray) -> np.ndarray:
+    "A = I + L' (H' So^-1 H) L (N x N, upper triangle valid): the data's normal matrix, then the prior's factors on it; H L is never made."
+    w = 1 / np.sqrt(so)
+    B = (lambda Hw: (Hw.T @ Hw).toarray())(sp.diags(w) @ H) if sp.issparse(H) else _full(_gram(H * w[:, None]))
+    A = prior.Lt(np.ascontiguousarray(prior.Lt(B).T))                       # L' (L' B)' = L' B L
+    A[np.diag_indices(A.shape[0])] += 1.0
+    return np.asfortranarray(A)
 
 def _HL(H, prior, chunk:int=2048) -> np.ndarray:
     "G = H L as a dense (M, N) array, built a block of rows at a time (memory: H and G only)."
@@ -201,6 +207,7 @@ class Posterior:
     C: np.ndarray = field(repr=False, default=None)       # Cholesky factor (upper) of A (state) or P (obs)
     Hx: np.ndarray = field(repr=False, default=None)      # H x (posterior model values, without background)
     Hxa: np.ndarray = field(repr=False, default=None)
+    Gtd: np.ndarray = field(repr=False, default=None)     # state form: L' H' So^-1 d (for chi2; G is not kept when the Kronecker path made A)
 
     @property
     def n(self): return self.x.size
@@ -251,7 +258,7 @@ def dfs(self:Posterior) -> float:
 def chi2(self:Posterior) -> float:
     "Reduced chi-square of the innovations, d' (H Sa H' + So)^-1 d / M: about 1 when the stated errors are right."
     if self.form == "obs": return float((self._solveT(self.d) ** 2).sum() / self.m)
-    b = self.G.T @ (self.d / np.sqrt(self.so))
+    b = self.Gtd if self.Gtd is not None else self.G.T @ (self.d / np.sqrt(self.so))
     return float(((self.d ** 2 / self.so).sum() - (self._solveT(b) ** 2).sum()) / self.m)
 
 @patch
@@ -299,10 +306,10 @@ def _check_inputs(H, y, xa, prior, so) -> tuple:
         raise InputError(f"{int((so <= 0).sum())} non-positive observation error variances (the first at index {int(np.flatnonzero(so <= 0)[0])})", variable="so")
     return H, y, xa, so
 
-def _ill_conditioned(form:str, G:np.ndarray, so:np.ndarray) -> InputError:
+def _ill_conditioned(form:str, G:np.ndarray, so:np.ndarray, ratio:float=None) -> InputError:
     "The error for a normal matrix that is not numerically positive definite: what the variances do to its conditioning."
-    ratio = float((G ** 2).sum(1).max() / so.min()) if form == "obs" else float((G ** 2).sum(1).max())   # state form: G is already So^-1/2 H L
-    hint = " or use form='obs'" if form == "state" and G.shape[0] < G.shape[1] else ""
+    if ratio is None: ratio = float((G ** 2).sum(1).max() / so.min()) if form == "obs" else float((G ** 2).sum(1).max())   # state form: G is already So^-1/2 H L
+    hint = " or use form='obs'" if form == "state" and G is not None and G.shape[0] < G.shape[1] else ""
     return InputError(f"the {form}-space normal matrix is numerically singular: the smallest observation error variance is {so.min():.3g} while "
                       f"H Sa H' reaches {ratio:.3g} times it, beyond what double precision can resolve (about 1e15); raise the smallest "
                       f"variances to what the data can support{hint}", variable="so")
@@ -321,20 +328,28 @@ def invert(H,                     # (M, N) array-like or any scipy sparse matrix
     d = y - Hxa
     if form == "auto": form = "obs" if M < N else "state"
     if form not in ("state", "obs"): raise InputError(f"form must be 'state', 'obs' or 'auto', got {form!r}", variable="form")
-    G = _HL(Hd, prior)
+    kron = form == "state" and isinstance(prior, KronPrior) and M >= 2 * N   # the Kronecker factors on the normal matrix (see the text)
+    G, Gtd, ratio = (None if kron else _HL(Hd, prior)), None, None
     try:
-        if form == "state":
+        if kron:
+            with _blas_guard(N):
+                A = _normal_kron(Hd, prior, so); ratio = float(np.diag(A).max() - 1)
+                C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
+            Gtd = prior.Lt(np.asarray(Hd.T @ (d / so)).ravel())  # L' H' So^-1 d
+            z = sla.cho_solve((C, False), Gtd, check_finite=False)
+        elif form == "state":
             G /= np.sqrt(so)[:, None]                            # in place: G is ours; from here So^-1/2 H L
             with _blas_guard(N):
                 A = _gram(G); A[np.diag_indices(N)] += 1.0
                 C = sla.cholesky(A, lower=False, overwrite_a=True, check_finite=False)
-            z = sla.cho_solve((C, False), G.T @ (d / np.sqrt(so)), check_finite=False)
+            Gtd = G.T @ (d / np.sqrt(so))
+            z = sla.cho_solve((C, False), Gtd, check_finite=False)
         else:
             with _blas_guard(M):
                 P = _gram_rows(G); P[np.diag_indices(M)] += so
                 C = sla.cholesky(P, lower=False, overwrite_a=True, check_finite=False)
             z = G.T @ sla.cho_solve((C, False), d, check_finite=False)
-    except np.linalg.LinAlgError: raise _ill_conditioned(form, G, so) from None
+    except np.linalg.LinAlgError: raise _ill_conditioned(form, G, so, ratio) from None
     x = xa + prior.L(z)
-    if not np.isfinite(x).all(): raise _ill_conditioned(form, G, so)
-    return Posterior(x, xa, prior, form, d, so, G, C, Hd @ x, Hxa)
+    if not np.isfinite(x).all(): raise _ill_conditioned(form, G, so, ratio)
+    return Posterior(x, xa, prior, form, d, so, G, C, Hd @ x, Hxa, Gtd)

@@ -18,8 +18,8 @@ from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, 
 from .bayes import BlockPrior, DiagPrior, Posterior, invert, kron_prior
 
 # %% auto #0
-__all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'state_basis', 'FluxState', 'MatrixState', 'InversionProblem',
-           'withheld_alternate', 'InversionResult']
+__all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'state_basis', 'FluxState', 'MatrixState', 'stack_footprints',
+           'InversionProblem', 'withheld_alternate', 'InversionResult']
 
 # %% ../../nbs/64_inversion.problem.ipynb #8ffb49db
 FLUX_UNITS = ("mol/m2/s", "molm-2s-1", "mol/m^2/s", "molm^-2s^-1")
@@ -37,7 +37,7 @@ def _same_grid(lat, lon, da, name) -> None:
         if c not in da.coords: raise GridMismatchError(f"{name} has no {c} coordinate", da.attrs.get("source_file"), name)
         v = np.asarray(da[c].values, float)
         if v.shape != ref.shape or not np.allclose(v, ref, rtol=0, atol=1e-4):
-            raise GridMismatchError(f"{name}'s {c} ({v.size} values, {v[:2]}...) differs from the state grid's ({ref.size} values, {ref[:2]}...)",
+            raise GridMismatchError(f"{name}: {c} ({v.size} values, {v[:2]}...) differs from the state grid's ({ref.size} values, {ref[:2]}...)",
                                     da.attrs.get("source_file"), name)
 
 # %% ../../nbs/64_inversion.problem.ipynb #988eaaa5
@@ -132,6 +132,25 @@ class MatrixState:
     length_km: float = 0.0          # prior error correlation length in space (0: none)
     tau: float = 0.0                # and in periods (0: none)
 
+# %% ../../nbs/64_inversion.problem.ipynb #a24c0d04
+def stack_footprints(footprints:dict) -> tuple:
+    """(table, footprints): from {site: DataArray (time, lat, lon) or a list of them (e.g. one per month)} as chapter 55's
+    readers give them, one row per footprint time (columns time and site; sites and months stacked, each site's in time
+    order) and the footprints as (obs, lat, lon), checked to share one grid and units. Add the observed value and
+    uncertainty at those times to the table to make the observations."""
+    rows, fps, ref = [], [], None
+    for site, fs in footprints.items():
+        for f in (fs if isinstance(fs, (list, tuple)) else [fs]):
+            if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"site {site!r}: footprint dims {f.dims}, expected time, lat, lon", f.attrs.get("source_file"), "fp")
+            if ref is None: ref = f
+            _same_grid(np.asarray(ref.lat.values, float), np.asarray(ref.lon.values, float), f, f"site {site!r}'s footprint")
+            if f.attrs.get("units") != ref.attrs.get("units"): raise UnitsError(f"site {site!r}: footprint units {f.attrs.get('units')!r} differ from {ref.attrs.get('units')!r}", f.attrs.get("source_file"), "fp")
+            f = f.sortby("time")
+            rows.append(pd.DataFrame({"time": f.time.values, "site": site})); fps.append(f.transpose("time", "lat", "lon").values)
+    if ref is None: raise MissingDataError("no footprints given", variable="footprints")
+    fp = xr.DataArray(np.concatenate(fps), {"lat": ref.lat.values, "lon": ref.lon.values}, ("obs", "lat", "lon"), attrs={"units": ref.attrs.get("units")})
+    return pd.concat(rows, ignore_index=True), fp
+
 # %% ../../nbs/64_inversion.problem.ipynb #c81cd121
 OBS_COLUMNS = ("time", "site", "value", "uncertainty")
 
@@ -167,6 +186,7 @@ class InversionProblem:
         for c in ("value", "uncertainty"):
             v = self.obs[c].to_numpy(float)
             if not np.isfinite(v).all(): raise MissingDataError(f"obs {c} has {int((~np.isfinite(v)).sum())} NaN values (the first at row {int(np.argmax(~np.isfinite(v)))})", variable=c)
+        if (self.obs.uncertainty.to_numpy(float) < 0).any(): raise InputError(f"{int((self.obs.uncertainty < 0).sum())} negative uncertainties (a standard deviation is >= 0)", variable="uncertainty")
         if isinstance(self.state, FluxState): self._check_footprints()
         elif isinstance(self.state, MatrixState): self._check_matrix()
         else: raise InputError(f"state must be a FluxState or a MatrixState, got {type(self.state).__name__}", variable="state")
@@ -219,7 +239,7 @@ def _flux_columns(self:InversionProblem) -> tuple:
     if not np.isfinite(fp).all(): raise MissingDataError(f"footprints have {int((~np.isfinite(fp)).sum())} NaN or infinite values", self.footprints.attrs.get("source_file"), "footprints")
     if (fp < 0).any(): raise InputError("footprints have negative values (a footprint cannot be negative)", self.footprints.attrs.get("source_file"), "footprints")
     fixed, blocks = np.zeros(M), []
-    for c in s.flux:
+    for c in list(s.solve) + [c for c in s.flux if c not in s.solve]:       # solved in the state's order, then the fixed ones
         fi = s.field_index(c, self.obs.time)
         if c in s.solve and s.kind == "flux":
             blocks.append(_shift_columns(sp.csr_matrix(fp) @ s.B, self.period * k, P * k)); continue
@@ -280,8 +300,9 @@ def _assemble(self:InversionProblem):
     parts, xas, tables = [H], [xa], [states]
     for name, cols, mean, sd in (("boundary", self.boundary, 1.0, self.boundary_sd), ("offset", self.offsets, 0.0, self.offsets_sd)):
         if cols is None: continue
-        k = cols.shape[1]
-        parts.append(cols); xas.append(np.full(k, mean)); blocks.append(DiagPrior(np.broadcast_to(np.asarray(sd, float), (k,)).copy()))
+        k, sd = cols.shape[1], np.broadcast_to(np.asarray(sd, float), (cols.shape[1],)).copy()
+        if not (sd > 0).all(): raise InputError(f"{name} prior sds must be > 0, got {sd}", variable=f"{name}_sd")
+        parts.append(cols); xas.append(np.full(k, mean)); blocks.append(DiagPrior(sd))
         tables.append(pd.DataFrame({"component": name, "region": np.arange(k)}))
     if len(parts) > 1: H = sp.hstack(parts).tocsr() if any(sp.issparse(p) for p in parts) else np.hstack(parts)
     self._H, self._xa, self._fixed = H, np.concatenate(xas), fixed
