@@ -265,11 +265,25 @@ def read_name_boundary(path, tol:float=1e-3) -> xr.Dataset:
                          path, "particle_locations_n/e/s/w")
     return out.assign_attrs(source_file=str(path), units="1", model="NAME")
 
+def _undated(ds:xr.Dataset, path) -> tuple:
+    "A single curtain field without a time dimension: (the edges with a time axis of one, the statement that says so)."
+    names = [f"vmr_{e}" for e in BOUNDARY_EDGES]
+    if not all(n in ds and "time" not in ds[n].dims for n in names): return ds, None     # dated (or broken: `_edges` says how)
+    t = np.atleast_1d(ds["time"].values) if "time" in ds.variables else np.array([], "datetime64[ns]")
+    if t.size > 1: raise InputError(f"{t.size} time values but the curtains have no time dimension", path, "time")
+    when = f"labelled {pd.Timestamp(t[0]):%Y-%m-%d} by its scalar time coordinate" if t.size else "with no time coordinate at all"
+    t = t.astype("datetime64[ns]") if t.size else np.array(["NaT"], "datetime64[ns]")
+    ds = ds.drop_vars("time", errors="ignore")
+    ds = ds.assign({n: ds[n].expand_dims(time=t) for n in names})
+    return ds, f"a single curtain field without a time dimension ({when}): it serves every footprint time"
+
 def read_boundary_curtains(path, vmax:float=1e-2) -> xr.Dataset:
-    "Boundary curtains vmr_{n,e,s,w} (time, height, lon|lat), mole fractions in mol/mol (MOZART/CAMS files as ACRG writes them)."
-    ds = _open(path)
+    """Boundary curtains vmr_{n,e,s,w} (time, height, lon|lat), mole fractions in mol/mol (MOZART/CAMS files as ACRG writes them).
+    A file whose four curtains have no time dimension (e.g. openghg's CAMS January 2016 test file) is one field for every
+    time: it gets a time axis of one (its scalar time, else NaT) and the attribute `time_axis` says so."""
+    ds, undated = _undated(_open(path), path)
     out = xr.Dataset(_edges(ds, "vmr_", path, "boundary curtain mole fractions"))
-    _times(out.time.values, path)
+    if undated is None: _times(out.time.values, path)
     for v in out.data_vars:
         u = str(ds[v].attrs.get("units", "mol/mol")).replace(" ", "")
         if u not in ("mol/mol", "molmol-1", "1", "mol/mol(drymixingratio)"): raise UnitsError(f"units {u!r}, expected mol/mol", path, v)
@@ -277,7 +291,7 @@ def read_boundary_curtains(path, vmax:float=1e-2) -> xr.Dataset:
         if not ((x > 0) & (x < vmax)).all():
             raise UnitsError(f"values in [{x.min():.4g}, {x.max():.4g}] are not mole fractions in mol/mol (the file states no units; "
                              f"expected 0 < vmr < {vmax:g}: ppb or ppm values must be converted first)", path, v)
-    return out.assign_attrs(source_file=str(path), units="mol/mol")
+    return out.assign_attrs(source_file=str(path), units="mol/mol", time_axis=undated or "dated: one field per time (month)")
 
 # %% ../../nbs/55_atmos.readers.ipynb #ee5eb9c8
 def _month_index(src_times, times, source, what) -> np.ndarray:

@@ -23,7 +23,8 @@ __all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'state_basis
 
 # %% ../../nbs/64_inversion.problem.ipynb #8ffb49db
 FLUX_UNITS = ("mol/m2/s", "molm-2s-1", "mol/m^2/s", "molm^-2s^-1")
-FOOTPRINT_UNITS = ("(mol/mol)/(mol/m2/s)", "ppmper(umolm-2s-1)", "ppm(umol-1m2s)", "ppm/(umol/m2/s)", "ppmperumolm-2s-1")
+# footprint units, spaces removed; "(mol/mol)/(mol m-2 s-1)" is what chapter 58b's column-footprint reader writes
+FOOTPRINT_UNITS = ("(mol/mol)/(mol/m2/s)", "(mol/mol)/(molm-2s-1)", "ppmper(umolm-2s-1)", "ppm(umol-1m2s)", "ppm/(umol/m2/s)", "ppmperumolm-2s-1")
 
 def _units_ok(da, allowed, what, name) -> None:
     u = str(da.attrs.get("units", "")).replace(" ", "")
