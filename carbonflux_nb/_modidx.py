@@ -1617,7 +1617,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                   'carbonflux_nb/inversion/problem.py'),
                                                  'carbonflux_nb.inversion.problem.withheld_alternate': ( 'inversion.problem.html#withheld_alternate',
                                                                                                          'carbonflux_nb/inversion/problem.py')},
-<<<<<<< HEAD
             'carbonflux_nb.inversion.real_co2_tac': { 'carbonflux_nb.inversion.real_co2_tac.TacCo2Config': ( 'inversion.real_co2_tac.html#tacco2config',
                                                                                                              'carbonflux_nb/inversion/real_co2_tac.py'),
                                                       'carbonflux_nb.inversion.real_co2_tac.TacCo2Inputs': ( 'inversion.real_co2_tac.html#tacco2inputs',
@@ -1654,7 +1653,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                      'carbonflux_nb/inversion/real_co2_tac.py'),
                                                       'carbonflux_nb.inversion.real_co2_tac.tac_co2_problem': ( 'inversion.real_co2_tac.html#tac_co2_problem',
                                                                                                                 'carbonflux_nb/inversion/real_co2_tac.py')},
-=======
             'carbonflux_nb.inversion.real_gosat': { 'carbonflux_nb.inversion.real_gosat.ColumnOptions': ( 'inversion.real_gosat_brazil.html#columnoptions',
                                                                                                           'carbonflux_nb/inversion/real_gosat.py'),
                                                     'carbonflux_nb.inversion.real_gosat.ColumnOptions.__post_init__': ( 'inversion.real_gosat_brazil.html#columnoptions.__post_init__',
@@ -1691,7 +1689,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                         'carbonflux_nb/inversion/real_gosat.py'),
                                                     'carbonflux_nb.inversion.real_gosat.wetland_mask': ( 'inversion.real_gosat_brazil.html#wetland_mask',
                                                                                                          'carbonflux_nb/inversion/real_gosat.py')},
->>>>>>> i24ex2
             'carbonflux_nb.io': { 'carbonflux_nb.io._check_missing': ('io.html#_check_missing', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._check_time': ('io.html#_check_time', 'carbonflux_nb/io.py'),
                                   'carbonflux_nb.io._fsync': ('io.html#_fsync', 'carbonflux_nb/io.py'),
