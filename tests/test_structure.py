@@ -134,3 +134,16 @@ def test_the_index_lists_every_chapter():
     chapters = {p.name for p in (ROOT / "nbs").glob("[0-9]*.ipynb")}
     assert chapters - listed == set(), "not in the index's table"
     assert listed - chapters == set(), "in the index's table but not in nbs/"
+    runs = {p.name for p in (ROOT / "nbs" / "runs").glob("*.ipynb")}
+    assert runs - set(re.findall(r"^\| `nbs/runs/([\w.-]+\.ipynb)`", text, re.M)) == set(), "run notebooks not in the index's table"
+
+
+def test_stored_results_are_read_from_folders_that_exist():
+    "A notebook that shows stored results names a folder of nbs/results/ that exists (a renamed chapter once left three reading nothing)."
+    missing = []
+    for nb in sorted((ROOT / "nbs").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb.parts: continue
+        code = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        for name in re.findall(r'"results"\s*/\s*"([^"]+)"', code):
+            if not (ROOT / "nbs" / "results" / name).is_dir(): missing.append(f"{nb.relative_to(ROOT)}: nbs/results/{name}")
+    assert missing == []
