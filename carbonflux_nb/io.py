@@ -38,8 +38,8 @@ from carbonflux_nb.core import (
 # %% auto #0
 __all__ = ['ZARR_FORMAT', 'MAX_READ_MB', 'COMMON_FILL_VALUES', 'NETCDF_SUFFIXES', 'check_writable_units', 'provenance_attrs',
            'prepare_for_writing', 'atomic_output', 'write_netcdf', 'write_zarr', 'max_read_bytes', 'check_read_size',
-           'read_bytes_limited', 'looks_like_fill', 'out_of_range', 'check_range', 'range_policy', 'validate',
-           'read_netcdf', 'read_zarr', 'open_dataset']
+           'read_bytes_limited', 'load_netcdf', 'looks_like_fill', 'out_of_range', 'check_range', 'range_policy',
+           'validate', 'read_netcdf', 'read_zarr', 'open_dataset']
 
 # %% ../nbs/03_io.ipynb #ae35606a
 def check_writable_units(da:xr.DataArray, source=None, variable:str=None) -> str|None:
@@ -236,6 +236,20 @@ def read_bytes_limited(path, max_mb:float=None, chunk:int=2**20) -> bytearray:
         buf = bytearray(p.stat().st_size)                # one copy in memory, no bytes object besides it
         n = f.readinto(buf)
         return buf if n == len(buf) else buf[:n]
+
+# %% ../nbs/03_io.ipynb #a053fc10
+def load_netcdf(path) -> xr.Dataset:
+    "A whole NetCDF file in memory, once its decoded size (from shapes and types, nothing read yet) is within the read limit; an unreadable file is an `InputError` naming it."
+    p = Path(path)
+    if not p.is_file(): raise InputError("file not found", p)
+    try: ds = xr.open_dataset(p, engine="h5netcdf")
+    except Exception:
+        try: ds = xr.open_dataset(p)
+        except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
+    with ds:
+        check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
+        try: return ds.load()
+        except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
 
 # %% ../nbs/03_io.ipynb #5a1c0e03
 COMMON_FILL_VALUES = (-99999.0, -9999.0, -999.9, -999.0, -99.99, -9.99, 999.0, 9999.0, 99999.0, 1e20, 9.969209968386869e36)

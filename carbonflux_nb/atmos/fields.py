@@ -13,7 +13,7 @@ import xarray as xr
 
 from ..constants import G0_M_S2, M_AIR_G_PER_MOL, M_AIR_KG_PER_MOL, M_CO2_G_PER_MOL, R_EARTH_M
 from ..core import InputError, MissingDataError, UnitsError, check_time_axis
-from ..io import atomic_output, check_range, check_read_size
+from ..io import atomic_output, check_range, load_netcdf
 
 # %% auto #0
 __all__ = ['R_GAS_J_PER_MOL_K', 'MOLE_FRACTION_UNITS', 'MASS_MIXING_RATIO_UNITS', 'PRESSURE_UNITS', 'FLEXPART_FORWARD_UNITS',
@@ -25,18 +25,6 @@ __all__ = ['R_GAS_J_PER_MOL_K', 'MOLE_FRACTION_UNITS', 'MASS_MIXING_RATIO_UNITS'
 
 # %% ../../nbs/59b_atmos.fields.ipynb #3932173a
 R_GAS_J_PER_MOL_K = 8.314462618    # J mol-1 K-1, molar gas constant (CODATA 2018)
-
-def _open(path) -> xr.Dataset:
-    "The whole file in memory, once its decoded size is within `io`'s read limit."
-    p = Path(path)
-    if not p.is_file(): raise InputError("file not found", p)
-    try: ds = xr.open_dataset(p, engine="h5netcdf")
-    except Exception:
-        try: ds = xr.open_dataset(p)
-        except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
-    with ds:
-        check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
-        return ds.load()
 
 def _var(ds, names, path, what:str=None) -> xr.DataArray:
     "The first of `names` present in `ds`, or an error naming them."
@@ -158,7 +146,7 @@ def write_ct2022_example(path, day:str="2018-07-01", nlev:int=25,
 # %% ../../nbs/59b_atmos.fields.ipynb #d8f7ae55
 def read_ct2022_molefractions(path) -> xr.Dataset:
     "CT2022 molefractions (co2_total) as the common field: co2 mol/mol, p_edge Pa, z_mid (m above ground) and surface altitude from `gph`."
-    ds = _open(path)
+    ds = load_netcdf(path)
     c = _var(ds, "co2", path, "CO2 mole fraction"); _dims(c, ("time", "level", "latitude", "longitude"), path, "co2")
     p = _var(ds, "pressure", path, "pressure at level boundaries"); _dims(p, ("time", "boundary", "latitude", "longitude"), path, "pressure")
     if ds.sizes["boundary"] != ds.sizes["level"] + 1:
@@ -212,7 +200,7 @@ def _cams_heights(t, pe, pm) -> np.ndarray:
 
 def read_cams_co2(path) -> xr.Dataset:
     "CAMS 3-D CO2 (EGG4 model levels, or the inversion product's concentrations) as the common field: co2 mol/mol, p_edge Pa (level 0 at the ground)."
-    ds = _open(path)
+    ds = load_netcdf(path)
     c = _var(ds, ["co2", "CO2"], path, "CO2 mixing ratio"); v = c.name
     if c.ndim != 4 or c.dims[0] != "time": raise InputError(f"dims {c.dims}, expected (time, level, latitude, longitude)", path, v)
     la, lo = (next((d for d in c.dims if d in names), None) for names in (("latitude", "lat"), ("longitude", "lon")))
@@ -437,7 +425,7 @@ def read_flexpart_forward(path,
                           air_density:float=None,       # kg m-3 at the receptors, for ng m-3 output without an air_density column
                          )->xr.DataArray:               # H (receptor, region), (mol/mol) per (mol m-2 s-1)
     "H columns from a FLEXPART forward run: each tagged release's mole fraction at each receptor per unit surface flux of that release."
-    ds = _open(path); f = _var(ds, variable, path, "FLEXPART forward-run gridded output (IOUT)")
+    ds = load_netcdf(path); f = _var(ds, variable, path, "FLEXPART forward-run gridded output (IOUT)")
     if int(np.asarray(ds.attrs.get("ldirect", 0)).ravel()[0]) != 1:
         raise InputError(f"ldirect={ds.attrs.get('ldirect')}: not a forward run (grid_time_* backward runs: read_flexpart_grid_time)", path, "ldirect")
     _dims(f, ("nageclass", "pointspec", "time", "height", "latitude", "longitude"), path, variable)

@@ -17,7 +17,7 @@ import xarray as xr
 
 from ..constants import DAYS_PER_YEAR, SECONDS_PER_DAY
 from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area, check_time_axis, data_path
-from ..io import check_read_size
+from ..io import load_netcdf
 
 # %% auto #0
 __all__ = ['NE_CULTURAL', 'NE_FILES', 'read_flux', 'flux_at', 'crop_flux', 'read_basis', 'Aggregation', 'basis_matrix',
@@ -28,16 +28,6 @@ __all__ = ['NE_CULTURAL', 'NE_FILES', 'read_flux', 'flux_at', 'crop_flux', 'read
 _FLUX_UNITS = {"mol/m2/s": 1.0, "molm-2s-1": 1.0, "mol/m^2/s": 1.0, "mol/(m2s)": 1.0, "molm^-2s^-1": 1.0,
                "umol/m2/s": 1e-6, "umolm-2s-1": 1e-6, "µmol/m2/s": 1e-6, "µmolm-2s-1": 1e-6,
                "nmol/m2/s": 1e-9, "nmolm-2s-1": 1e-9}
-
-def _load(path) -> xr.Dataset:
-    "The whole NetCDF file in memory (its decoded size checked against `io`'s read limit first)."
-    p = Path(path)
-    if not p.is_file(): raise InputError("file not found", p)
-    try: ds = xr.open_dataset(p)
-    except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
-    with ds:
-        check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
-        return ds.load()
 
 def _flux_scale(da:xr.DataArray, path, var, units=None) -> float:
     "Factor to mol m-2 s-1 from the variable's units (or `units` when the file states none)."
@@ -90,7 +80,7 @@ def read_flux(path,                   # NetCDF in the ACRG/openghg flux layout
               vmax:float=1e-3,        # mol m-2 s-1; larger magnitudes mean wrong units
              )->xr.DataArray:         # (time, lat, lon) in mol m-2 s-1, ascending lat and lon
     "A prior flux field from an ACRG/openghg flux file, checked: units, NaN/fill, time axis, grid, sign."
-    ds = _load(path)
+    ds = load_netcdf(path)
     if var not in ds.variables: raise InputError(f"missing variable (has {sorted(ds.data_vars)})", path, var)
     da = ds[var].rename({k: v for k, v in (("latitude", "lat"), ("longitude", "lon")) if k in ds[var].dims})
     if set(da.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {da.dims}, expected time, lat, lon", path, var)
@@ -166,7 +156,7 @@ def crop_flux(flux:xr.DataArray,     # (time, lat, lon), ascending lat and lon
 # %% ../../nbs/59_atmos.products.ipynb #587a9fef
 def read_basis(path, var:str="basis") -> xr.DataArray:
     "Integer region labels (lat, lon) from a basis-function file, with `regions` and `cells` (count per label) in attrs."
-    ds = _load(path)
+    ds = load_netcdf(path)
     if var not in ds.variables: raise InputError(f"missing variable (has {sorted(ds.data_vars)})", path, var)
     da = ds[var]
     if "time" in da.dims:
@@ -223,7 +213,7 @@ _EDGE_POS = {"n": "lon", "e": "lat", "s": "lon", "w": "lat"}
 
 def read_boundary_basis(path, tol:float=1e-6) -> xr.Dataset:
     "Boundary basis bc_basis_{n,e,s,w} (height, lon|lat, region[, time]), checked, with `region` named after the edges each covers."
-    ds = _load(path)
+    ds = load_netcdf(path)
     out = {}
     for e, pos in _EDGE_POS.items():
         v = f"bc_basis_{e}"

@@ -14,7 +14,7 @@ import xarray as xr
 
 from ..constants import M_AIR_KG_PER_MOL, M_C_G_PER_MOL, R_EARTH_M, SECONDS_PER_DAY
 from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_time_axis
-from ..io import check_range, check_read_size
+from ..io import check_range, load_netcdf
 from .lagrangian import SRMatrix
 
 # %% auto #0
@@ -24,19 +24,6 @@ __all__ = ['UMOL_M2_S_PER_GC_M2_D', 'BOUNDARY_EDGES', 'FLEXPART_UNITS', 'read_oc
            'write_flexpart_example', 'read_flexpart_grid_time', 'write_geoschem_example', 'read_geoschem_co2']
 
 # %% ../../nbs/55_atmos.readers.ipynb #be28c92f
-def _open(path) -> xr.Dataset:
-    "The whole file in memory, once its decoded size (from shapes and types, nothing read yet) is within `io`'s read limit."
-    p = Path(path)
-    if not p.is_file(): raise InputError("file not found", p)
-    try: ds = xr.open_dataset(p, engine="h5netcdf")
-    except Exception:
-        try: ds = xr.open_dataset(p)
-        except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
-    with ds:
-        check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
-        try: return ds.load()
-        except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
-
 def _var(ds:xr.Dataset, names, path, what:str=None) -> xr.DataArray:
     "The first of `names` present in `ds`, or an error naming them."
     names = [names] if isinstance(names, str) else list(names)
@@ -72,7 +59,7 @@ def _times(t, path, var="time", sort_ok:bool=False) -> pd.DatetimeIndex:
 # %% ../../nbs/55_atmos.readers.ipynb #d8f6fe43
 def read_oco2_lite(path, good_only:bool=True) -> xr.Dataset:
     "OCO-2 Lite soundings: xco2, xco2_uncertainty (ppm), lat, lon, time, quality flag, and the operator's parts (sounding, level)."
-    ds = _open(path)
+    ds = load_netcdf(path)
     xco2 = _var(ds, "xco2", path)
     dim = xco2.dims[0]
     out = xr.Dataset(coords={"sounding": np.arange(xco2.size)})
@@ -116,7 +103,7 @@ def lite_operator(snd:xr.Dataset,            # read_oco2_lite output
 # %% ../../nbs/55_atmos.readers.ipynb #c76ac22d
 def read_tccon(path, flagged_ok:bool=False) -> xr.Dataset:
     "TCCON public file: xco2, xco2_error (ppm), lat, lon per spectrum (time), ak_xco2 (time, ak_level) with ak_pressure, prior_co2."
-    ds = _open(path)
+    ds = load_netcdf(path)
     t = _times(_var(ds, "time", path).values, path)
     x = _var(ds, "xco2", path)
     out = xr.Dataset(coords={"time": t})
@@ -135,7 +122,7 @@ def read_tccon(path, flagged_ok:bool=False) -> xr.Dataset:
 # %% ../../nbs/55_atmos.readers.ipynb #b633838e
 def read_icos(path, valid_only:bool=True) -> pd.DataFrame:
     "ICOS station CO2: time, co2 (ppm), co2_variability, n, flag; station, lat, lon and inlet height in attrs."
-    ds = _open(path)
+    ds = load_netcdf(path)
     t = _times(_var(ds, "time", path).values, path)
     co2 = _finite(_ppm(_var(ds, "co2", path), path, ds.attrs.get("units")), path, "co2", allow_nan=True)
     df = pd.DataFrame({"time": t, "co2": co2,
@@ -166,7 +153,7 @@ def write_obspack_example(path, n:int=48, seed:int=0) -> Path:
 
 def read_obspack(path, valid_only:bool=True) -> pd.DataFrame:
     "ObsPack CO2 samples: time, lat, lon, altitude, co2 (ppm), co2_unc (ppm, when present), qcflag."
-    ds = _open(path)
+    ds = load_netcdf(path)
     t = _times(_var(ds, "time", path).values, path, sort_ok=True)
     df = pd.DataFrame({"time": t, "lat": _finite(_var(ds, "latitude", path).values, path, "latitude"),
                        "lon": _finite(_var(ds, "longitude", path).values, path, "longitude"),
@@ -192,7 +179,7 @@ def _footprint_units(da, path) -> float:
 
 def read_stilt_footprint(path) -> xr.DataArray:
     "STILT footprint (time, lat, lon) in ppm per (umol m-2 s-1); time is the flux's (backward hours)."
-    ds = _open(path); f = _var(ds, "foot", path)
+    ds = load_netcdf(path); f = _var(ds, "foot", path)
     if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {f.dims}, expected time, lat, lon", path, "foot")
     _times(f.time.values, path, sort_ok=True)
     x = check_range(_finite(f.values, path, "foot"), 0, np.inf, path, "foot", "(a footprint cannot be negative)")
@@ -200,7 +187,7 @@ def read_stilt_footprint(path) -> xr.DataArray:
 
 def read_name_footprint(path) -> xr.DataArray:
     "NAME footprint fp (time, lat, lon): one receptor per time, integrated over the release's back-trajectory, ppm per (umol m-2 s-1)."
-    ds = _open(path); f = _var(ds, "fp", path)
+    ds = load_netcdf(path); f = _var(ds, "fp", path)
     if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {f.dims}, expected lat, lon, time", path, "fp")
     _times(f.time.values, path)
     x = check_range(_finite(f.values, path, "fp"), 0, np.inf, path, "fp", "(a footprint cannot be negative)")
@@ -253,7 +240,7 @@ def _edges(ds, prefix, path, what, extra=()) -> dict:
 
 def read_name_boundary(path, tol:float=1e-3) -> xr.Dataset:
     "NAME boundary particle fractions particle_locations_{n,e,s,w} (time, height, lon|lat): where each receptor's particles left the domain."
-    ds = _open(path)
+    ds = load_netcdf(path)
     out = xr.Dataset(_edges(ds, "particle_locations_", path, "boundary particle fractions"))
     t = _times(out.time.values, path)
     for v in out.data_vars: check_range(out[v].values, 0, 1, path, v, "(a fraction of the particles)")
@@ -281,7 +268,7 @@ def read_boundary_curtains(path, vmax:float=1e-2) -> xr.Dataset:
     """Boundary curtains vmr_{n,e,s,w} (time, height, lon|lat), mole fractions in mol/mol (MOZART/CAMS files as ACRG writes them).
     A file whose four curtains have no time dimension (e.g. openghg's CAMS January 2016 test file) is one field for every
     time: it gets a time axis of one (its scalar time, else NaT) and the attribute `time_axis` says so."""
-    ds, undated = _undated(_open(path), path)
+    ds, undated = _undated(load_netcdf(path), path)
     out = xr.Dataset(_edges(ds, "vmr_", path, "boundary curtain mole fractions"))
     if undated is None: _times(out.time.values, path)
     for v in out.data_vars:
@@ -318,7 +305,7 @@ def boundary_contribution(particles:xr.Dataset,   # `read_name_boundary`'s fract
     sp_, sc = particles.attrs.get("source_file", "particles"), curtains.attrs.get("source_file", "curtains")
     t = pd.DatetimeIndex(particles.time.values)
     ic = _month_index(curtains.time.values, t, sc, "curtain")
-    if basis is not None and not isinstance(basis, xr.Dataset): basis = xr.Dataset(_edges(_open(basis), "bc_basis_", basis, "boundary basis", ("region",)), attrs={"source_file": str(basis)})
+    if basis is not None and not isinstance(basis, xr.Dataset): basis = xr.Dataset(_edges(load_netcdf(basis), "bc_basis_", basis, "boundary basis", ("region",)), attrs={"source_file": str(basis)})
     sb = basis.attrs.get("source_file", "basis") if basis is not None else None
     total = 0.0
     for e, pos in BOUNDARY_EDGES.items():
@@ -512,7 +499,7 @@ def read_flexpart_grid_time(path,
     density of every source cell and is refused. Times: FLEXPART stamps each output with the end of its averaging window in
     the run's direction, in negative seconds from `iedate ietime`; the returned `time` is reference + offset, the start
     (in calendar order) of the flux interval [time, time + |loutaver|]."""
-    ds = _open(path); v = "spec001_mr"
+    ds = load_netcdf(path); v = "spec001_mr"
     f = _var(ds, v, path, "FLEXPART gridded output of species 1 (IOUT with NetCDF output)")
     if "ldirect" not in ds.attrs: raise InputError("missing global attribute ldirect (is this FLEXPART NetCDF output?)", path, "ldirect")
     ldirect = int(np.asarray(ds.attrs["ldirect"]).ravel()[0])
@@ -567,7 +554,7 @@ def write_geoschem_example(path, nlev:int=10, seed:int=0) -> Path:
 
 def read_geoschem_co2(path, var:str="SpeciesConc_CO2") -> xr.Dataset:
     "GEOS-Chem-like CO2: co2 (ppm; time, lev, lat, lon), pressure edges (hPa), xco2 (ppm), with level 0 at the ground."
-    ds = _open(path)
+    ds = load_netcdf(path)
     c = _var(ds, var, path)
     if set(c.dims) != {"time", "lev", "lat", "lon"}: raise InputError(f"dims {c.dims}, expected time, lev, lat, lon", path, var)
     u = str(c.attrs.get("units", "")).replace(" dry", "")

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from ..core import InputError, MissingDataError, TimeAxisError, UnitsError, check_time_axis
-from ..io import check_range, check_read_size
+from ..io import check_range, check_read_size, load_netcdf
 
 # %% auto #0
 __all__ = ['MOLE_FRACTION_UNITS', 'PLAUSIBLE', 'CRDS_UNITS', 'STATIONS', 'STATION_TABLE_COLUMNS', 'mole_fraction_factor',
@@ -52,16 +51,6 @@ def _uncertainties(raw, factor, units, values, species, path, variable, times) -
     return check_range(raw, 0.0, PLAUSIBLE.get(species, (0, 1))[1] / 10 / factor, path, variable, units, at=lambda i: f"time {times[i]}") * factor
 
 # %% ../../nbs/58_atmos.stations.ipynb #6870d928
-def _open_nc(path) -> xr.Dataset:
-    "The whole file in memory, once its size is within `io`'s read limit; an unreadable file is an `InputError` naming it."
-    p = Path(path)
-    if not p.is_file(): raise InputError("file not found", p)
-    try: ds = xr.open_dataset(p)
-    except Exception as e: raise InputError(f"not a readable NetCDF file ({type(e).__name__}: {e})", p) from None
-    with ds:
-        check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
-        return ds.load()
-
 def _metres(v, path, name) -> float:
     "An inlet height given as 185.0, '185', '10m' or '10 magl', in m."
     m = re.fullmatch(r"\s*([0-9.]+)\s*(m|magl)?\s*", str(v))
@@ -99,7 +88,7 @@ def read_agage_netcdf(path,
                       dropna:bool=True,        # drop samples without a value (False: MissingDataError)
                      )->pd.DataFrame:          # index time (UTC, sample start); value, uncertainty (mol/mol), inlet (m), flag
     "A station record in the AGAGE/DECC NetCDF layout, in mol/mol, with the site's position and the file's data-use conditions in `attrs`."
-    ds = _open_nc(path)
+    ds = load_netcdf(path)
     sp = (species or ds.attrs.get("species") or "").lower()
     if not sp: raise InputError("no species given and no global attribute 'species'", path, "species")
     if sp not in ds.variables: raise InputError(f"missing variable {sp}", path, sp)
