@@ -358,6 +358,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'carbonflux_nb/atmos/stations.py'),
                                               'carbonflux_nb.atmos.stations.select_inlet': ( 'atmos.stations.html#select_inlet',
                                                                                              'carbonflux_nb/atmos/stations.py'),
+                                              'carbonflux_nb.atmos.stations.station_frame': ( 'atmos.stations.html#station_frame',
+                                                                                              'carbonflux_nb/atmos/stations.py'),
                                               'carbonflux_nb.atmos.stations.station_table': ( 'atmos.stations.html#station_table',
                                                                                               'carbonflux_nb/atmos/stations.py')},
             'carbonflux_nb.atmos.zonal': { 'carbonflux_nb.atmos.zonal._numbers': ( 'atmos.zonal.html#_numbers',

@@ -16,7 +16,8 @@ from ..io import check_range, check_read_size, load_netcdf
 
 # %% auto #0
 __all__ = ['MOLE_FRACTION_UNITS', 'PLAUSIBLE', 'CRDS_UNITS', 'STATIONS', 'STATION_TABLE_COLUMNS', 'mole_fraction_factor',
-           'read_agage_netcdf', 'read_crds_text', 'select_hours', 'select_inlet', 'average_to', 'station_table']
+           'read_agage_netcdf', 'read_crds_text', 'select_hours', 'select_inlet', 'average_to', 'station_table',
+           'station_frame']
 
 # %% ../../nbs/58_atmos.stations.ipynb #12be81e2
 MOLE_FRACTION_UNITS = {"mol/mol": 1.0, "mol mol-1": 1.0, "1": 1.0, "1e-6": 1e-6, "ppm": 1e-6, "umol/mol": 1e-6,
@@ -281,3 +282,33 @@ def station_table(*obs:pd.DataFrame) -> pd.DataFrame:
                                   "source": Path(str(src)).name}))
     if not rows: raise InputError("no station frames given", None, "obs")
     return pd.concat(rows, ignore_index=True)[STATION_TABLE_COLUMNS].sort_values(["site", "time"], kind="stable").reset_index(drop=True)
+
+# %% ../../nbs/58_atmos.stations.ipynb #0bab2977
+_PER_MOL = {"ppm": 1e-6, "ppb": 1e-9, "ppt": 1e-12, "mol/mol": 1.0}
+
+def station_frame(df:pd.DataFrame,              # `read_icos` or `read_obspack` output (chapter 55)
+                  species:str="co2",
+                  inlet:float=None,               # m above ground (required for ObsPack; overrides ICOS's attribute)
+                  uncertainty:float=None,         # mol/mol, where the record states none (or zero)
+                 )->pd.DataFrame:
+    "A station frame (index time; value, uncertainty in mol/mol; inlet; flag) from chapter 55's ICOS or ObsPack reader."
+    a, src = df.attrs, df.attrs.get("source_file", "a station frame")
+    units = a.get("units", {}).get(species)
+    if species not in df.columns or units not in _PER_MOL: raise InputError(f"no {species} column with known units (got {units!r})", src, species)
+    f = _PER_MOL[units]
+    unc = next((df[c].to_numpy(float) * f for c in (f"{species}_unc", f"{species}_variability") if c in df.columns), np.full(len(df), np.nan))
+    if uncertainty is not None: unc = np.where(np.isfinite(unc) & (unc > 0), unc, uncertainty)
+    if not (np.isfinite(unc) & (unc > 0)).all():
+        raise MissingDataError(f"{int((~(np.isfinite(unc) & (unc > 0))).sum())} samples without a positive uncertainty; pass uncertainty= (mol/mol)", src, f"{species}_unc")
+    if "lat" in df.columns:                                             # ObsPack: the position per sample
+        if np.ptp(df.lat.to_numpy(float)) > 1e-3 or np.ptp(df.lon.to_numpy(float)) > 1e-3:
+            raise InputError("the samples' positions vary (a moving platform): not a station record", src, "latitude")
+        lat, lon = float(df.lat.iat[0]), float(df.lon.iat[0])
+    else: lat, lon = float(a["lat"]), float(a["lon"])
+    inlet = a.get("inlet_m") if inlet is None else inlet
+    if inlet is None or not np.isfinite(inlet): raise InputError("the inlet height above ground is not in the record; pass inlet= (m)", src, "inlet")
+    out = pd.DataFrame({"value": df[species].to_numpy(float) * f, "uncertainty": unc, "inlet": float(inlet),
+                        "flag": df["flag" if "flag" in df.columns else "qcflag"].to_numpy()}, index=pd.DatetimeIndex(df.time, name="time"))
+    out.attrs = dict(site=str(a.get("station", a.get("site", ""))), species=species, lat=lat, lon=lon, inlet=float(inlet), units="mol/mol",
+                     uncertainty_kind="stated" if uncertainty is None else "stated, or given where missing", source_file=str(src))
+    return out
