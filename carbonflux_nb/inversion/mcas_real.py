@@ -22,21 +22,25 @@ from ..core import GridMismatchError, InputError, MissingDataError, config_from,
 from ..geo import land_mask
 from ..inputs import real_input
 from ..twin.atmos import SIGMA_EDGES_10, AtmosGrid, atmos_grid
+from ..twin.observing import pressure_weights
 from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
-from .mcas import obs_operator
+from .mcas import ObsOperator, obs_operator
 
 # %% auto #0
-__all__ = ['SO_SET', 'SO_PRODUCTS', 'SIGMA_EDGES_5', 'STATION_KINDS', 'REAL_OBS_TYPES', 'STATION_ERRORS_PPM', 'REAL_BOUNDS',
-           'station_obs', 'write_climatology_cf', 'SteadyWinds', 'land_fraction', 'spread_zonal', 'EulerianTransport',
-           'CallableTransport', 'as_transport', 'McasRealConfig', 'McasRealResult', 'run_mcas_real', 'posterior_zonal',
-           'fit_scores', 'southern_ocean_inputs', 'southern_ocean_example']
+__all__ = ['SO_SET', 'SO_PRODUCTS', 'SIGMA_EDGES_5', 'STATION_KINDS', 'REAL_OBS_TYPES', 'STATION_ERRORS_PPM', 'COLUMN_KINDS',
+           'COLUMN_ERRORS_PPM', 'TABLE_COLUMNS', 'OPERATOR_COLUMNS', 'SOUNDING_LAYOUTS', 'REAL_BOUNDS', 'station_obs',
+           'level_pressure_weights', 'tccon_obs', 'sounding_obs', 'column_operator_of', 'check_obs_table', 'obs_table',
+           'table_operator', 'offset_sensitivity', 'relevel_columns', 'write_climatology_cf', 'SteadyWinds',
+           'land_fraction', 'spread_zonal', 'EulerianTransport', 'CallableTransport', 'as_transport', 'McasRealConfig',
+           'McasRealResult', 'run_mcas_real', 'posterior_zonal', 'fit_scores', 'southern_ocean_inputs',
+           'southern_ocean_example']
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #3b25d127
 SO_SET = "ct_cams_zonal_southern_ocean/"          # the real inputs' set (chapter 59c)
 SO_PRODUCTS = ("CT2019B", "CAMSv20r1")
 SIGMA_EDGES_5 = (1.0, 0.9, 0.7, 0.45, 0.2, 0.0)     # five layers: the test size (chapter 50's ten for the full run)
 STATION_KINDS = {"insitu": "continuous", "underway": "continuous", "flask": "flask"}   # record method -> the twin's observation kind
-REAL_OBS_TYPES = {"continuous": "insitu", "flask": "flask"}                             # kind -> inflation group (one mu each)
+REAL_OBS_TYPES = {"continuous": "insitu", "flask": "flask", "tccon": "tccon", "satellite": "satellite"}   # kind -> inflation group (one mu each)
 STATION_ERRORS_PPM = {"continuous": 0.5, "flask": 0.5}    # model-data mismatch of a monthly mean at a coarse, steady-wind model, ppm
 
 def _months(start, n:int) -> pd.DatetimeIndex:
@@ -62,6 +66,166 @@ def station_obs(table:pd.DataFrame, start, n_months:int, errors:dict=None, withh
                          "t": ((d.time.dt.year - months[0].year) * 12 + d.time.dt.month - months[0].month).values, "code": d.station.values,
                          "lat": d.lat.values, "lon": d.lon.values, "altitude": d.altitude.values, "value": d.value.values * 1e6,
                          "uncertainty": nominal, "nominal": nominal, "validation": d.station.isin(held).values, "n_records": d.n_records.values})
+
+# %% ../../nbs/74_inversion.mcas_real.ipynb #781c3ff7
+COLUMN_KINDS = ("tccon", "satellite")                 # kinds observed as columns (type 1): pressure-weighted, with an averaging kernel where given
+COLUMN_ERRORS_PPM = {"tccon": 0.8, "satellite": 1.0}  # error floor of a monthly super-observation (representation, correlated retrieval errors), ppm
+TABLE_COLUMNS = ("kind", "t", "value", "uncertainty", "validation")   # what the filter reads; lat, lon for the Eulerian transport
+OPERATOR_COLUMNS = ("pressure", "pressure_weight", "ak", "apriori")  # per column observation: (levels,) hPa, 1, 1, ppm (or missing)
+
+def level_pressure_weights(pressure) -> np.ndarray:
+    """(L,) pressure weights of retrieval levels (hPa, any order): each level's share of the column between the midpoints to its
+    neighbours, the lowest level reaching down to the surface (the highest pressure), the highest up to 0 hPa. They sum to 1."""
+    p = np.asarray(pressure, float)
+    if p.ndim != 1 or p.size < 2 or not (p > 0).all(): raise InputError(f"pressures must be (levels,) > 0, got shape {p.shape}", variable="pressure")
+    o = np.argsort(-p); q = p[o]
+    h = np.empty_like(p); h[o] = -np.diff(np.r_[q[0], (q[:-1] + q[1:]) / 2, 0.0]) / q[0]
+    return h
+
+# %% ../../nbs/74_inversion.mcas_real.ipynb #fcc04bb7
+def _month_index(times, months) -> np.ndarray:
+    t = pd.DatetimeIndex(times)
+    return np.asarray((t.year - months[0].year) * 12 + t.month - months[0].month)
+
+def _super_error(err, floor:float) -> float:
+    "A mean of n retrievals: the random part averages down (mean variance / n), the floor (correlated and representation error) does not."
+    err = np.asarray(err, float)
+    return float(np.sqrt((err ** 2).mean() / err.size + floor ** 2))
+
+def tccon_obs(tc:xr.Dataset, start, n_months:int, floor:float=None, code:str=None, withhold:bool=False) -> pd.DataFrame:
+    """Monthly means of a site's `read_tccon` spectra as table rows (kind 'tccon', type 1): the mean XCO2, its error (`_super_error`),
+    the mean column averaging kernel and a priori profile on the kernel's levels (`ak_pressure`), with `level_pressure_weights`.
+    Without `ak_xco2` and `prior_co2` the operator columns stay empty: the filter then takes the model's pressure-weighted column."""
+    src = tc.attrs.get("source_file")
+    for n in ("xco2", "xco2_error", "lat", "lon"):
+        if n not in tc: raise InputError(f"no variable {n!r}: not `read_tccon` output", src, n)
+    floor = COLUMN_ERRORS_PPM["tccon"] if floor is None else float(floor)
+    months = _months(start, n_months); m = _month_index(tc.time.values, months)
+    if not ((m >= 0) & (m < n_months)).any():
+        raise InputError(f"no spectrum from {months[0]:%Y-%m} to {months[-1]:%Y-%m} (the file has {pd.Timestamp(tc.time.values[0]):%Y-%m-%d}"
+                         f" to {pd.Timestamp(tc.time.values[-1]):%Y-%m-%d})", src, "time")
+    op = "ak_xco2" in tc and "prior_co2" in tc
+    if op and tc.prior_co2.shape[1] != tc.ak_xco2.shape[1]:
+        raise InputError(f"prior_co2 has {tc.prior_co2.shape[1]} levels, ak_xco2 {tc.ak_xco2.shape[1]}: they must share the kernel's levels", src, "prior_co2")
+    p = tc.ak_pressure.values.astype(float) if op else None
+    rows = []
+    for k in np.unique(m[(m >= 0) & (m < n_months)]):
+        s = m == k
+        rows.append({"kind": "tccon", "type": 1, "time": months[k], "t": int(k), "code": code or tc.attrs.get("site", "tccon"),
+                     "lat": float(tc.lat.values[s].mean()), "lon": float(tc.lon.values[s].mean()), "altitude": 0.0,
+                     "value": float(tc.xco2.values[s].mean()), "uncertainty": _super_error(tc.xco2_error.values[s], floor), "validation": bool(withhold),
+                     "n_records": int(s.sum()), "pressure": p, "pressure_weight": level_pressure_weights(p) if op else None,
+                     "ak": tc.ak_xco2.values[s].mean(0) if op else None, "apriori": tc.prior_co2.values[s].mean(0) if op else None})
+    return pd.DataFrame(rows).assign(nominal=lambda d: d.uncertainty, time=lambda d: d.time.astype("datetime64[ns]"))
+
+# %% ../../nbs/74_inversion.mcas_real.ipynb #185b7ebf
+SOUNDING_LAYOUTS = {   # reader -> its variables (value, error, levels' pressure, weights, kernel, a priori) and the factor to ppm
+    "read_oco2_lite": ("xco2", "xco2_uncertainty", "pressure_levels", "pressure_weights", "averaging_kernel", "co2_profile_apriori", 1.0),
+    "read_gosat_cci": ("value", "uncertainty", "pressure", "pressure_weight", "ak", "apriori", 1e6)}
+
+def sounding_obs(snd:xr.Dataset, grid:AtmosGrid, start, n_months:int, floor:float=None, species:str="co2", code:str=None) -> pd.DataFrame:
+    """Super-observations (kind 'satellite', type 1) from soundings (`read_oco2_lite`, `read_oco2_lite_modes` or `read_gosat_cci`): the good
+    soundings of one month in one grid cell averaged, value and operator level by level, the error by `_super_error`; at the cell's centre."""
+    src = snd.attrs.get("source_file")
+    lay = next((v for v in SOUNDING_LAYOUTS.values() if v[0] in snd), None)
+    if lay is None: raise InputError("neither 'xco2' (OCO-2 Lite) nor 'value' (GOSAT CCI): not a sounding reader's output", src, "xco2")
+    sp = snd.attrs.get("species", "co2")
+    if sp != species: raise InputError(f"the soundings are {sp.upper()}, the table is for {species.upper()}", src, lay[0])
+    floor = COLUMN_ERRORS_PPM["satellite"] if floor is None else float(floor)
+    for n in lay[:6]:
+        if n not in snd: raise InputError(f"no variable {n!r} (the column operator)", src, n)
+    if "xco2_quality_flag" in snd or "quality_flag" in snd: snd = snd.isel(sounding=np.flatnonzero(snd.get("xco2_quality_flag", snd.get("quality_flag")).values == 0))
+    months = _months(start, n_months); m = _month_index(snd.time.values, months)
+    J, I = grid.shape[1:]
+    jy = np.clip(np.searchsorted(grid.lat_e, snd.lat.values, side="right") - 1, 0, J - 1)
+    jx = np.floor(((snd.lon.values - grid.lon_e[0]) % 360.0) / (360.0 / I)).astype(int) % I
+    keep = (m >= 0) & (m < n_months)
+    if not keep.any(): raise InputError(f"no good sounding from {months[0]:%Y-%m} to {months[-1]:%Y-%m}", src, "time")
+    v = {n: snd[n].values.astype(float) for n in lay[:6]}
+    rows = []
+    for (k, j, i), d in pd.DataFrame({"k": m, "j": jy, "i": jx})[keep].groupby(["k", "j", "i"]):
+        s = d.index.values
+        rows.append({"kind": "satellite", "type": 1, "time": months[k], "t": int(k), "code": code or snd.attrs.get("instrument", "satellite"),
+                     "lat": float(grid.lat[j]), "lon": float(grid.lon[i]), "altitude": 0.0, "value": v[lay[0]][s].mean() * lay[6],
+                     "uncertainty": _super_error(v[lay[1]][s] * lay[6], floor), "validation": False, "n_records": s.size,
+                     "pressure": v[lay[2]][s].mean(0), "pressure_weight": v[lay[3]][s].mean(0), "ak": v[lay[4]][s].mean(0), "apriori": v[lay[5]][s].mean(0) * lay[6]})
+    return pd.DataFrame(rows).assign(nominal=lambda d: d.uncertainty, time=lambda d: d.time.astype("datetime64[ns]"))
+
+# %% ../../nbs/74_inversion.mcas_real.ipynb #0a9dd33b
+def column_operator_of(row) -> tuple:
+    "(pressure, weight, ak, apriori) arrays of a table row, or None where it gives none (or names the one missing)."
+    got = [row.get(n) for n in OPERATOR_COLUMNS]
+    miss = [n for n, x in zip(OPERATOR_COLUMNS, got) if x is None or (np.ndim(x) == 0 and pd.isna(x))]
+    if len(miss) == len(got): return None
+    if miss: raise InputError(f"row {row.name}: {miss[0]!r} is missing while {sorted(set(OPERATOR_COLUMNS) - set(miss))} are given (all four, or none)", variable=miss[0])
+    return tuple(np.atleast_1d(np.asarray(x, float)) for x in got)
+
+def check_obs_table(obs:pd.DataFrame, obs_types:dict=None, where:str="the observation table") -> pd.DataFrame:
+    "The table's columns, kinds, values, errors and column operators checked; an `InputError` naming the column and the row otherwise."
+    if not isinstance(obs, pd.DataFrame): raise InputError(f"{where}: a pandas DataFrame is needed, got {type(obs).__name__}", variable="obs")
+    if miss := [c for c in TABLE_COLUMNS if c not in obs.columns]: raise InputError(f"{where} lacks columns {miss}", variable=miss[0])
+    types = REAL_OBS_TYPES if obs_types is None else obs_types
+    if bad := sorted(set(obs.kind) - set(types)): raise InputError(f"{where}: unknown kinds {bad}; known {sorted(types)} (obs_types maps kind -> inflation group)", variable="kind")
+    for c in ("t", "value", "uncertainty"):
+        x = pd.to_numeric(obs[c], errors="coerce").values
+        if (bad := ~np.isfinite(x)).any(): raise MissingDataError(f"{where}: {int(bad.sum())} NaN or non-numeric values in {c!r}, e.g. row {int(np.argmax(bad))}", variable=c)
+    if (bad := obs.uncertainty.values <= 0).any(): raise InputError(f"{where}: {int(bad.sum())} non-positive errors in 'uncertainty', e.g. row {int(np.argmax(bad))}", variable="uncertainty")
+    if (bad := (obs.t.values < 0) | (obs.t.values % 1 != 0)).any(): raise InputError(f"{where}: 't' must be a month index (integer >= 0), e.g. row {int(np.argmax(bad))}", variable="t")
+    for i in np.flatnonzero(np.isin(obs.kind.values, COLUMN_KINDS)):
+        ops = column_operator_of(obs.iloc[i]) if set(OPERATOR_COLUMNS) & set(obs.columns) else None
+        if ops is None: continue
+        for n, x in zip(OPERATOR_COLUMNS, ops):
+            if x.size != ops[0].size: raise InputError(f"{where}: row {i}: {n!r} has {x.size} levels, 'pressure' {ops[0].size}", variable=n)
+            if not np.isfinite(x).all(): raise MissingDataError(f"{where}: row {i}: {n!r} has NaN values", variable=n)
+        if not (ops[0] > 0).all(): raise InputError(f"{where}: row {i}: pressures must be > 0 hPa", variable="pressure")
+        if abs(ops[1].sum() - 1) > 1e-3: raise InputError(f"{where}: row {i}: pressure weights sum to {ops[1].sum():.4f}, not 1", variable="pressure_weight")
+    return obs
+
+def obs_table(*parts:pd.DataFrame, obs_types:dict=None) -> pd.DataFrame:
+    "Tables from `station_obs`, `tccon_obs` and `sounding_obs` stacked and checked (in situ rows without operator columns get None there)."
+    d = pd.concat(parts, ignore_index=True)
+    for c in OPERATOR_COLUMNS:
+        if c in d: d[c] = [x if isinstance(x, np.ndarray) else None for x in d[c]]
+    return check_obs_table(d, obs_types)
+
+# %% ../../nbs/74_inversion.mcas_real.ipynb #01f8cee2
+def table_operator(obs:pd.DataFrame, grid:AtmosGrid) -> ObsOperator:
+    """Chapter 71's `ObsOperator` for every row of a mixed table on the Eulerian grid: in situ rows sample the lowest layer; a column row
+    is $\\sum_j h_j a_j c(p_j) + \\sum_j h_j (1 - a_j) x_{a,j}$ with the model profile $c$ interpolated linearly in pressure to the
+    retrieval's levels $p_j$ (layer $k$ at $\\sigma_k p_s$, $p_s$ the retrieval's highest pressure; clamped beyond the outer layers);
+    a column row without an operator is the model's pressure-weighted column $\\sum_k \\Delta\\sigma_k c_k$."""
+    kind = obs.kind.values; col = np.isin(kind, COLUMN_KINDS)
+    op = obs_operator(obs.assign(kind=np.where(col, "continuous", kind)), grid, np.zeros(grid.shape[0]))   # horizontal weights for all
+    K = grid.shape[0]; eye = np.eye(K)[:, ::-1]
+    for i in np.flatnonzero(col):
+        ops = column_operator_of(obs.iloc[i]) if set(OPERATOR_COLUMNS) & set(obs.columns) else None
+        if ops is None: op.vw[i], op.c0[i] = pressure_weights(grid), 0.0; continue
+        p, h, a, xa = ops
+        pm = grid.sigma[::-1] * p.max()                                              # model layers' pressures, increasing
+        W = np.stack([np.interp(p, pm, eye[k]) for k in range(K)], 1)                 # (levels, K): rows sum to 1
+        op.vw[i], op.c0[i] = (h * a) @ W, float((h * (1 - a) * xa).sum())
+    return op
+
+def offset_sensitivity(obs:pd.DataFrame) -> np.ndarray:
+    "(N,) change of each modelled observation per ppm of a uniform change of the field: 1 in situ and for plain columns, sum_j h_j a_j with a kernel."
+    w = np.ones(len(obs))
+    if not set(OPERATOR_COLUMNS) & set(obs.columns): return w
+    for i in np.flatnonzero(np.isin(obs.kind.values, COLUMN_KINDS)):
+        if (ops := column_operator_of(obs.iloc[i])) is not None: w[i] = float((ops[1] * ops[2]).sum())
+    return w
+
+# %% ../../nbs/74_inversion.mcas_real.ipynb #5e841938
+def relevel_columns(cols:pd.DataFrame, t:int, level:float, time=None) -> pd.DataFrame:
+    """Column rows moved to month index `t` and shifted, value and a priori profile alike, so that each a priori column
+    $\\sum_j h_j x_{a,j}$ is `level` ppm: the retrieved-minus-a-priori anomaly is kept. A device to demonstrate a mixed
+    table with real retrievals of another year or place; not a bias correction, and its numbers are not science."""
+    out = []
+    for i in range(len(cols)):
+        row = cols.iloc[i]
+        if (ops := column_operator_of(row)) is None: raise InputError(f"row {i}: no a priori profile to relevel", variable="apriori")
+        d = float((ops[1] * ops[3]).sum()) - float(level)
+        out.append(row.to_dict() | {"t": int(t), "value": row.value - d, "apriori": ops[3] - d, "relevel_ppm": -d} | ({} if time is None else {"time": pd.Timestamp(time)}))
+    return pd.DataFrame(out)
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #515a1327
 def write_climatology_cf(path, out, u:str="U", v:str="V", level:str="lev") -> Path:
@@ -142,7 +306,7 @@ class EulerianTransport:
     def __post_init__(self):
         self.start = pd.Timestamp(self.start); self.state = np.asarray(self.q0, float).copy()
         if self.state.shape != self.model.grid.shape: raise GridMismatchError(f"q0 has shape {self.state.shape}, the grid {self.model.grid.shape}", variable="q0")
-        self.op = obs_operator(self.obs.assign(t=0), self.model.grid, np.zeros(self.model.grid.shape[0]))
+        self.op = table_operator(self.obs.assign(t=0), self.model.grid)     # in situ and column rows
         self.committed = 0                                              # months run so far
     def _window(self, k:int) -> tuple:
         t0 = self.start + pd.DateOffset(months=k); t1 = t0 + pd.DateOffset(months=1)
@@ -259,7 +423,8 @@ def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_mont
     tr = as_transport(transport); months = _months(start, n_months)
     state, masks = _basis(prior, c); L, E = len(state), c.n_members
     obs_types = REAL_OBS_TYPES if c.obs_types is None else dict(c.obs_types)
-    groups = list(dict.fromkeys(obs_types.values())); gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items()}).fillna(-1).values.astype(int)
+    check_obs_table(obs, obs_types, where="run_mcas_real"); w_off = offset_sensitivity(obs)
+    groups = list(dict.fromkeys(v for k, v in obs_types.items() if k in set(obs.kind))); gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items() if v in groups}).fillna(-1).values.astype(int)
     th, mu = (1.0, np.ones(len(groups))) if c.inflation == "none" else (float(c.theta), np.broadcast_to(np.asarray(1.0 if c.mu is None else c.mu, float), (len(groups),)).copy())
     g = rng(int(c.seed), "mcas_real", "filter", E); area = _cell_area(prior)
     draw = lambda: 1 + c.lam_sd * g.standard_normal((E, L))
@@ -271,7 +436,7 @@ def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_mont
         rows = np.flatnonzero(obs.t.values == k)
         HE = tr.forecast(fixed[None] + np.einsum("el,lji->eji", lamE, B), k)
         if HE.shape != (rows.size, E): raise InputError(f"the transport returned shape {HE.shape} for month {k}, expected {(rows.size, E)}", variable="transport")
-        HE = HE + off[None]
+        HE = HE + w_off[rows, None] * off[None]                                  # a column with a kernel sees sum h a of the offset
         use = (~obs.validation.values[rows]) & (gtype[rows] >= 0)
         y, r, types = obs.value.values[rows][use], obs.uncertainty.values[rows][use] ** 2, gtype[rows][use]
         th, mu, ok, msg, spread = _inflation(c, HE[use], y, r, types, len(groups), th, mu)
