@@ -1447,6 +1447,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                           'carbonflux_nb/inversion/mcas_real.py'),
                                                    'carbonflux_nb.inversion.mcas_real.column_operator_of': ( 'inversion.mcas_real.html#column_operator_of',
                                                                                                              'carbonflux_nb/inversion/mcas_real.py'),
+                                                   'carbonflux_nb.inversion.mcas_real.example_columns': ( 'inversion.mcas_real.html#example_columns',
+                                                                                                          'carbonflux_nb/inversion/mcas_real.py'),
                                                    'carbonflux_nb.inversion.mcas_real.fit_scores': ( 'inversion.mcas_real.html#fit_scores',
                                                                                                      'carbonflux_nb/inversion/mcas_real.py'),
                                                    'carbonflux_nb.inversion.mcas_real.land_fraction': ( 'inversion.mcas_real.html#land_fraction',
