@@ -179,3 +179,11 @@ def test_builder_errors(tc, cols, tmp_path):
     r = moved.iloc[0]
     assert (r.pressure_weight * r.apriori).sum() == pytest.approx(390.0) and r.t == 2
     assert r.value - 390.0 == pytest.approx(cols[0].value.item() - (cols[0].pressure_weight.item() * cols[0].apriori.item()).sum())
+
+
+def test_sounding_regional_grid(tmp_path):
+    snd = read_oco2_lite(write_oco2_lite_example(tmp_path / "l.nc4", n=24, seed=2))        # latitudes 40 to 41.15
+    reg = atmos_grid(0.5, 0.5, sigma_edges=SIGMA_EDGES_5, bbox=(100.0, 120.0, 40.0, 40.5))
+    rows = sounding_obs(snd, reg, "2015-01-01", 1)
+    assert 0 < rows.n_records.sum() == (snd.lat.values <= 40.5).sum() < snd.sizes["sounding"]
+    with pytest.raises(InputError, match="inside the grid"): sounding_obs(snd, atmos_grid(1.0, 1.0, bbox=(0.0, 10.0, 0.0, 10.0)), "2015-01-01", 1)

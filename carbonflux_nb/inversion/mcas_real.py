@@ -139,10 +139,12 @@ def sounding_obs(snd:xr.Dataset, grid:AtmosGrid, start, n_months:int, floor:floa
     if "xco2_quality_flag" in snd or "quality_flag" in snd: snd = snd.isel(sounding=np.flatnonzero(snd.get("xco2_quality_flag", snd.get("quality_flag")).values == 0))
     months = _months(start, n_months); m = _month_index(snd.time.values, months)
     J, I = grid.shape[1:]
-    jy = np.clip(np.searchsorted(grid.lat_e, snd.lat.values, side="right") - 1, 0, J - 1)
-    jx = np.floor(((snd.lon.values - grid.lon_e[0]) % 360.0) / (360.0 / I)).astype(int) % I
-    keep = (m >= 0) & (m < n_months)
-    if not keep.any(): raise InputError(f"no good sounding from {months[0]:%Y-%m} to {months[-1]:%Y-%m}", src, "time")
+    lat, lon = snd.lat.values, snd.lon.values
+    lon = grid.lon_e[0] + (lon - grid.lon_e[0]) % 360.0 if grid.is_global else np.where(lon > grid.lon_e[-1], lon - 360.0, lon)
+    jy = np.clip(np.searchsorted(grid.lat_e, lat, side="right") - 1, 0, J - 1); jx = np.clip(np.searchsorted(grid.lon_e, lon, side="right") - 1, 0, I - 1)
+    inside = (lat >= grid.lat_e[0]) & (lat <= grid.lat_e[-1]) & (lon >= grid.lon_e[0]) & (lon <= grid.lon_e[-1])     # a regional grid drops the rest
+    keep = (m >= 0) & (m < n_months) & inside
+    if not keep.any(): raise InputError(f"no good sounding from {months[0]:%Y-%m} to {months[-1]:%Y-%m} inside the grid", src, "time")
     v = {n: snd[n].values.astype(float) for n in lay[:6]}
     rows = []
     for (k, j, i), d in pd.DataFrame({"k": m, "j": jy, "i": jx})[keep].groupby(["k", "j", "i"]):
