@@ -19,7 +19,6 @@ chosen, and how many seeds the divergence check flagged.
     .venv/bin/python benchmarks/l96_model_error.py --steps 400 --burn 100 --seeds 0 --tune-steps 300   # a quick look
 """
 import argparse, sys, time, warnings
-import numpy as np
 import pandas as pd
 
 CASES = {"perfect (F 8)": dict(F_model=8.0), "model F 7": dict(F_model=7.0), "model F 9": dict(F_model=9.0),

@@ -328,6 +328,7 @@ def l96_step(X:np.ndarray, dt:float=0.05, F:float=8.0) -> np.ndarray:
     k3 = l96_tendency(X + 0.5 * dt * k2, F); k4 = l96_tendency(X + dt * k3, F)
     return X + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
+# %% ../../nbs/70_inversion.enkf.ipynb #476c2447
 @dataclass(frozen=True)
 class L96Config:
     "Options of `run_l96` (the twin experiment's set-up; the filter is picked by `method`, `N`, `infl`)."
