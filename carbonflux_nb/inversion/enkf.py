@@ -18,8 +18,9 @@ from ..core import GridMismatchError, InputError, MissingDataError, config_from,
 
 # %% auto #0
 __all__ = ['INFLATION_BOUNDS', 'MODES', 'check_obs', 'InnovationStats', 'InflationEstimate', 'ml_inflation', 'Analysis',
-           'EnkfConfig', 'enkf_analysis', 'FilterDivergenceWarning', 'DivergenceCheck', 'check_divergence',
-           'l96_tendency', 'l96_step', 'L96Config', 'run_l96']
+           'EnkfConfig', 'enkf_analysis', 'enkf_n_hyperprior', 'enkf_n_cost', 'enkf_n_inflation',
+           'FilterDivergenceWarning', 'DivergenceCheck', 'check_divergence', 'l96_tendency', 'l96_step', 'L96Config',
+           'run_l96']
 
 # %% ../../nbs/70_inversion.enkf.ipynb #48c75ddc
 def check_obs(E, HE, y, r, types=None, n_types:int=None) -> tuple:
@@ -174,11 +175,12 @@ class Analysis:
 class EnkfConfig:
     "Options of `enkf_analysis`: the update and its inflation."
     method:str = "sqrt"                   # 'sqrt' (ETKF) or 'stochastic' (perturbed observations)
-    inflation:str = "multi"               # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi'
+    inflation:str = "multi"               # 'none', 'fixed' (use theta, mu), 'theta', 'theta_mu1', 'multi', 'enkf_n' (the finite-size filter, below)
     smooth:float = 0.02                   # weight of this cycle's estimate against the previous factors (log space): a memory of
                                           # ~1/smooth cycles, chosen on Lorenz-96 (see the text); 1: this cycle's own (a one-off analysis)
     inflate_members:bool = True           # carry the inflated spread into the analysis members (False: theta in the gain only, Eq. 3)
     bounds:dict = None                    # bounds of the inflation estimate (default: `ml_inflation`'s)
+    xN:float = 1.0                        # 'enkf_n': the confidence in its hyperprior (DAPPER's xN; > 1 for more linear, deterministic systems)
 
 # %% ../../nbs/70_inversion.enkf.ipynb #fbed18f8
 def enkf_analysis(E, HE, y, r, types=None, n_types:int=None,
@@ -202,6 +204,7 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None,
     t1 = time.perf_counter()
     if inflation == "none": theta, mu, ok, msg = 1.0, np.ones(K), True, "no inflation"
     elif inflation == "fixed": ok, msg = True, "fixed"
+    elif inflation == "enkf_n": theta, mu, ok, msg = enkf_n_inflation(stats, cfg.xN), np.ones(K), True, "EnKF-N"
     else:
         if not 0 < smooth <= 1: raise InputError(f"smooth must be in (0, 1], got {smooth}", variable="smooth")
         est = ml_inflation(stats, inflation, start=(theta, mu), bounds=bounds)
@@ -233,6 +236,41 @@ def enkf_analysis(E, HE, y, r, types=None, n_types:int=None,
     t3 = time.perf_counter()
     spread = float(np.sqrt(np.trace(stats.G.sum(0)) / y.size)) if y.size else np.nan    # trace(S' R^-1 S) = sum_i var_i / r_i
     return Analysis(Ea, theta, mu, ok, msg, y.size, float(np.sqrt((d ** 2).mean())), t2 - t1, (t1 - t0) + (t3 - t2), spread)
+
+# %% ../../nbs/70_inversion.enkf.ipynb #474d9c90
+def enkf_n_hyperprior(lam:np.ndarray, m:int, xN:float=1.0) -> tuple:
+    "(eps_N, c_N) of the EnKF-N dual cost, mode-corrected (Bocquet et al. 2015, Eq. 36, as DAPPER) and scaled by `xN`."
+    if not (np.isfinite(xN) and xN > 0): raise InputError(f"xN must be a positive number, got {xN}", variable="xN")
+    eN, cN = (m + 1) / m, m / (m - 1)
+    lam_m = np.r_[np.clip(lam, 0, None), np.zeros(max(m - np.size(lam), 0))][:m]
+    corr = np.sqrt((eN / cN) ** np.mean(1 / (1 + lam_m)))            # g = mean 1/(1 + lambda_j): ~ the prior's weight in the analysis
+    return xN * eN / corr, xN * cN * corr
+
+def _enkf_n_dual(stats:InnovationStats, xN:float):
+    "D(theta) as a function (the eigendecomposition done once), errors as stated (mu = 1)."
+    has = stats.n > 0
+    lam, V = np.linalg.eigh(stats.G[has].sum(0)); lam = np.clip(lam, 0, None)
+    w2, c, m = (V.T @ stats.b[has].sum(0)) ** 2, stats.c[has].sum(), stats.G.shape[1]
+    eN, cN = enkf_n_hyperprior(lam, m, xN)
+    def D(theta):
+        th = np.asarray(theta, float)
+        quad = c - th * (w2 / (1 + th[..., None] * lam)).sum(-1)       # d' C(theta)^-1 d
+        return quad / (m - 1) + eN / th + cN * np.log(th)
+    return D
+
+def enkf_n_cost(stats:InnovationStats, theta, xN:float=1.0) -> np.ndarray:
+    "The EnKF-N dual cost D(theta) of the text (up to a constant); `theta` may be an array."
+    return _enkf_n_dual(stats, xN)(theta)
+
+def enkf_n_inflation(stats:InnovationStats, xN:float=1.0, bounds:tuple=(1e-2, 1e2)) -> float:
+    "EnKF-N's theta for one cycle: the minimiser of `enkf_n_cost` (a log grid, then Brent's method between its neighbours)."
+    from scipy.optimize import minimize_scalar
+    D = _enkf_n_dual(stats, xN)
+    grid = np.geomspace(*bounds, 41)
+    j = int(np.argmin(D(grid)))
+    lo, hi = np.log(grid[max(j - 1, 0)]), np.log(grid[min(j + 1, grid.size - 1)])
+    res = minimize_scalar(lambda z: float(D(np.exp(z))), bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(res.x))
 
 # %% ../../nbs/70_inversion.enkf.ipynb #3f86bef6
 class FilterDivergenceWarning(UserWarning):
@@ -290,6 +328,7 @@ def l96_step(X:np.ndarray, dt:float=0.05, F:float=8.0) -> np.ndarray:
     k3 = l96_tendency(X + 0.5 * dt * k2, F); k4 = l96_tendency(X + dt * k3, F)
     return X + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
+# %% ../../nbs/70_inversion.enkf.ipynb #476c2447
 @dataclass(frozen=True)
 class L96Config:
     "Options of `run_l96` (the twin experiment's set-up; the filter is picked by `method`, `N`, `infl`)."
@@ -298,7 +337,10 @@ class L96Config:
     steps:int = 3000                      # assimilation steps
     burn:int = 500                        # steps left out of the time means
     n:int = 40                            # state variables
-    F:float = 8.0                         # forcing
+    F:float = 8.0                         # forcing of the truth
+    F_model:float = None                  # forcing of the forecast model (None: F, a perfect model; else model error)
+    truth_noise:float = 0.0               # sd of additive noise on the truth at every step, which the model lacks (model error)
+    xN:float = 1.0                        # inflation='enkf_n': the hyperprior's confidence (`EnkfConfig.xN`)
     dt:float = 0.05                       # time step
     obs_sd:float = 1.0                    # observation error standard deviation (every variable, every step)
     seed:int = 0
@@ -306,6 +348,9 @@ class L96Config:
 def run_l96(method:str="stochastic", N:int=40, infl:float=1.06, config:L96Config=None, progress:bool=False, **options) -> dict:
     "A twin experiment on Lorenz-96: time-mean analysis RMSE after `burn` steps, and the inflation per step; options: `L96Config`'s fields."
     cfg = config_from(L96Config, config, options, where="run_l96")
+    if cfg.F_model is not None and not np.isfinite(cfg.F_model): raise InputError(f"F_model must be a finite forcing, got {cfg.F_model}", variable="F_model")
+    if not (np.isfinite(cfg.truth_noise) and cfg.truth_noise >= 0):
+        raise InputError(f"truth_noise is a standard deviation, >= 0, got {cfg.truth_noise}", variable="truth_noise")
     from threadpoolctl import threadpool_limits
 
     from carbonflux_nb.workflows import progress_bar as tqdm
@@ -314,7 +359,8 @@ def run_l96(method:str="stochastic", N:int=40, infl:float=1.06, config:L96Config
 
 def _run_l96(method, N, infl, cfg:L96Config, progress, tqdm):
     inflation, smooth, steps, burn, n, F, dt, obs_sd, seed = (cfg.inflation, cfg.smooth, cfg.steps, cfg.burn, cfg.n, cfg.F, cfg.dt, cfg.obs_sd, cfg.seed)
-    ecfg = EnkfConfig(method=method, inflation="none" if inflation == "fixed" else inflation, smooth=smooth)
+    Fm = F if cfg.F_model is None else cfg.F_model                # the forecast model's forcing
+    ecfg = EnkfConfig(method=method, inflation="none" if inflation == "fixed" else inflation, smooth=smooth, xN=cfg.xN)
     g = rng(seed, "l96")
     x = F + g.normal(0, 1, n)
     for _ in range(1000): x = l96_step(x, dt, F)                 # onto the attractor
@@ -323,7 +369,8 @@ def _run_l96(method, N, infl, cfg:L96Config, progress, tqdm):
     theta, mu = 1.0, np.ones(1)
     for k in tqdm(range(steps), disable=not progress, desc=f"L96 {method} N={N}"):
         x = l96_step(x, dt, F)
-        E = l96_step(E.T, dt, F).T
+        if cfg.truth_noise > 0: x = x + cfg.truth_noise * g.standard_normal(n)      # drawn only then: the perfect-model runs keep their stream
+        E = l96_step(E.T, dt, Fm).T
         y = x + obs_sd * g.standard_normal(n)
         a = enkf_analysis(E, E, y, np.full(n, obs_sd ** 2), theta=theta, mu=mu, seed=g, config=ecfg)
         E = a.E; ratio[k] = a.spread_ratio
