@@ -72,3 +72,9 @@ def test_other_settings_or_no_reference(ref, tmp_path):
         check_reference("toy", VALUES, ref, settings={"n_months": 12, "res": 2.0})
     with pytest.raises(ReferenceMismatch, match=r"toy: no stored reference at .*absent.json; write it with: make-it"):
         check_reference("toy", VALUES, tmp_path / "absent.json", settings=SMALL, command="make-it")
+
+
+def test_the_flag_is_not_a_setting(monkeypatch):
+    from carbonflux_nb.config import load_settings
+    monkeypatch.setenv(WRITE_REFERENCE_ENV, "1")
+    assert load_settings().seed is not None                     # the settings reader does not take the flag for an unknown setting
