@@ -78,3 +78,12 @@ def test_the_flag_is_not_a_setting(monkeypatch):
     from carbonflux_nb.config import load_settings
     monkeypatch.setenv(WRITE_REFERENCE_ENV, "1")
     assert load_settings().seed is not None                     # the settings reader does not take the flag for an unknown setting
+
+
+@pytest.mark.parametrize("chapter, folder, size", [("62_inversion.mega", "62_mega", {"n_months": 2}), ("71_inversion.mcas", "71_mcas", {"n_weeks": 4})])
+def test_stored_small_references(chapter, folder, size):
+    "The chapters' small references are stored, made at the test size, by the command the chapter gives."
+    from carbonflux_nb.workflows import project_root
+    r = json.loads((project_root() / "nbs" / "results" / folder / "small_reference.json").read_text())
+    assert r["settings"].items() >= size.items() and len(r["values"]) > 10
+    assert r["command"] == f"CARBONFLUX_WRITE_REFERENCE=1 .venv/bin/nbdev-test nbs/{chapter}.ipynb --n-workers 0"
