@@ -1,5 +1,6 @@
 """check_reference (chapter 06): the small stored references that let `make test` catch a regression in chapters 62 and 71."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -81,9 +82,15 @@ def test_the_flag_is_not_a_setting(monkeypatch):
 
 
 @pytest.mark.parametrize("chapter, folder, size", [("62_inversion.mega", "62_mega", {"n_months": 2}), ("71_inversion.mcas", "71_mcas", {"n_weeks": 4})])
-def test_stored_small_references(chapter, folder, size):
-    "The chapters' small references are stored, made at the test size, by the command the chapter gives."
+def test_stored_small_references(chapter, folder, size, tmp_path):
+    "The chapters' small references are stored, made at the test size, by the command the chapter gives; one value moved by 1 % fails."
     from carbonflux_nb.workflows import project_root
-    r = json.loads((project_root() / "nbs" / "results" / folder / "small_reference.json").read_text())
+    path = project_root() / "nbs" / "results" / folder / "small_reference.json"
+    r = json.loads(path.read_text())
     assert r["settings"].items() >= size.items() and len(r["values"]) > 10
     assert r["command"] == f"CARBONFLUX_WRITE_REFERENCE=1 .venv/bin/nbdev-test nbs/{chapter}.ipynb --n-workers 0"
+    values = r["values"]
+    check_reference(chapter, values, path, rtol=r["rtol"], atol=r["atol"], settings=r["settings"])
+    item = next(k for k, v in values.items() if isinstance(v, float) and abs(v) > 1e-2)
+    with pytest.raises(ReferenceMismatch, match=rf"1 of {len(values)} items depart(?s:.*)\n  {re.escape(item)}: stored "):
+        check_reference(chapter, values | {item: values[item] * 1.01}, path, rtol=r["rtol"], atol=r["atol"], settings=r["settings"])
