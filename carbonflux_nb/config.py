@@ -111,8 +111,8 @@ def _parse(typ, value:str, where:str, key:str, base:Path):
     return v
 
 # %% ../nbs/01_config.ipynb #8b83a29a
-# variables the package itself passes to child processes, or reads for itself (CARBONFLUX_DEBUG: tracebacks); not settings
-RESERVED_ENV = {"CARBONFLUX_SETTINGS", "CARBONFLUX_RESULTS", "CARBONFLUX_RUN_DIR", "CARBONFLUX_DEBUG", "CARBONFLUX_NONINTERACTIVE"}
+# variables the package passes to child processes or reads itself (CARBONFLUX_DEBUG: tracebacks; ..._WRITE_REFERENCE: check_reference); not settings
+RESERVED_ENV = {"CARBONFLUX_SETTINGS", "CARBONFLUX_RESULTS", "CARBONFLUX_RUN_DIR", "CARBONFLUX_DEBUG", "CARBONFLUX_NONINTERACTIVE", "CARBONFLUX_WRITE_REFERENCE"}
 
 def _env_overrides(env) -> dict:
     "Overrides from `CARBONFLUX_<KEY>` and `CARBONFLUX_REGION_<NAME>_<KEY>` variables: {key: (value, where)}."

@@ -34,11 +34,11 @@ from .io import atomic_output
 
 # %% auto #0
 __all__ = ['RESULTS_ENV', 'NONINTERACTIVE_ENV', 'PROGRESS_INTERVAL', 'WIDGET_VIEW', 'KERNEL_START_TIMEOUT', 'LOCK_NAME',
-           'write_json', 'record', 'notebook_parameters', 'parse_value', 'check_parameters', 'notebook_hash',
-           'run_id_for', 'noninteractive', 'noninteractive_env', 'progress_bar', 'tidy_text', 'tidy_outputs',
-           'tidy_notebook_file', 'static_mathjax', 'notebook_html', 'out_folder', 'plain_name', 'run_notebook',
-           'load_grid', 'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table', 'write_table',
-           'sweep', 'project_root', 'write_index', 'demo']
+           'WRITE_REFERENCE_ENV', 'write_json', 'record', 'notebook_parameters', 'parse_value', 'check_parameters',
+           'notebook_hash', 'run_id_for', 'noninteractive', 'noninteractive_env', 'progress_bar', 'tidy_text',
+           'tidy_outputs', 'tidy_notebook_file', 'static_mathjax', 'notebook_html', 'out_folder', 'plain_name',
+           'run_notebook', 'load_grid', 'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table',
+           'write_table', 'sweep', 'project_root', 'write_index', 'demo', 'ReferenceMismatch', 'check_reference']
 
 # %% ../nbs/06_workflows.ipynb #29253d6d
 def write_json(obj, path) -> Path:
@@ -609,3 +609,61 @@ def demo(runs_dir=None, out_dir=None, parallel:bool=True, force:bool=False, prog
             for nb in nbs: shutil.rmtree(dest / run_id_for(nb, {}), ignore_errors=True)
         recs = execute_runs([(nb.resolve(), {}, run_id_for(nb, {})) for nb in nbs], dest, parallel, True, progress)
         return write_index(recs, dest)
+
+# %% ../nbs/06_workflows.ipynb #9202de35
+WRITE_REFERENCE_ENV = "CARBONFLUX_WRITE_REFERENCE"
+
+class ReferenceMismatch(AssertionError):
+    "A recomputed small experiment departs from its stored reference."
+
+def _flat(d:dict, pre:str="") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict): out.update(_flat(v, f"{pre}{k}."))
+        else: out[f"{pre}{k}"] = _jsonable(v)
+    return out
+
+def _departure(now, ref, rtol:float, atol:float) -> tuple:
+    "(within tolerance?, the largest relative difference: inf where they cannot be compared, 0 where equal)."
+    if isinstance(ref, (str, bool)) or isinstance(now, (str, bool)) or ref is None and now is None: return (now == ref, 0.0 if now == ref else np.inf)
+    try: a, b = np.asarray(now, float), np.asarray(ref, float)          # None (a stored NaN) becomes nan
+    except (TypeError, ValueError): return (now == ref, 0.0 if now == ref else np.inf)
+    if a.shape != b.shape: return (False, np.inf)
+    same = (np.isnan(a) & np.isnan(b)) | (a == b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(same, 0.0, np.nan_to_num(np.abs(a - b) / np.abs(b), nan=np.inf))
+    ok = same | (np.abs(a - b) <= atol + rtol * np.abs(b))
+    return bool(ok.all()), float(np.max(rel[~ok] if not ok.all() else rel, initial=0.0))
+
+def check_reference(name:str,              # what is compared (names the reference in messages)
+                    values:dict,           # named numbers and small arrays (nested dicts: dotted names)
+                    path,                  # the stored reference (JSON)
+                    rtol:float=1e-6, atol:float=0.0,
+                    loose:dict=None,       # {name prefix: (rtol, atol)} for items that need other tolerances
+                    settings:dict=None,    # the small run's settings: recorded, and must match the reference's
+                    command:str=None,      # the command that (re)writes the reference
+                   ) -> dict:
+    "Compare `values` with the reference at `path` (raise `ReferenceMismatch` listing departing items), or write it when `$CARBONFLUX_WRITE_REFERENCE` is set."
+    path, now, settings, loose = Path(path), _flat(values), _jsonable(settings or {}), loose or {}
+    if os.environ.get(WRITE_REFERENCE_ENV, "").strip() not in ("", "0"):
+        write_json({"name": name, "command": command, "written": _now(), "package_version": carbonflux_nb.__version__,
+                    "settings": settings, "rtol": rtol, "atol": atol, "loose": loose, "values": now}, path)
+        print(f"{name}: wrote the small reference {path} ({len(now)} items)"); return now
+    how = f"; write it with: {command}" if command else f" (write it with ${WRITE_REFERENCE_ENV}=1)"
+    if not path.is_file(): raise ReferenceMismatch(f"{name}: no stored reference at {path}{how}")
+    ref = json.loads(path.read_text())
+    if ref.get("settings", {}) != settings:
+        raise ReferenceMismatch(f"{name}: the reference {path} was made with settings {ref.get('settings')}, this run has {settings}{how}")
+    bad, largest = [], 0.0
+    for k in sorted(set(now) | set(ref["values"])):
+        if k not in now or k not in ref["values"]:
+            bad.append(f"  {k}: {'missing now' if k not in now else 'not in the reference'}"); continue
+        tol = next((t for p, t in sorted(loose.items(), key=lambda pt: -len(pt[0])) if k.startswith(p)), (rtol, atol))
+        ok, d = _departure(now[k], ref["values"][k], *tol)
+        if not ok: bad.append(f"  {k}: stored {ref['values'][k]}, now {now[k]} (relative difference {d:.3g}; rtol {tol[0]:g}, atol {tol[1]:g})")
+        elif np.isfinite(d): largest = max(largest, d)
+    if bad: raise ReferenceMismatch(f"{name}: {len(bad)} of {len(now)} items depart from the small reference {path} "
+                                    f"(written {ref.get('written')}, version {ref.get('package_version')}):\n" + "\n".join(bad) +
+                                    f"\nIf the change is intended, rewrite the reference{how}")
+    print(f"{name}: the {len(now)} items match the small reference (largest relative difference {largest:.2g}; rtol {rtol:g})")
+    return now
