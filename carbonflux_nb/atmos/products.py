@@ -328,7 +328,7 @@ def region_weights(mask:xr.DataArray,   # (region, lat, lon) fractions, or (lat,
                   )->Aggregation:       # W, cells x regions, m2
     "Aggregation weights: area (m2) of each cell inside each region, so that W.T @ flux (mol m-2 s-1) is mol s-1 per region."
     _check_grid(mask, lat, lon, "mask")
-    area = cell_area(_regular(mask.lat.values), _regular(mask.lon.values)).values.ravel()
+    area = cell_area(mask.lat, mask.lon).values.ravel()   # float32 centres count as regular
     if "region" not in mask.dims:
         regs, W = _one_hot(mask.values, area)
         names = [f"region {int(r)}" for r in regs]
@@ -337,7 +337,7 @@ def region_weights(mask:xr.DataArray,   # (region, lat, lon) fractions, or (lat,
         if not np.isfinite(fr).all() or (fr < 0).any() or (fr > 1 + 1e-9).any():
             raise InputError("fractions must be finite and in [0, 1]", mask.attrs.get("source_file"), mask.name)
         W, names = sparse.csr_array(fr.T * area[:, None]), [str(r) for r in mask.region.values]
-    return Aggregation(sparse.csr_array(W), names, mask.lat.values, mask.lon.values, "m2")
+    return Aggregation(W, names, mask.lat.values, mask.lon.values, "m2")
 
 def flux_totals(weights:Aggregation,    # `region_weights` output
                 flux:xr.DataArray,      # (time, lat, lon) in mol m-2 s-1 on the weights' grid
