@@ -16,7 +16,7 @@ import scipy.sparse as sparse
 import xarray as xr
 
 from ..constants import DAYS_PER_YEAR, SECONDS_PER_DAY
-from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area, check_time_axis, data_path
+from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area, check_same_grid, check_time_axis, data_path
 from ..io import load_netcdf
 
 # %% auto #0
@@ -191,12 +191,8 @@ def _one_hot(labels:np.ndarray, values=None) -> tuple:
 # %% ../../nbs/59_atmos.products.ipynb #7b9c8893
 def _check_grid(da, lat, lon, what):
     "`GridMismatchError` naming `what` unless `da`'s lat, lon are those given (when given)."
-    for c, want in (("lat", lat), ("lon", lon)):
-        if want is None: continue
-        have_, want = np.asarray(da[c].values, float), np.asarray(want, float)
-        if have_.shape != want.shape or not np.allclose(have_, want, atol=1e-3, rtol=0):
-            raise GridMismatchError(f"{c} differs from the target grid ({have_.size} values from {have_[0]:.3f}; target {want.size} from {want[0]:.3f})",
-                                    da.attrs.get("source_file", what), c)
+    want = {c: np.asarray(v, float) for c, v in (("lat", lat), ("lon", lon)) if v is not None}
+    check_same_grid(da, xr.Dataset(coords=want), da.attrs.get("source_file", what), tuple(want), atol=1e-3)
 
 def basis_matrix(labels:xr.DataArray,   # `read_basis` output
                  lat=None, lon=None,    # the grid the state lives on (a footprint's): checked against the labels' grid
