@@ -87,6 +87,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                         'carbonflux_nb/atmos/fields.py'),
                                             'carbonflux_nb.atmos.fields._forward_releases': ( 'atmos.fields.html#_forward_releases',
                                                                                               'carbonflux_nb/atmos/fields.py'),
+                                            'carbonflux_nb.atmos.fields._interp_columns': ( 'atmos.fields.html#_interp_columns',
+                                                                                            'carbonflux_nb/atmos/fields.py'),
                                             'carbonflux_nb.atmos.fields._pascal': ( 'atmos.fields.html#_pascal',
                                                                                     'carbonflux_nb/atmos/fields.py'),
                                             'carbonflux_nb.atmos.fields._sounding_part': ( 'atmos.fields.html#_sounding_part',

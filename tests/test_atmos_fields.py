@@ -107,6 +107,8 @@ def test_sample_station_exact_for_linear_field(ct, cams):
     np.testing.assert_allclose(sample_station(cams, pt).values, cams_example_field(pt.lat.values, 0, pt.pressure.values) * 1e-6, rtol=1e-10)
     with pytest.raises(InputError, match="outside the field's lon range"): sample_station(ct, tab.assign(lon=100.0))
     with pytest.raises(InputError, match="needs a vertical position"): sample_station(ct, tab.drop(columns="height"))
+    high = tab.assign(height=np.where(tab.index == 7, 1e6, tab.height))          # only sample 7 is above the top: it is the one named
+    with pytest.raises(InputError, match=r"sample 7 lies above the field's top layer middle \(height 1e\+06\)"): sample_station(ct, high)
 
 
 def _soundings(S=6, K=15, seed=4):

@@ -251,6 +251,18 @@ def _corners(field:xr.Dataset, time, lat, lon, source, at):
             for c, wc in ((i0, 1 - wx), (i1, wx)): it.append(a); jj.append(b); ii.append(c); w.append(wa * wb * wc)
     return [np.stack(v, 1) for v in (it, jj, ii, w)]
 
+def _interp_columns(xp:np.ndarray, fp:np.ndarray, x:np.ndarray) -> np.ndarray:
+    "`np.interp` along the last axis of many columns at once (xp ascending in each; ends held): one searchsorted over the columns laid end to end."
+    lead, L, Q = np.broadcast_shapes(xp.shape[:-1], x.shape[:-1]), xp.shape[-1], x.shape[-1]
+    xp, fp = (np.broadcast_to(a, lead + (L,)).reshape(-1, L) for a in (xp, fp))
+    x = np.broadcast_to(x, lead + (Q,)).reshape(-1, Q)
+    lo = min(xp.min(), x.min()); gap, m = max(xp.max(), x.max()) - lo + 1.0, np.arange(xp.shape[0])[:, None]
+    k = np.searchsorted((xp - lo + gap * m).ravel(), (x - lo + gap * m).ravel(), "right").reshape(x.shape) - m * L - 1
+    k0 = np.clip(k, 0, max(L - 2, 0)); k1 = np.minimum(k0 + 1, L - 1)
+    x0, x1, y0, y1 = (np.take_along_axis(a, i, 1) for a, i in ((xp, k0), (xp, k1), (fp, k0), (fp, k1)))
+    t = np.clip(np.where(x1 > x0, (x - x0) / np.where(x1 > x0, x1 - x0, 1), 0.0), 0.0, 1.0)
+    return (y0 + t * (y1 - y0)).reshape(lead + (Q,))
+
 # %% ../../nbs/59b_atmos.fields.ipynb #123259ab
 def _vertical(field, table, vertical, source):
     "The field's vertical coordinate (time, level, lat, lon), ascending with height, the samples' values in it, and its name."
@@ -278,12 +290,12 @@ def sample_station(field:xr.Dataset,          # the common field (read_ct2022_mo
     vz, x, vertical = _vertical(field, table, vertical, src)
     at = lambda i: f"sample {table.index[i]!r}"
     it, jj, ii, w = _corners(field, table.time.values, table.lat.values, table.lon.values, src, at)
-    co2, out = field.co2.values, np.zeros(len(table))
-    for n in range(len(table)):
-        for c in range(8):
-            zc = vz[it[n, c], :, jj[n, c], ii[n, c]]
-            if x[n] > zc[-1]: raise InputError(f"{at(n)} lies above the field's top layer middle ({vertical} {table[vertical].values[n]:g})", src, vertical)
-            out[n] += w[n, c] * np.interp(x[n], zc, co2[it[n, c], :, jj[n, c], ii[n, c]])
+    zc, cc = vz[it, :, jj, ii], field.co2.values[it, :, jj, ii]          # the 8 columns around each sample: (N, 8, level)
+    above = (x[:, None] > zc[..., -1]).any(1)
+    if above.any():
+        n = int(np.argmax(above))
+        raise InputError(f"{at(n)} lies above the field's top layer middle ({vertical} {table[vertical].values[n]:g})", src, vertical)
+    out = (w * _interp_columns(zc, cc, x[:, None, None])[..., 0]).sum(1)
     s = pd.Series(out, index=table.index, name="co2")
     s.attrs.update(units="mol/mol", vertical=vertical, field=field.attrs.get("source_file", ""))
     return s
@@ -325,12 +337,8 @@ def sample_column(field:xr.Dataset,       # the common field
     xa = _sounding_part(soundings, "co2_profile_apriori", src, p.shape, ("ppm", MOLE_FRACTION_UNITS))
     check_range(xa, 150e-6, 1000e-6, src, "co2_profile_apriori", "mol/mol (check its units attribute)")
     it, jj, ii, wc = _corners(field, soundings.time.values, soundings.lat.values, soundings.lon.values, src, lambda i: f"sounding {i}")
-    pm, co2 = field.p_mid.values, field.co2.values
-    x = np.zeros_like(p)
-    for s in range(S):
-        for c in range(8):
-            col = (it[s, c], slice(None), jj[s, c], ii[s, c])
-            x[s] += wc[s, c] * np.interp(p[s], pm[col][::-1], co2[col][::-1])   # ascending pressure; ends held constant
+    pm, co2 = field.p_mid.values[it, :, jj, ii][..., ::-1], field.co2.values[it, :, jj, ii][..., ::-1]   # (S, 8, level), ascending pressure
+    x = (wc[..., None] * _interp_columns(pm, co2, p[:, None, :])).sum(1)                                  # ends held constant
     dims = ("sounding", "level")
     return xr.Dataset({"xco2": ("sounding", (w * (a * x + (1 - a) * xa)).sum(1), {"units": "mol/mol"}),
                        "profile": (dims, x, {"units": "mol/mol"})},

@@ -15,8 +15,18 @@ import pandas as pd
 import scipy.sparse as sparse
 import xarray as xr
 
+from carbonflux_nb.core import (
+    GridMismatchError,
+    InputError,
+    MissingDataError,
+    UnitsError,
+    cell_area,
+    check_same_grid,
+    check_time_axis,
+    data_path,
+)
+
 from ..constants import DAYS_PER_YEAR, SECONDS_PER_DAY
-from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, cell_area, check_same_grid, check_time_axis, data_path
 from ..io import load_netcdf
 
 # %% auto #0
