@@ -12,8 +12,8 @@ import pandas as pd
 import xarray as xr
 
 from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_same_grid, check_time_axis
-from ..io import check_range, check_read_size
-from .readers import read_oco2_lite
+from ..io import check_range, check_read_size, load_netcdf
+from .readers import BOUNDARY_EDGES, read_oco2_lite
 
 # %% auto #0
 __all__ = ['MOL_PER_MOL', 'OPERATION_MODES', 'SURFACES', 'FOOTPRINT_UNITS', 'FLUX_UNITS', 'read_gosat_cci',
@@ -24,14 +24,12 @@ __all__ = ['MOL_PER_MOL', 'OPERATION_MODES', 'SURFACES', 'FOOTPRINT_UNITS', 'FLU
 
 # %% ../../nbs/58b_atmos.columns.ipynb #784554fc
 def _load(path, group:str=None) -> xr.Dataset:
-    "The whole file (or one of its groups) in memory, after its decoded size is checked against `io`'s read limit."
+    "The whole file (`io.load_netcdf`) or one of its groups in memory, after its decoded size is checked against `io`'s read limit."
+    if group is None: return load_netcdf(path)
     p = Path(path)
     if not p.is_file(): raise InputError("file not found", p)
     try: ds = xr.open_dataset(p, engine="h5netcdf", group=group)
-    except Exception as e:
-        if group is not None: raise InputError(f"no group '{group}' ({type(e).__name__})", p, group) from None
-        try: ds = xr.open_dataset(p)
-        except Exception as e2: raise InputError(f"not a readable NetCDF file ({type(e2).__name__}: {e2})", p) from None
+    except Exception as e: raise InputError(f"no group '{group}' ({type(e).__name__})", p, group) from None
     with ds:
         check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
         return ds.load()
@@ -226,7 +224,6 @@ def write_oco2_lite_example(path, n:int=12, seed:int=0) -> Path:
 
 # %% ../../nbs/58b_atmos.columns.ipynb #8fdba68e
 FOOTPRINT_UNITS = ("(mol/mol)/(mol/m2/s)", "ppm/(umol/m2/s)", "ppm(umol-1m2s)")      # NAME's, as written by ACRG and OpenGHG
-_EDGES = {"n": "lon", "e": "lat", "s": "lon", "w": "lat"}
 
 def read_name_column_footprint(path, tol:float=1e-3) -> xr.Dataset:
     "NAME column footprints (time, lat, lon) in (mol/mol)/(mol m-2 s-1), one per sounding, with boundary particle fractions and `max_level`."
@@ -244,7 +241,7 @@ def read_name_column_footprint(path, tol:float=1e-3) -> xr.Dataset:
     fp = f.copy(data=x).rename({"lev": "level"} if "lev" in f.dims else {}).transpose("time", *(["level"] if "lev" in f.dims else []), "lat", "lon")
     out = xr.Dataset({"fp": fp.assign_attrs(units="(mol/mol)/(mol m-2 s-1)")})
     total = 0.0
-    for e, pos in _EDGES.items():
+    for e, pos in BOUNDARY_EDGES.items():
         v = _pick(ds, [f"particle_locations_{e}"], path, "boundary particle fractions")
         if set(v.dims) != {"time", "height", pos}: raise InputError(f"dims {v.dims}, expected time, height, {pos}", path, v.name)
         pv = check_range(v.values, 0, 1, path, v.name, "(a fraction of the particles)")

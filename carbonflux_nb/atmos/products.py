@@ -28,6 +28,7 @@ from carbonflux_nb.core import (
 
 from ..constants import DAYS_PER_YEAR, SECONDS_PER_DAY
 from ..io import load_netcdf
+from .readers import BOUNDARY_EDGES
 
 # %% auto #0
 __all__ = ['NE_CULTURAL', 'NE_FILES', 'read_flux', 'flux_at', 'crop_flux', 'read_basis', 'Aggregation', 'basis_matrix',
@@ -215,13 +216,11 @@ def basis_matrix(labels:xr.DataArray,   # `read_basis` output
     return Aggregation(B, names, labels.lat.values, labels.lon.values)
 
 # %% ../../nbs/59_atmos.products.ipynb #98b795eb
-_EDGE_POS = {"n": "lon", "e": "lat", "s": "lon", "w": "lat"}
-
 def read_boundary_basis(path, tol:float=1e-6) -> xr.Dataset:
     "Boundary basis bc_basis_{n,e,s,w} (height, lon|lat, region[, time]), checked, with `region` named after the edges each covers."
     ds = load_netcdf(path)
     out = {}
-    for e, pos in _EDGE_POS.items():
+    for e, pos in BOUNDARY_EDGES.items():
         v = f"bc_basis_{e}"
         if v not in ds.variables: raise InputError("missing variable (a boundary basis needs bc_basis_n, _e, _s and _w)", path, v)
         da = ds[v]
@@ -235,7 +234,7 @@ def read_boundary_basis(path, tol:float=1e-6) -> xr.Dataset:
         out[v] = da.transpose(*[d for d in ("time", "height", pos, "region") if d in da.dims]).astype(float)
     names = []
     for r in range(ds.sizes["region"]):
-        share = {e.upper(): float(out[f"bc_basis_{e}"].isel(region=r).sum()) for e in _EDGE_POS}
+        share = {e.upper(): float(out[f"bc_basis_{e}"].isel(region=r).sum()) for e in BOUNDARY_EDGES}
         names.append("+".join(k for k, s in share.items() if s > 0) or f"region {r}")
     return xr.Dataset(out).assign_coords(region=names).assign_attrs(source_file=str(path), title=str(ds.attrs.get("title", "")))
 
