@@ -14,13 +14,13 @@ import xarray as xr
 from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_same_grid, check_time_axis
 from ..io import check_range, check_read_size, load_netcdf
 from .readers import BOUNDARY_EDGES, read_oco2_lite
+from .stations import mole_fraction_factor
 
 # %% auto #0
-__all__ = ['MOL_PER_MOL', 'OPERATION_MODES', 'SURFACES', 'FOOTPRINT_UNITS', 'FLUX_UNITS', 'read_gosat_cci',
-           'write_gosat_cci_example', 'oco2_mode_codes', 'select_oco2_mode', 'read_oco2_lite_modes',
-           'write_oco2_lite_example', 'read_name_column_footprint', 'column_footprint', 'column_apriori_term',
-           'match_soundings', 'check_column_particles', 'column_forward', 'plot_column_footprints',
-           'plot_averaging_kernels']
+__all__ = ['OPERATION_MODES', 'SURFACES', 'FOOTPRINT_UNITS', 'FLUX_UNITS', 'read_gosat_cci', 'write_gosat_cci_example',
+           'oco2_mode_codes', 'select_oco2_mode', 'read_oco2_lite_modes', 'write_oco2_lite_example',
+           'read_name_column_footprint', 'column_footprint', 'column_apriori_term', 'match_soundings',
+           'check_column_particles', 'column_forward', 'plot_column_footprints', 'plot_averaging_kernels']
 
 # %% ../../nbs/58b_atmos.columns.ipynb #784554fc
 def _load(path, group:str=None) -> xr.Dataset:
@@ -40,17 +40,12 @@ def _pick(ds:xr.Dataset, names, path, what:str=None) -> xr.DataArray:
         if n in ds.variables: return ds[n]
     raise InputError(f"missing variable {' or '.join(names)}" + (f" ({what})" if what else ""), path, names[0])
 
-MOL_PER_MOL = {"1e-9": 1e-9, "ppb": 1e-9, "nmol mol-1": 1e-9, "nmol/mol": 1e-9, "1e-6": 1e-6, "ppm": 1e-6,
-               "umol mol-1": 1e-6, "mol mol-1": 1.0, "mol/mol": 1.0}     # units of a mole fraction -> factor to mol/mol
-
 def _values(da:xr.DataArray, path, fraction:bool=False) -> np.ndarray:
     "Float values, the files' undeclared fill value -9999.99 as NaN; a mole fraction (`fraction`) converted to mol/mol."
     x = da.values.astype(float)
     x = np.where(x <= -9999, np.nan, x)
     if not fraction: return x
-    u = str(da.attrs.get("units", "")).strip()
-    if u not in MOL_PER_MOL: raise UnitsError(f"units {u!r} are not a mole fraction this reader knows ({sorted(MOL_PER_MOL)})", path, da.name)
-    return x * MOL_PER_MOL[u]
+    return x * mole_fraction_factor(da.attrs.get("units", ""), path, da.name)     # the stations' table of mole-fraction units
 
 # %% ../../nbs/58b_atmos.columns.ipynb #ea4a1326
 _GOSAT_LEVELS = {"ak": ["xch4_averaging_kernel"], "pressure_weight": ["pressure_weight", "pressure_weights"],
