@@ -22,7 +22,7 @@ __all__ = ['SO_MISSING', 'CO2_RANGE_PPM', 'ZONAL_COMPONENTS', 'SECONDS_PER_YEAR'
 
 # %% ../../nbs/59c_atmos.zonal.ipynb #0f68cde2
 SO_MISSING = ("NA", "NaN")                # the station file's missing-value codes (R's NA; NaN in one row)
-CO2_RANGE_PPM = (300.0, 500.0)            # monthly-mean background CO2 at remote stations, ppm (1998-2020: 360-415)
+CO2_RANGE_PPM = (300.0, 500.0)            # monthly-mean background CO2 at remote stations, ppm (1998-2020: 361-412)
 _METHODS = ("insitu", "flask", "underway")
 
 def _read_table(path, what:str) -> pd.DataFrame:
