@@ -21,7 +21,9 @@ def _obs(n_a=6, n_b=4):
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 1 / 3, 0.5, 0.75])
 def test_withheld_fraction_is_spread_per_site(fraction):
     obs = _obs(12, 8)
-    w = withheld_fraction(obs.sample(frac=1, random_state=0).sort_index(), fraction)
+    w = withheld_fraction(obs, fraction)
+    shuffled = obs.sample(frac=1, random_state=0)                                # rows out of time order, index labels shuffled
+    np.testing.assert_array_equal(withheld_fraction(shuffled, fraction), w[shuffled.index.to_numpy()])   # one flag per row, by position
     for site, n in (("MHD", 12), ("TAC", 8)):
         assert w[obs.site.values == site].sum() == int(np.floor(n * fraction + 1e-9))
     if fraction == 0.5:                                                          # every second of each site in time order, the first used

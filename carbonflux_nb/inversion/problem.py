@@ -342,7 +342,7 @@ def withheld_fraction(obs:pd.DataFrame, fraction:float) -> np.ndarray:
     """True for the observations withheld: in each site's time order, observation k is withheld when floor((k+1) f) > floor(k f),
     so that a fraction f of each site is withheld, evenly spread (f = 0.5: every second, `withheld_alternate`)."""
     if not 0 <= fraction < 1: raise InputError(f"the withheld fraction must be in [0, 1), got {fraction}", variable="withheld")
-    k = obs.assign(_i=np.arange(len(obs))).sort_values(["site", "time"]).groupby("site").cumcount().sort_index().to_numpy()
+    k = obs.reset_index(drop=True).sort_values(["site", "time"], kind="stable").groupby("site").cumcount().sort_index().to_numpy()   # by row position
     return np.floor((k + 1) * fraction + 1e-9) > np.floor(k * fraction + 1e-9)
 
 def withheld_alternate(obs:pd.DataFrame) -> np.ndarray:
