@@ -8,7 +8,8 @@ import xarray as xr
 
 from carbonflux_nb.core import InputError
 from carbonflux_nb.inversion.real_ch4_europe import (Ch4EuropePieces, build_problem, constraint_lines, load_pieces,
-                                                     summarise, withheld_fraction, _check_release, _release_height)
+                                                     summarise, _check_release, _release_height)
+from carbonflux_nb.inversion.problem import withheld_fraction
 
 LAT, LON = np.arange(48.25, 61, 0.5), np.arange(-11.75, 4, 0.5)       # the British Isles on 0.5 degrees
 

@@ -19,7 +19,7 @@ from ..atmos.readers import boundary_contribution, read_boundary_curtains, read_
 from ..atmos.stations import average_to, read_agage_netcdf, station_table
 from ..core import InputError, MissingDataError, TimeAxisError, config_from, data_path
 from ..inputs import REAL_INPUTS, real_input
-from .problem import FluxState, InversionProblem, withheld_fraction
+from .problem import FluxState, InversionProblem
 
 # %% auto #0
 __all__ = ['SET', 'M_CH4', 'SITES', 'PRIORS', 'COUNTRIES', 'BASES', 'site_month', 'Ch4EuropePieces', 'read_prior', 'load_pieces',

@@ -13,7 +13,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import xarray as xr
 
-from ..atmos.columns import check_column_particles, column_apriori_term, match_soundings, read_gosat_cci, read_name_column_footprint
+from ..atmos.columns import check_column_particles, column_apriori_term, match_soundings
 from ..atmos.products import read_flux
 from ..atmos.readers import boundary_contribution, read_boundary_curtains
 from ..core import GridMismatchError, InputError, MissingDataError, config_from
@@ -40,6 +40,7 @@ def brazil_paths() -> dict:
 
 def brazil_inputs(paths:dict=None) -> dict:
     "The four inputs read and checked: soundings (`read_gosat_cci`), footprints, prior fluxes (`read_flux`), curtains."
+    from carbonflux_nb.atmos.columns import read_gosat_cci, read_name_column_footprint
     p = paths or brazil_paths()
     return {"soundings": read_gosat_cci(p["soundings"]), "footprints": read_name_column_footprint(p["footprints"]),
             "flux": read_flux(p["flux"], sign="nonneg"), "curtains": read_boundary_curtains(p["curtains"])}
