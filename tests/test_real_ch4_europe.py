@@ -7,9 +7,9 @@ import pytest
 import xarray as xr
 
 from carbonflux_nb.core import InputError
-from carbonflux_nb.inversion.problem import withheld_alternate
 from carbonflux_nb.inversion.real_ch4_europe import (Ch4EuropePieces, build_problem, constraint_lines, load_pieces,
-                                                     summarise, withheld_fraction, _check_release, _release_height)
+                                                     summarise, _check_release, _release_height)
+from carbonflux_nb.inversion.problem import withheld_fraction
 
 LAT, LON = np.arange(48.25, 61, 0.5), np.arange(-11.75, 4, 0.5)       # the British Isles on 0.5 degrees
 
@@ -22,10 +22,13 @@ def _obs(n_a=6, n_b=4):
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 1 / 3, 0.5, 0.75])
 def test_withheld_fraction_is_spread_per_site(fraction):
     obs = _obs(12, 8)
-    w = withheld_fraction(obs.sample(frac=1, random_state=0).sort_index(), fraction)
+    w = withheld_fraction(obs, fraction)
+    shuffled = obs.sample(frac=1, random_state=0)                                # rows out of time order, index labels shuffled
+    np.testing.assert_array_equal(withheld_fraction(shuffled, fraction), w[shuffled.index.to_numpy()])   # one flag per row, by position
     for site, n in (("MHD", 12), ("TAC", 8)):
         assert w[obs.site.values == site].sum() == int(np.floor(n * fraction + 1e-9))
-    if fraction == 0.5: np.testing.assert_array_equal(w, withheld_alternate(obs))
+    if fraction == 0.5:                                                          # every second of each site in time order, the first used
+        np.testing.assert_array_equal(w.nonzero()[0], np.r_[np.arange(1, 12, 2), np.arange(13, 20, 2)])
 
 
 @pytest.mark.parametrize("fraction", [1.0, -0.1])

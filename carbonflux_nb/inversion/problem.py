@@ -19,7 +19,7 @@ from .bayes import BlockPrior, DiagPrior, Posterior, invert, kron_prior
 
 # %% auto #0
 __all__ = ['FLUX_UNITS', 'FOOTPRINT_UNITS', 'KINDS', 'OBS_COLUMNS', 'state_basis', 'FluxState', 'MatrixState', 'stack_footprints',
-           'InversionProblem', 'withheld_alternate', 'InversionResult']
+           'InversionProblem', 'withheld_fraction', 'withheld_alternate', 'InversionResult']
 
 # %% ../../nbs/64_inversion.problem.ipynb #8ffb49db
 FLUX_UNITS = ("mol/m2/s", "molm-2s-1", "mol/m^2/s", "molm^-2s^-1")
@@ -338,10 +338,16 @@ def forward(self:InversionProblem, x=None) -> np.ndarray:
     return np.asarray(self._H @ x).ravel() + self._fixed + self.background
 
 # %% ../../nbs/64_inversion.problem.ipynb #27b9ad31
+def withheld_fraction(obs:pd.DataFrame, fraction:float) -> np.ndarray:
+    """True for the observations withheld: in each site's time order, observation k is withheld when floor((k+1) f) > floor(k f),
+    so that a fraction f of each site is withheld, evenly spread (f = 0.5: every second, `withheld_alternate`)."""
+    if not 0 <= fraction < 1: raise InputError(f"the withheld fraction must be in [0, 1), got {fraction}", variable="withheld")
+    k = obs.reset_index(drop=True).sort_values(["site", "time"], kind="stable").groupby("site").cumcount().sort_index().to_numpy()   # by row position
+    return np.floor((k + 1) * fraction + 1e-9) > np.floor(k * fraction + 1e-9)
+
 def withheld_alternate(obs:pd.DataFrame) -> np.ndarray:
     "True for every second observation of each site in time order (the withheld half; the first of each site is used)."
-    rank = obs.assign(_i=np.arange(len(obs))).sort_values(["site", "time"]).groupby("site").cumcount()
-    return (rank.sort_index().to_numpy() % 2) == 1
+    return withheld_fraction(obs, 0.5)
 
 @dataclass
 class InversionResult:

@@ -23,8 +23,8 @@ from .problem import FluxState, InversionProblem
 
 # %% auto #0
 __all__ = ['SET', 'M_CH4', 'SITES', 'PRIORS', 'COUNTRIES', 'BASES', 'site_month', 'Ch4EuropePieces', 'read_prior', 'load_pieces',
-           'country_basis', 'state_regions', 'Ch4EuropeOptions', 'withheld_fraction', 'build_problem', 'summarise',
-           'constraint_lines', 'plot_series', 'plot_factors', 'plot_totals']
+           'country_basis', 'state_regions', 'Ch4EuropeOptions', 'build_problem', 'summarise', 'constraint_lines',
+           'plot_series', 'plot_factors', 'plot_totals']
 
 # %% ../../nbs/65_inversion.real_ch4_europe.ipynb #274ebff4
 SET = "ch4_europe_2014"              # the real_input set
@@ -160,13 +160,6 @@ class Ch4EuropeOptions:
     boundary: str = "NESW"                   # 'NESW': a scale factor per edge; 'one': one factor for the whole curtain
     boundary_sd: float = 0.1                 # prior sd of the boundary scale factors (prior 1)
     withheld: float = 0.5                    # fraction of each site's observations withheld (evenly spread in time) and scored
-
-def withheld_fraction(obs:pd.DataFrame, fraction:float) -> np.ndarray:
-    """True for the observations withheld: in each site's time order, observation k is withheld when floor((k+1) f) > floor(k f),
-    so that a fraction f of each site is withheld, evenly spread (f = 0.5: every second, as `withheld_alternate`)."""
-    if not 0 <= fraction < 1: raise InputError(f"the withheld fraction must be in [0, 1), got {fraction}", variable="withheld")
-    k = obs.assign(_i=np.arange(len(obs))).sort_values(["site", "time"]).groupby("site").cumcount().sort_index().to_numpy()
-    return np.floor((k + 1) * fraction + 1e-9) > np.floor(k * fraction + 1e-9)
 
 # %% ../../nbs/65_inversion.real_ch4_europe.ipynb #131fea31
 def build_problem(pieces:Ch4EuropePieces, config:Ch4EuropeOptions=None, **options) -> tuple:

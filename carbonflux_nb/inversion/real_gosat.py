@@ -14,8 +14,10 @@ import scipy.sparse as sp
 import xarray as xr
 
 from ..atmos.columns import check_column_particles, column_apriori_term, match_soundings
-from ..atmos.readers import boundary_contribution
+from ..atmos.products import read_flux
+from ..atmos.readers import boundary_contribution, read_boundary_curtains
 from ..core import GridMismatchError, InputError, MissingDataError, config_from
+from ..inputs import real_input
 from .problem import FluxState, InversionProblem, InversionResult
 
 # %% auto #0
@@ -34,14 +36,11 @@ M_CH4 = 16.04                                                                   
 
 def brazil_paths() -> dict:
     "Paths of the four Brazil inputs through the checked cache (`inputs.real_input`)."
-    from carbonflux_nb.inputs import real_input
     return {k: real_input(f"{BRAZIL_SET}/{v}") for k, v in BRAZIL_FILES.items()}
 
 def brazil_inputs(paths:dict=None) -> dict:
     "The four inputs read and checked: soundings (`read_gosat_cci`), footprints, prior fluxes (`read_flux`), curtains."
     from carbonflux_nb.atmos.columns import read_gosat_cci, read_name_column_footprint
-    from carbonflux_nb.atmos.products import read_flux
-    from carbonflux_nb.atmos.readers import read_boundary_curtains
     p = paths or brazil_paths()
     return {"soundings": read_gosat_cci(p["soundings"]), "footprints": read_name_column_footprint(p["footprints"]),
             "flux": read_flux(p["flux"], sign="nonneg"), "curtains": read_boundary_curtains(p["curtains"])}
