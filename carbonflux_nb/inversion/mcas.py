@@ -35,8 +35,8 @@ from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_anal
 # %% auto #0
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS',
            'nearest_great_circle', 'McasRegions', 'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator',
-           'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasConfig', 'run_mcas',
-           'product_totals', 'budget_table', 'forward_predictions', 'validation_scores', 'mcas_experiment',
+           'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasFilterConfig', 'McasConfig',
+           'run_mcas', 'product_totals', 'budget_table', 'forward_predictions', 'validation_scores', 'mcas_experiment',
            'experiment_summary']
 
 # %% ../../nbs/71_inversion.mcas.ipynb #5e10d88d
@@ -356,20 +356,25 @@ def _flux_fn(tw:McasTwin, products:list):
 
 # %% ../../nbs/71_inversion.mcas.ipynb #0ab8250d
 @dataclass(frozen=True)
-class McasConfig:
-    "Options of `run_mcas`: the ensemble, its inflation and localization, the windows and the first lambdas' spread."
+class McasFilterConfig:
+    "The options every MCAS filter takes (this chapter's `McasConfig`, chapter 74's `McasRealConfig`): the ensemble, its inflation, the lambdas' forecast."
     n_members:int = 32                    # ensemble members
     method:str = "sqrt"                   # 'sqrt' or 'stochastic' (chapter 70's `enkf_analysis`)
     inflation:str = "multi"               # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
     theta:float = 1.0                     # fixed factor ('fixed'), or the first cycle's starting value
     mu:object = None                      # fixed factors ('fixed'), or the first cycle's starting values (default 1), one per group
-    obs_types:dict = None                 # observation kind -> inflation group, one mu each (default OBS_TYPES: in situ, satellite)
+    obs_types:dict = None                 # observation kind -> inflation group, one mu each (default: the filter's, here OBS_TYPES: in situ, satellite)
     bounds:dict = field(default_factory=lambda: MCAS_BOUNDS)   # the estimate's bounds
+    lam_forecast:str = "carbontracker"    # next cycle's lambdas: 'carbontracker' (mean (a_k + a_k-1 + 1) / 3, fresh prior
+                                          # spread) or 'persistence' (the analysed members)
+    seed:int = None                       # default: the twin's seed
+
+@dataclass(frozen=True)
+class McasConfig(McasFilterConfig):
+    "Options of `run_mcas`: `McasFilterConfig`'s, with the localization, the windows and the first lambdas' spread."
     localization:bool = True              # one update per localization region (False: one global update)
     corr_threshold:float = 0.7            # |correlation| above which an observation outside a region's extended area is used
     inflate_members:bool = False          # False: theta in the gain only, members keep their spread (Eq. 3)
-    lam_forecast:str = "carbontracker"    # next cycle's lambdas: 'carbontracker' (mean (a_k + a_k-1 + 1) / 3, fresh prior
-                                          # spread) or 'persistence' (the analysed members)
     co2_in_state:bool = True              # True: the CO2 field is analysed with the lambdas (Eq. 2-3); False: every member
                                           # starts each cycle from the field the analysed mean lambdas give (mass-consistent)
     use_dask:bool = None                  # forecast the members on dask (None: when a scheduler_address is configured)
@@ -378,7 +383,6 @@ class McasConfig:
     sat_days:int = 16                     # satellite observation window, days
     lam_sd_region:float = 0.4             # first lambdas: s.d. of the TransCom-region part
     lam_sd_eco:float = 0.2                # and of the ecoregion part
-    seed:int = None                       # default: the twin's seed
 
 def _forecaster(model:EulerianModel, src:FluxSource, use_dask:bool=None):
     "`_forecast` with the model and fluxes bound: in this process, or on dask in chunks of members, one per worker."

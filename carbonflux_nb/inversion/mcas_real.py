@@ -26,7 +26,7 @@ from ..inputs import real_input
 from ..twin.atmos import SIGMA_EDGES_10, AtmosGrid, atmos_grid
 from ..twin.observing import pressure_weights
 from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
-from .mcas import ObsOperator, obs_operator
+from .mcas import McasFilterConfig, ObsOperator, obs_operator
 
 # %% auto #0
 __all__ = ['SO_SET', 'SO_PRODUCTS', 'SIGMA_EDGES_5', 'STATION_KINDS', 'REAL_OBS_TYPES', 'STATION_ERRORS_PPM', 'COLUMN_KINDS',
@@ -364,23 +364,16 @@ def as_transport(transport):
 REAL_BOUNDS = {"theta": (0.25, 10.0), "mu": (0.25, 10.0)}   # narrower than chapter 71's: ~20 monthly means a month determine 3 factors poorly
 
 @dataclass(frozen=True)
-class McasRealConfig:
-    "Options of `run_mcas_real`: chapter 71's ensemble and inflation, with the state's bands and the months."
-    n_members:int = 32                    # ensemble members
-    method:str = "sqrt"                   # 'sqrt' or 'stochastic' (chapter 70's `enkf_analysis`)
-    inflation:str = "multi"               # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
-    theta:float = 1.0                     # fixed factor ('fixed'), or the first cycle's starting value
-    mu:object = None                      # fixed factors, or the first cycle's starting values (default 1), one per group
-    obs_types:dict = None                 # observation kind -> inflation group (default REAL_OBS_TYPES: in situ, flask)
+class McasRealConfig(McasFilterConfig):
+    "Options of `run_mcas_real`: chapter 71's `McasFilterConfig` (ensemble, inflation, lambdas' forecast; obs_types default REAL_OBS_TYPES), with the state's bands and the months."
     bounds:dict = field(default_factory=lambda: dict(REAL_BOUNDS))   # the estimate's bounds
     smooth:float = 0.3                    # weight of this month's estimate against the previous factors (log space, chapter 70)
     bands:tuple = (-90.0, -50.0, -35.0, 90.0)   # latitude edges of the scaled bands (rows assigned by their centre)
     components:tuple = ("ocean", "land")  # scaled components; the others (fossil) are prescribed
     lam_sd:float = 0.5                    # prior s.d. of each scaling factor
     offset_sd:float = 1.0                 # ppm, prior s.d. of the month's uniform offset of the field
-    lam_forecast:str = "carbontracker"    # next month's lambdas: 'carbontracker' ((a_k + a_k-1 + 1) / 3, fresh spread) or 'persistence'
     spinup_months:int = 1                 # months run with the prior before the first analysis
-    seed:int = 0
+    seed:int = 0                          # (chapter 71's default None takes the twin's)
 
 @dataclass
 class McasRealResult:
