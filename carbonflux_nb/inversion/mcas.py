@@ -36,8 +36,8 @@ from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_anal
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS',
            'nearest_great_circle', 'McasRegions', 'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator',
            'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasFilterConfig', 'McasConfig',
-           'run_mcas', 'product_totals', 'budget_table', 'forward_predictions', 'validation_scores', 'mcas_experiment',
-           'experiment_summary']
+           'cycle_inflation', 'run_mcas', 'product_totals', 'budget_table', 'forward_predictions', 'validation_scores',
+           'mcas_experiment', 'experiment_summary']
 
 # %% ../../nbs/71_inversion.mcas.ipynb #5e10d88d
 def nearest_great_circle(lat:np.ndarray, lon:np.ndarray, targets:np.ndarray, src:np.ndarray, slack_km:float=1.0) -> tuple:
@@ -441,14 +441,17 @@ def _obs_groups(obs:pd.DataFrame, obs_types:dict, experiment:str) -> tuple:
     usable = (~obs.validation.values) & np.isin(obs.type.values, EXPERIMENTS[experiment]) & gtype.notna().values
     return groups, gtype.fillna(-1).values.astype(int), usable
 
-def _cycle_inflation(c:McasConfig, HE, y, r, types, n_groups:int, th, mu_) -> tuple:
+def cycle_inflation(c:McasFilterConfig, HE, y, r, types, n_groups:int, th, mu_, smooth:float=1.0) -> tuple:
     """The cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3) from all its observations at once, or the given ones, and the
-    forecast spread in observation space relative to the observation errors (chapter 70's `Analysis.spread_ratio`): theta, mu, ok, message, spread."""
+    forecast spread in observation space relative to the observation errors (chapter 70's `Analysis.spread_ratio`): theta, mu, ok, message, spread.
+    With `smooth` < 1 the estimate is blended with the previous factors in log space (weight `smooth` on the new one, as chapter 70)."""
     spread = float(np.sqrt((HE.var(1, ddof=1) / r).mean())) if y.size else np.nan
     if c.inflation in ("none", "fixed") or y.size < 2: return th, mu_, True, c.inflation, spread
     S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(HE.shape[1] - 1)
     est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), c.inflation, start=(th, mu_), bounds=c.bounds)
-    return est.theta, est.mu, est.ok, est.message, spread
+    if smooth == 1: return est.theta, est.mu, est.ok, est.message, spread
+    blend = lambda old, new: np.exp((1 - smooth) * np.log(old) + smooth * np.log(new))
+    return float(blend(th, est.theta)), blend(mu_, est.mu), est.ok, est.message, spread
 
 def _run_record(c:McasConfig, experiment:str, prior:int, mu, obs_types:dict, seed:int) -> dict:
     "The settings a run's result records."
@@ -493,7 +496,7 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
         idx = np.flatnonzero(usable & (tt >= 0) & (tt < np.where(obs.type.values == 0, insitu_days, sat_days) * out_per_day))
         HE = tw.op.subset(idx).apply(co2, t_offset=off)
         y, r, types, otype = obs.value.values[idx], obs.uncertainty.values[idx] ** 2, gtype[idx], obs.type.values[idx]
-        th, mu_, ok, msg, spread = _cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
+        th, mu_, ok, msg, spread = cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
         infl.append({"cycle": k, "time": t_k, "theta": th, **{f"mu_{g_}": mu_[j] for j, g_ in enumerate(groups)}, "ok": ok, "message": msg,
                      "spread_ratio": spread, **{f"n_{g_}": int((types == j).sum()) for j, g_ in enumerate(groups)}})
         X = np.concatenate([c_step.reshape(E, nc).T, lam.T])                 # (nc + n_lam, E)

@@ -25,8 +25,8 @@ from ..geo import land_mask
 from ..inputs import real_input
 from ..twin.atmos import SIGMA_EDGES_10, AtmosGrid, atmos_grid
 from ..twin.observing import pressure_weights
-from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
-from .mcas import McasFilterConfig, ObsOperator, obs_operator
+from .enkf import INFLATION_BOUNDS, check_divergence, enkf_analysis
+from .mcas import McasFilterConfig, ObsOperator, cycle_inflation, obs_operator
 
 # %% auto #0
 __all__ = ['SO_SET', 'SO_PRODUCTS', 'SIGMA_EDGES_5', 'STATION_KINDS', 'REAL_OBS_TYPES', 'STATION_ERRORS_PPM', 'COLUMN_KINDS',
@@ -411,15 +411,6 @@ def _month_fluxes(prior:xr.DataArray, month, state, masks) -> tuple:
     B = np.stack([masks[i][:, None] * p.sel(component=comp).values for i, comp in enumerate(state.component)])
     return fixed, B
 
-def _inflation(c:McasRealConfig, HE, y, r, types, n_groups, th, mu) -> tuple:
-    "This month's theta and mu by maximum likelihood from all its observations (chapter 70's `ml_inflation`), or the given ones."
-    spread = float(np.sqrt((HE.var(1, ddof=1) / r).mean())) if y.size else np.nan
-    if c.inflation in ("none", "fixed") or y.size < 2: return th, mu, True, c.inflation, spread
-    S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(HE.shape[1] - 1)
-    est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), c.inflation, start=(th, mu), bounds=c.bounds)
-    th = float(np.exp((1 - c.smooth) * np.log(th) + c.smooth * np.log(est.theta)))
-    return th, np.exp((1 - c.smooth) * np.log(mu) + c.smooth * np.log(est.mu)), est.ok, est.message, spread
-
 # %% ../../nbs/74_inversion.mcas_real.ipynb #9025d720
 def _cell_area(prior:xr.DataArray) -> np.ndarray:
     "(J, I) areas, m2, of the regular grid whose centres the prior has."
@@ -451,7 +442,7 @@ def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_mont
         HE = HE + w_off[rows, None] * off[None]                                  # a column with a kernel sees sum h a of the offset
         use = (~obs.validation.values[rows]) & (gtype[rows] >= 0)
         y, r, types = obs.value.values[rows][use], obs.uncertainty.values[rows][use] ** 2, gtype[rows][use]
-        th, mu, ok, msg, spread = _inflation(c, HE[use], y, r, types, len(groups), th, mu)
+        th, mu, ok, msg, spread = cycle_inflation(c, HE[use], y, r, types, len(groups), th, mu, smooth=c.smooth)
         X = np.r_[lamE.T, off[None], HE]
         Xa = enkf_analysis(X, HE[use], y, r, types, n_types=len(groups), method=c.method, inflation="fixed", theta=th, mu=mu,
                            inflate_members=False, seed=g).E if use.sum() >= 2 else X
