@@ -1433,8 +1433,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                   'carbonflux_nb/inversion/mcas_real.py'),
                                                    'carbonflux_nb.inversion.mcas_real._basis': ( 'inversion.mcas_real.html#_basis',
                                                                                                  'carbonflux_nb/inversion/mcas_real.py'),
-                                                   'carbonflux_nb.inversion.mcas_real._cell_area': ( 'inversion.mcas_real.html#_cell_area',
-                                                                                                     'carbonflux_nb/inversion/mcas_real.py'),
                                                    'carbonflux_nb.inversion.mcas_real._month_fluxes': ( 'inversion.mcas_real.html#_month_fluxes',
                                                                                                         'carbonflux_nb/inversion/mcas_real.py'),
                                                    'carbonflux_nb.inversion.mcas_real._month_index': ( 'inversion.mcas_real.html#_month_index',

@@ -17,9 +17,9 @@ import xarray as xr
 from ..atmos.eulerian import EulerianModel
 from ..atmos.met_winds import CFWinds, read_cf_winds
 from ..atmos.readers import read_oco2_lite, read_tccon
-from ..atmos.zonal import SECONDS_PER_YEAR, band_area, lat_edges, read_so_co2, read_zonal_fluxes, zonal_total
+from ..atmos.zonal import SECONDS_PER_YEAR, band_area, read_so_co2, read_zonal_fluxes, zonal_total
 from ..constants import M_C_G_PER_MOL, SECONDS_PER_DAY
-from ..core import GridMismatchError, InputError, MissingDataError, config_from, rng
+from ..core import GridMismatchError, InputError, MissingDataError, cell_area, config_from, rng
 from ..datasets import data_path
 from ..geo import land_mask
 from ..inputs import real_input
@@ -412,11 +412,6 @@ def _month_fluxes(prior:xr.DataArray, month, state, masks) -> tuple:
     return fixed, B
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #9025d720
-def _cell_area(prior:xr.DataArray) -> np.ndarray:
-    "(J, I) areas, m2, of the regular grid whose centres the prior has."
-    lon = prior.lon.values; dlon = 360.0 / lon.size
-    return band_area(*(lambda e: (e[:-1], e[1:]))(lat_edges(prior.lat.values)))[:, None] * np.full(lon.size, dlon / 360.0)[None]
-
 def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_months:int, config:McasRealConfig=None, **options) -> McasRealResult:
     "The MCAS filter month by month on an observation table, a transport operator and gridded prior fluxes (see the text)."
     c = config_from(McasRealConfig, config, options, where="run_mcas_real")
@@ -429,7 +424,7 @@ def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_mont
     check_obs_table(obs, obs_types, where="run_mcas_real"); w_off = offset_sensitivity(obs)
     groups = list(dict.fromkeys(v for k, v in obs_types.items() if k in set(obs.kind))); gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items() if v in groups}).fillna(-1).values.astype(int)
     th, mu = (1.0, np.ones(len(groups))) if c.inflation == "none" else (float(c.theta), np.broadcast_to(np.asarray(1.0 if c.mu is None else c.mu, float), (len(groups),)).copy())
-    g = rng(int(c.seed), "mcas_real", "filter", E); area = _cell_area(prior)
+    g = rng(int(c.seed), "mcas_real", "filter", E); area = cell_area(prior.lat, prior.lon).values
     draw = lambda: 1 + c.lam_sd * g.standard_normal((E, L))
     lamE, hist, members, offs, totals, cyc, fit = draw(), [], [], [], [], [], []
     for k, month in enumerate(months):
