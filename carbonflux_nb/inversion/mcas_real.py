@@ -23,6 +23,7 @@ from ..core import GridMismatchError, InputError, MissingDataError, cell_area, c
 from ..datasets import data_path
 from ..geo import land_mask
 from ..inputs import real_input
+from ..io import atomic_output
 from ..twin.atmos import SIGMA_EDGES_10, AtmosGrid, atmos_grid
 from ..twin.observing import pressure_weights
 from .enkf import INFLATION_BOUNDS, check_divergence, enkf_analysis
@@ -275,7 +276,7 @@ def write_climatology_cf(path, out, u:str="U", v:str="V", level:str="lev") -> Pa
                         coords={"valid_time": t, "pressure_level": ("pressure_level", ds[level].values.astype(float), {"units": ds[level].attrs.get("units", "hPa")}),
                                 "latitude": ("latitude", reg, {"units": "degrees_north"}), "longitude": ("longitude", ds.lon.values.astype(float), {"units": "degrees_east"})},
                         attrs={"source": p.name, "note": "steady climatology: both times hold the same field"})
-    tmp = out.with_name(out.name + ".part"); cf.to_netcdf(tmp); tmp.replace(out)
+    with atomic_output(out) as tmp: cf.to_netcdf(tmp)                     # a failed write leaves no partial file behind
     return out
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #de24c19e
