@@ -49,6 +49,11 @@ STATION_ERRORS_PPM = {"continuous": 0.5, "flask": 0.5}    # model-data mismatch 
 def _months(start, n:int) -> pd.DatetimeIndex:
     return pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), periods=n, freq="MS")
 
+def _month_index(times, months) -> np.ndarray:
+    "Each time's month index from the first of `months` (negative before it)."
+    t = pd.DatetimeIndex(times)
+    return np.asarray((t.year - months[0].year) * 12 + t.month - months[0].month)
+
 def station_obs(table:pd.DataFrame, start, n_months:int, errors:dict=None, withhold:float=0.0, seed:int=0) -> pd.DataFrame:
     """The twin's observation table (chapter 71's columns: kind, type, time, t, code, lat, lon, altitude, value and uncertainty in ppm,
     nominal, validation) from a long station table (`read_so_co2`'s columns), one row per station, kind and month: t is the month's index."""
@@ -66,7 +71,7 @@ def station_obs(table:pd.DataFrame, start, n_months:int, errors:dict=None, withh
     held = set(stations[r.random(stations.size) < withhold])
     nominal = d.kind.map(errors).values
     return pd.DataFrame({"kind": d.kind.values, "type": 0, "time": d.time.values.astype("datetime64[ns]"),
-                         "t": ((d.time.dt.year - months[0].year) * 12 + d.time.dt.month - months[0].month).values, "code": d.station.values,
+                         "t": _month_index(d.time, months), "code": d.station.values,
                          "lat": d.lat.values, "lon": d.lon.values, "altitude": d.altitude.values, "value": d.value.values * 1e6,
                          "uncertainty": nominal, "nominal": nominal, "validation": d.station.isin(held).values, "n_records": d.n_records.values})
 
@@ -86,10 +91,6 @@ def level_pressure_weights(pressure) -> np.ndarray:
     return h
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #fcc04bb7
-def _month_index(times, months) -> np.ndarray:
-    t = pd.DatetimeIndex(times)
-    return np.asarray((t.year - months[0].year) * 12 + t.month - months[0].month)
-
 def _super_error(err, floor:float) -> float:
     "A mean of n retrievals: the random part averages down (mean variance / n), the floor (correlated and representation error) does not."
     err = np.asarray(err, float)
