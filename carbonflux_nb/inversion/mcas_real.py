@@ -148,14 +148,16 @@ def sounding_obs(snd:xr.Dataset, grid:AtmosGrid, start, n_months:int, floor:floa
     keep = (m >= 0) & (m < n_months) & inside
     if not keep.any(): raise InputError(f"no good sounding from {months[0]:%Y-%m} to {months[-1]:%Y-%m} inside the grid", src, "time")
     v = {n: snd[n].values.astype(float) for n in lay[:6]}
-    rows = []
-    for (k, j, i), d in pd.DataFrame({"k": m, "j": jy, "i": jx})[keep].groupby(["k", "j", "i"]):
-        s = d.index.values
-        rows.append({"kind": "satellite", "type": 1, "time": months[k], "t": int(k), "code": code or snd.attrs.get("instrument", "satellite"),
-                     "lat": float(grid.lat[j]), "lon": float(grid.lon[i]), "altitude": 0.0, "value": v[lay[0]][s].mean() * lay[6],
-                     "uncertainty": _super_error(v[lay[1]][s] * lay[6], floor), "validation": False, "n_records": s.size,
-                     "pressure": v[lay[2]][s].mean(0), "pressure_weight": v[lay[3]][s].mean(0), "ak": v[lay[4]][s].mean(0), "apriori": v[lay[5]][s].mean(0) * lay[6]})
-    return pd.DataFrame(rows).assign(nominal=lambda d: d.uncertainty, time=lambda d: d.time.astype("datetime64[ns]"))
+    s = np.flatnonzero(keep); grp = pd.DataFrame({"k": m[s], "j": jy[s], "i": jx[s]}).groupby(["k", "j", "i"])
+    gid, key = grp.ngroup().values, grp.size()                                    # one super-observation per (month, cell), sorted
+    k, j, i = (key.index.get_level_values(x).values for x in ("k", "j", "i")); n = key.values
+    mean = lambda a: pd.DataFrame(a.reshape(a.shape[0], -1)).groupby(gid).mean().values      # (groups, levels) means of all soundings at once
+    err2 = mean((v[lay[1]][s] * lay[6]) ** 2)[:, 0]                               # `_super_error`, every group at once
+    out = pd.DataFrame({"kind": "satellite", "type": 1, "time": months[k], "t": k.astype(int), "code": code or snd.attrs.get("instrument", "satellite"),
+                        "lat": grid.lat[j].astype(float), "lon": grid.lon[i].astype(float), "altitude": 0.0, "value": mean(v[lay[0]][s])[:, 0] * lay[6],
+                        "uncertainty": np.sqrt(err2 / n + floor ** 2), "validation": False, "n_records": n,
+                        **{c: list(mean(v[x][s]) * f) for c, x, f in zip(OPERATOR_COLUMNS, lay[2:6], (1.0, 1.0, 1.0, lay[6]))}})
+    return out.assign(nominal=lambda d: d.uncertainty, time=lambda d: d.time.astype("datetime64[ns]"))
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #0a9dd33b
 def column_operator_of(row) -> tuple:
