@@ -1329,6 +1329,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                            'carbonflux_nb/inversion/mcas.py'),
                                               'carbonflux_nb.inversion.mcas.McasFilterConfig': ( 'inversion.mcas.html#mcasfilterconfig',
                                                                                                  'carbonflux_nb/inversion/mcas.py'),
+                                              'carbonflux_nb.inversion.mcas.McasFilterConfig.__post_init__': ( 'inversion.mcas.html#mcasfilterconfig.__post_init__',
+                                                                                                               'carbonflux_nb/inversion/mcas.py'),
                                               'carbonflux_nb.inversion.mcas.McasRegions': ( 'inversion.mcas.html#mcasregions',
                                                                                             'carbonflux_nb/inversion/mcas.py'),
                                               'carbonflux_nb.inversion.mcas.McasRegions.in_extended': ( 'inversion.mcas.html#mcasregions.in_extended',

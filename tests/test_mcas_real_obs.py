@@ -213,3 +213,13 @@ def test_cycle_inflation_smoothing(smooth):
     assert np.log(th) == pytest.approx((1 - smooth) * np.log(th0) + smooth * np.log(est[0]), rel=1e-9)
     np.testing.assert_allclose(np.log(mu), (1 - smooth) * np.log(mu0) + smooth * np.log(est[1]), rtol=1e-9)
     assert est[0] > 1.5 * th0 or np.any(est[1] > 1.5 * mu0)           # the estimate moved: the blend is not trivially the start
+
+
+@pytest.mark.parametrize("make", ["McasConfig", "McasRealConfig", "run_mcas_real"])
+def test_lam_forecast_checked_by_the_shared_config(make):
+    "The lambdas' forecast is checked once, by McasFilterConfig, for both filters (directly or through run_mcas_real's options)."
+    from carbonflux_nb.inversion.mcas import McasConfig
+    call = {"McasConfig": lambda: McasConfig(lam_forecast="weekly"), "McasRealConfig": lambda: McasRealConfig(lam_forecast="weekly"),
+            "run_mcas_real": lambda: run_mcas_real(None, None, None, "2010-01-01", 1, lam_forecast="weekly")}[make]
+    with pytest.raises(InputError, match="lam_forecast must be 'carbontracker' or 'persistence', got 'weekly'") as e: call()
+    assert e.value.variable == "lam_forecast"

@@ -369,6 +369,10 @@ class McasFilterConfig:
                                           # spread) or 'persistence' (the analysed members)
     seed:int = None                       # default: the twin's seed
 
+    def __post_init__(self):
+        if self.lam_forecast not in ("carbontracker", "persistence"):
+            raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {self.lam_forecast!r}", variable="lam_forecast")
+
 @dataclass(frozen=True)
 class McasConfig(McasFilterConfig):
     "Options of `run_mcas`: `McasFilterConfig`'s, with the localization, the windows and the first lambdas' spread."
@@ -465,7 +469,6 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
     "The MCAS filter over the twin's cycles (see the text); options: `McasConfig`'s fields."
     c = config_from(McasConfig, config, options, where="run_mcas")
     if experiment not in EXPERIMENTS: raise InputError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {experiment!r}", variable="experiment")
-    if c.lam_forecast not in ("carbontracker", "persistence"): raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {c.lam_forecast!r}", variable="lam_forecast")
     if prior not in (0, 1): raise InputError(f"prior must be 0 or 1, got {prior!r}", variable="prior")
     step_days, insitu_days, sat_days = c.step_days, c.insitu_days, c.sat_days
     window = max(insitu_days, sat_days) if experiment == "both" else (insitu_days if experiment == "insitu" else sat_days)

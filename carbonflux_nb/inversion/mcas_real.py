@@ -419,7 +419,6 @@ def _month_fluxes(prior:xr.DataArray, month, state, masks) -> tuple:
 def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_months:int, config:McasRealConfig=None, **options) -> McasRealResult:
     "The MCAS filter month by month on an observation table, a transport operator and gridded prior fluxes (see the text)."
     c = config_from(McasRealConfig, config, options, where="run_mcas_real")
-    if c.lam_forecast not in ("carbontracker", "persistence"): raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {c.lam_forecast!r}", variable="lam_forecast")
     if not 0 < c.smooth <= 1: raise InputError(f"smooth must be in (0, 1], got {c.smooth}", variable="smooth")
     if not 0 <= c.spinup_months < n_months: raise InputError(f"spinup_months must be in [0, {n_months}), got {c.spinup_months}", variable="spinup_months")
     tr = as_transport(transport); months = _months(start, n_months)
