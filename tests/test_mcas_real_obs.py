@@ -187,3 +187,39 @@ def test_sounding_regional_grid(tmp_path):
     rows = sounding_obs(snd, reg, "2015-01-01", 1)
     assert 0 < rows.n_records.sum() == (snd.lat.values <= 40.5).sum() < snd.sizes["sounding"]
     with pytest.raises(InputError, match="inside the grid"): sounding_obs(snd, atmos_grid(1.0, 1.0, bbox=(0.0, 10.0, 0.0, 10.0)), "2015-01-01", 1)
+
+
+def test_configs_share_the_filter_options():
+    "McasConfig and McasRealConfig derive from McasFilterConfig and keep their own defaults where they differ."
+    from carbonflux_nb.inversion.mcas import MCAS_BOUNDS, McasConfig, McasFilterConfig
+    from carbonflux_nb.inversion.mcas_real import REAL_BOUNDS
+    assert issubclass(McasConfig, McasFilterConfig) and issubclass(McasRealConfig, McasFilterConfig)
+    a, b = McasConfig(), McasRealConfig()
+    assert (a.bounds, a.seed, b.bounds, b.seed) == (MCAS_BOUNDS, None, REAL_BOUNDS, 0)
+    assert (b.smooth, b.lam_forecast, b.spinup_months) == (0.3, "carbontracker", 1) and not hasattr(b, "localization")
+
+
+@pytest.mark.parametrize("smooth", [1.0, 0.3])
+def test_cycle_inflation_smoothing(smooth):
+    "The month's estimate is blended with the previous factors in log space with weight `smooth` on the new one."
+    from carbonflux_nb.inversion.mcas import cycle_inflation
+    q = np.random.default_rng(3); HE = q.normal(size=(40, 16)); r = np.full(40, 0.5); types = np.repeat([0, 1], 20)
+    y = HE.mean(1) + 2.0 * q.normal(size=40)                          # innovations larger than the spread and errors explain
+    c = McasRealConfig(inflation="multi")
+    th0, mu0 = 1.5, np.array([0.8, 1.2])
+    est = cycle_inflation(c, HE, y, r, types, 2, th0, mu0)
+    th, mu, ok, _, spread = cycle_inflation(c, HE, y, r, types, 2, th0, mu0, smooth=smooth)
+    assert ok and spread == pytest.approx(np.sqrt((HE.var(1, ddof=1) / r).mean()))
+    assert np.log(th) == pytest.approx((1 - smooth) * np.log(th0) + smooth * np.log(est[0]), rel=1e-9)
+    np.testing.assert_allclose(np.log(mu), (1 - smooth) * np.log(mu0) + smooth * np.log(est[1]), rtol=1e-9)
+    assert est[0] > 1.5 * th0 or np.any(est[1] > 1.5 * mu0)           # the estimate moved: the blend is not trivially the start
+
+
+@pytest.mark.parametrize("make", ["McasConfig", "McasRealConfig", "run_mcas_real"])
+def test_lam_forecast_checked_by_the_shared_config(make):
+    "The lambdas' forecast is checked once, by McasFilterConfig, for both filters (directly or through run_mcas_real's options)."
+    from carbonflux_nb.inversion.mcas import McasConfig
+    call = {"McasConfig": lambda: McasConfig(lam_forecast="weekly"), "McasRealConfig": lambda: McasRealConfig(lam_forecast="weekly"),
+            "run_mcas_real": lambda: run_mcas_real(None, None, None, "2010-01-01", 1, lam_forecast="weekly")}[make]
+    with pytest.raises(InputError, match="lam_forecast must be 'carbontracker' or 'persistence', got 'weekly'") as e: call()
+    assert e.value.variable == "lam_forecast"

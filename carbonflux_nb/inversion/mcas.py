@@ -35,9 +35,9 @@ from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_anal
 # %% auto #0
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS',
            'nearest_great_circle', 'McasRegions', 'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator',
-           'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasConfig', 'run_mcas',
-           'product_totals', 'budget_table', 'forward_predictions', 'validation_scores', 'mcas_experiment',
-           'experiment_summary']
+           'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasFilterConfig', 'McasConfig',
+           'cycle_inflation', 'run_mcas', 'product_totals', 'budget_table', 'forward_predictions', 'validation_scores',
+           'mcas_experiment', 'experiment_summary']
 
 # %% ../../nbs/71_inversion.mcas.ipynb #5e10d88d
 def nearest_great_circle(lat:np.ndarray, lon:np.ndarray, targets:np.ndarray, src:np.ndarray, slack_km:float=1.0) -> tuple:
@@ -356,20 +356,29 @@ def _flux_fn(tw:McasTwin, products:list):
 
 # %% ../../nbs/71_inversion.mcas.ipynb #0ab8250d
 @dataclass(frozen=True)
-class McasConfig:
-    "Options of `run_mcas`: the ensemble, its inflation and localization, the windows and the first lambdas' spread."
+class McasFilterConfig:
+    "The options every MCAS filter takes (this chapter's `McasConfig`, chapter 74's `McasRealConfig`): the ensemble, its inflation, the lambdas' forecast."
     n_members:int = 32                    # ensemble members
     method:str = "sqrt"                   # 'sqrt' or 'stochastic' (chapter 70's `enkf_analysis`)
     inflation:str = "multi"               # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
     theta:float = 1.0                     # fixed factor ('fixed'), or the first cycle's starting value
     mu:object = None                      # fixed factors ('fixed'), or the first cycle's starting values (default 1), one per group
-    obs_types:dict = None                 # observation kind -> inflation group, one mu each (default OBS_TYPES: in situ, satellite)
+    obs_types:dict = None                 # observation kind -> inflation group, one mu each (default: the filter's, here OBS_TYPES: in situ, satellite)
     bounds:dict = field(default_factory=lambda: MCAS_BOUNDS)   # the estimate's bounds
+    lam_forecast:str = "carbontracker"    # next cycle's lambdas: 'carbontracker' (mean (a_k + a_k-1 + 1) / 3, fresh prior
+                                          # spread) or 'persistence' (the analysed members)
+    seed:int = None                       # default: the twin's seed
+
+    def __post_init__(self):
+        if self.lam_forecast not in ("carbontracker", "persistence"):
+            raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {self.lam_forecast!r}", variable="lam_forecast")
+
+@dataclass(frozen=True)
+class McasConfig(McasFilterConfig):
+    "Options of `run_mcas`: `McasFilterConfig`'s, with the localization, the windows and the first lambdas' spread."
     localization:bool = True              # one update per localization region (False: one global update)
     corr_threshold:float = 0.7            # |correlation| above which an observation outside a region's extended area is used
     inflate_members:bool = False          # False: theta in the gain only, members keep their spread (Eq. 3)
-    lam_forecast:str = "carbontracker"    # next cycle's lambdas: 'carbontracker' (mean (a_k + a_k-1 + 1) / 3, fresh prior
-                                          # spread) or 'persistence' (the analysed members)
     co2_in_state:bool = True              # True: the CO2 field is analysed with the lambdas (Eq. 2-3); False: every member
                                           # starts each cycle from the field the analysed mean lambdas give (mass-consistent)
     use_dask:bool = None                  # forecast the members on dask (None: when a scheduler_address is configured)
@@ -378,7 +387,6 @@ class McasConfig:
     sat_days:int = 16                     # satellite observation window, days
     lam_sd_region:float = 0.4             # first lambdas: s.d. of the TransCom-region part
     lam_sd_eco:float = 0.2                # and of the ecoregion part
-    seed:int = None                       # default: the twin's seed
 
 def _forecaster(model:EulerianModel, src:FluxSource, use_dask:bool=None):
     "`_forecast` with the model and fluxes bound: in this process, or on dask in chunks of members, one per worker."
@@ -437,14 +445,17 @@ def _obs_groups(obs:pd.DataFrame, obs_types:dict, experiment:str) -> tuple:
     usable = (~obs.validation.values) & np.isin(obs.type.values, EXPERIMENTS[experiment]) & gtype.notna().values
     return groups, gtype.fillna(-1).values.astype(int), usable
 
-def _cycle_inflation(c:McasConfig, HE, y, r, types, n_groups:int, th, mu_) -> tuple:
+def cycle_inflation(c:McasFilterConfig, HE, y, r, types, n_groups:int, th, mu_, smooth:float=1.0) -> tuple:
     """The cycle's inflation factors (theta_t, mu_t,1, mu_t,2 of Eq. 3) from all its observations at once, or the given ones, and the
-    forecast spread in observation space relative to the observation errors (chapter 70's `Analysis.spread_ratio`): theta, mu, ok, message, spread."""
+    forecast spread in observation space relative to the observation errors (chapter 70's `Analysis.spread_ratio`): theta, mu, ok, message, spread.
+    With `smooth` < 1 the estimate is blended with the previous factors in log space (weight `smooth` on the new one, as chapter 70)."""
     spread = float(np.sqrt((HE.var(1, ddof=1) / r).mean())) if y.size else np.nan
     if c.inflation in ("none", "fixed") or y.size < 2: return th, mu_, True, c.inflation, spread
     S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(HE.shape[1] - 1)
     est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), c.inflation, start=(th, mu_), bounds=c.bounds)
-    return est.theta, est.mu, est.ok, est.message, spread
+    if smooth == 1: return est.theta, est.mu, est.ok, est.message, spread
+    blend = lambda old, new: np.exp((1 - smooth) * np.log(old) + smooth * np.log(new))
+    return float(blend(th, est.theta)), blend(mu_, est.mu), est.ok, est.message, spread
 
 def _run_record(c:McasConfig, experiment:str, prior:int, mu, obs_types:dict, seed:int) -> dict:
     "The settings a run's result records."
@@ -458,7 +469,6 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
     "The MCAS filter over the twin's cycles (see the text); options: `McasConfig`'s fields."
     c = config_from(McasConfig, config, options, where="run_mcas")
     if experiment not in EXPERIMENTS: raise InputError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {experiment!r}", variable="experiment")
-    if c.lam_forecast not in ("carbontracker", "persistence"): raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {c.lam_forecast!r}", variable="lam_forecast")
     if prior not in (0, 1): raise InputError(f"prior must be 0 or 1, got {prior!r}", variable="prior")
     step_days, insitu_days, sat_days = c.step_days, c.insitu_days, c.sat_days
     window = max(insitu_days, sat_days) if experiment == "both" else (insitu_days if experiment == "insitu" else sat_days)
@@ -489,7 +499,7 @@ def run_mcas(tw:McasTwin, experiment:str="both", prior:int=0, config:McasConfig=
         idx = np.flatnonzero(usable & (tt >= 0) & (tt < np.where(obs.type.values == 0, insitu_days, sat_days) * out_per_day))
         HE = tw.op.subset(idx).apply(co2, t_offset=off)
         y, r, types, otype = obs.value.values[idx], obs.uncertainty.values[idx] ** 2, gtype[idx], obs.type.values[idx]
-        th, mu_, ok, msg, spread = _cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
+        th, mu_, ok, msg, spread = cycle_inflation(c, HE, y, r, types, n_groups, th, mu_)
         infl.append({"cycle": k, "time": t_k, "theta": th, **{f"mu_{g_}": mu_[j] for j, g_ in enumerate(groups)}, "ok": ok, "message": msg,
                      "spread_ratio": spread, **{f"n_{g_}": int((types == j).sum()) for j, g_ in enumerate(groups)}})
         X = np.concatenate([c_step.reshape(E, nc).T, lam.T])                 # (nc + n_lam, E)

@@ -17,16 +17,17 @@ import xarray as xr
 from ..atmos.eulerian import EulerianModel
 from ..atmos.met_winds import CFWinds, read_cf_winds
 from ..atmos.readers import read_oco2_lite, read_tccon
-from ..atmos.zonal import SECONDS_PER_YEAR, band_area, lat_edges, read_so_co2, read_zonal_fluxes, zonal_total
+from ..atmos.zonal import SECONDS_PER_YEAR, band_area, read_so_co2, read_zonal_fluxes, zonal_total
 from ..constants import M_C_G_PER_MOL, SECONDS_PER_DAY
-from ..core import GridMismatchError, InputError, MissingDataError, config_from, rng
+from ..core import GridMismatchError, InputError, MissingDataError, cell_area, config_from, rng
 from ..datasets import data_path
 from ..geo import land_mask
 from ..inputs import real_input
+from ..io import atomic_output
 from ..twin.atmos import SIGMA_EDGES_10, AtmosGrid, atmos_grid
 from ..twin.observing import pressure_weights
-from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_analysis, ml_inflation
-from .mcas import ObsOperator, obs_operator
+from .enkf import INFLATION_BOUNDS, check_divergence, enkf_analysis
+from .mcas import McasFilterConfig, ObsOperator, cycle_inflation, obs_operator
 
 # %% auto #0
 __all__ = ['SO_SET', 'SO_PRODUCTS', 'SIGMA_EDGES_5', 'STATION_KINDS', 'REAL_OBS_TYPES', 'STATION_ERRORS_PPM', 'COLUMN_KINDS',
@@ -48,6 +49,11 @@ STATION_ERRORS_PPM = {"continuous": 0.5, "flask": 0.5}    # model-data mismatch 
 def _months(start, n:int) -> pd.DatetimeIndex:
     return pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), periods=n, freq="MS")
 
+def _month_index(times, months) -> np.ndarray:
+    "Each time's month index from the first of `months` (negative before it)."
+    t = pd.DatetimeIndex(times)
+    return np.asarray((t.year - months[0].year) * 12 + t.month - months[0].month)
+
 def station_obs(table:pd.DataFrame, start, n_months:int, errors:dict=None, withhold:float=0.0, seed:int=0) -> pd.DataFrame:
     """The twin's observation table (chapter 71's columns: kind, type, time, t, code, lat, lon, altitude, value and uncertainty in ppm,
     nominal, validation) from a long station table (`read_so_co2`'s columns), one row per station, kind and month: t is the month's index."""
@@ -65,7 +71,7 @@ def station_obs(table:pd.DataFrame, start, n_months:int, errors:dict=None, withh
     held = set(stations[r.random(stations.size) < withhold])
     nominal = d.kind.map(errors).values
     return pd.DataFrame({"kind": d.kind.values, "type": 0, "time": d.time.values.astype("datetime64[ns]"),
-                         "t": ((d.time.dt.year - months[0].year) * 12 + d.time.dt.month - months[0].month).values, "code": d.station.values,
+                         "t": _month_index(d.time, months), "code": d.station.values,
                          "lat": d.lat.values, "lon": d.lon.values, "altitude": d.altitude.values, "value": d.value.values * 1e6,
                          "uncertainty": nominal, "nominal": nominal, "validation": d.station.isin(held).values, "n_records": d.n_records.values})
 
@@ -85,10 +91,6 @@ def level_pressure_weights(pressure) -> np.ndarray:
     return h
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #fcc04bb7
-def _month_index(times, months) -> np.ndarray:
-    t = pd.DatetimeIndex(times)
-    return np.asarray((t.year - months[0].year) * 12 + t.month - months[0].month)
-
 def _super_error(err, floor:float) -> float:
     "A mean of n retrievals: the random part averages down (mean variance / n), the floor (correlated and representation error) does not."
     err = np.asarray(err, float)
@@ -146,14 +148,16 @@ def sounding_obs(snd:xr.Dataset, grid:AtmosGrid, start, n_months:int, floor:floa
     keep = (m >= 0) & (m < n_months) & inside
     if not keep.any(): raise InputError(f"no good sounding from {months[0]:%Y-%m} to {months[-1]:%Y-%m} inside the grid", src, "time")
     v = {n: snd[n].values.astype(float) for n in lay[:6]}
-    rows = []
-    for (k, j, i), d in pd.DataFrame({"k": m, "j": jy, "i": jx})[keep].groupby(["k", "j", "i"]):
-        s = d.index.values
-        rows.append({"kind": "satellite", "type": 1, "time": months[k], "t": int(k), "code": code or snd.attrs.get("instrument", "satellite"),
-                     "lat": float(grid.lat[j]), "lon": float(grid.lon[i]), "altitude": 0.0, "value": v[lay[0]][s].mean() * lay[6],
-                     "uncertainty": _super_error(v[lay[1]][s] * lay[6], floor), "validation": False, "n_records": s.size,
-                     "pressure": v[lay[2]][s].mean(0), "pressure_weight": v[lay[3]][s].mean(0), "ak": v[lay[4]][s].mean(0), "apriori": v[lay[5]][s].mean(0) * lay[6]})
-    return pd.DataFrame(rows).assign(nominal=lambda d: d.uncertainty, time=lambda d: d.time.astype("datetime64[ns]"))
+    s = np.flatnonzero(keep); grp = pd.DataFrame({"k": m[s], "j": jy[s], "i": jx[s]}).groupby(["k", "j", "i"])
+    gid, key = grp.ngroup().values, grp.size()                                    # one super-observation per (month, cell), sorted
+    k, j, i = (key.index.get_level_values(x).values for x in ("k", "j", "i")); n = key.values
+    mean = lambda a: pd.DataFrame(a.reshape(a.shape[0], -1)).groupby(gid).mean().values      # (groups, levels) means of all soundings at once
+    err2 = mean((v[lay[1]][s] * lay[6]) ** 2)[:, 0]                               # `_super_error`, every group at once
+    out = pd.DataFrame({"kind": "satellite", "type": 1, "time": months[k], "t": k.astype(int), "code": code or snd.attrs.get("instrument", "satellite"),
+                        "lat": grid.lat[j].astype(float), "lon": grid.lon[i].astype(float), "altitude": 0.0, "value": mean(v[lay[0]][s])[:, 0] * lay[6],
+                        "uncertainty": np.sqrt(err2 / n + floor ** 2), "validation": False, "n_records": n,
+                        **{c: list(mean(v[x][s]) * f) for c, x, f in zip(OPERATOR_COLUMNS, lay[2:6], (1.0, 1.0, 1.0, lay[6]))}})
+    return out.assign(nominal=lambda d: d.uncertainty, time=lambda d: d.time.astype("datetime64[ns]"))
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #0a9dd33b
 def column_operator_of(row) -> tuple:
@@ -275,7 +279,7 @@ def write_climatology_cf(path, out, u:str="U", v:str="V", level:str="lev") -> Pa
                         coords={"valid_time": t, "pressure_level": ("pressure_level", ds[level].values.astype(float), {"units": ds[level].attrs.get("units", "hPa")}),
                                 "latitude": ("latitude", reg, {"units": "degrees_north"}), "longitude": ("longitude", ds.lon.values.astype(float), {"units": "degrees_east"})},
                         attrs={"source": p.name, "note": "steady climatology: both times hold the same field"})
-    tmp = out.with_name(out.name + ".part"); cf.to_netcdf(tmp); tmp.replace(out)
+    with atomic_output(out) as tmp: cf.to_netcdf(tmp)                     # a failed write leaves no partial file behind
     return out
 
 # %% ../../nbs/74_inversion.mcas_real.ipynb #de24c19e
@@ -364,23 +368,16 @@ def as_transport(transport):
 REAL_BOUNDS = {"theta": (0.25, 10.0), "mu": (0.25, 10.0)}   # narrower than chapter 71's: ~20 monthly means a month determine 3 factors poorly
 
 @dataclass(frozen=True)
-class McasRealConfig:
-    "Options of `run_mcas_real`: chapter 71's ensemble and inflation, with the state's bands and the months."
-    n_members:int = 32                    # ensemble members
-    method:str = "sqrt"                   # 'sqrt' or 'stochastic' (chapter 70's `enkf_analysis`)
-    inflation:str = "multi"               # 'none', 'fixed', 'theta', 'theta_mu1', 'multi' (chapter 70)
-    theta:float = 1.0                     # fixed factor ('fixed'), or the first cycle's starting value
-    mu:object = None                      # fixed factors, or the first cycle's starting values (default 1), one per group
-    obs_types:dict = None                 # observation kind -> inflation group (default REAL_OBS_TYPES: in situ, flask)
+class McasRealConfig(McasFilterConfig):
+    "Options of `run_mcas_real`: chapter 71's `McasFilterConfig` (ensemble, inflation, lambdas' forecast; obs_types default REAL_OBS_TYPES), with the state's bands and the months."
     bounds:dict = field(default_factory=lambda: dict(REAL_BOUNDS))   # the estimate's bounds
     smooth:float = 0.3                    # weight of this month's estimate against the previous factors (log space, chapter 70)
     bands:tuple = (-90.0, -50.0, -35.0, 90.0)   # latitude edges of the scaled bands (rows assigned by their centre)
     components:tuple = ("ocean", "land")  # scaled components; the others (fossil) are prescribed
     lam_sd:float = 0.5                    # prior s.d. of each scaling factor
     offset_sd:float = 1.0                 # ppm, prior s.d. of the month's uniform offset of the field
-    lam_forecast:str = "carbontracker"    # next month's lambdas: 'carbontracker' ((a_k + a_k-1 + 1) / 3, fresh spread) or 'persistence'
     spinup_months:int = 1                 # months run with the prior before the first analysis
-    seed:int = 0
+    seed:int = 0                          # (chapter 71's default None takes the twin's)
 
 @dataclass
 class McasRealResult:
@@ -418,25 +415,10 @@ def _month_fluxes(prior:xr.DataArray, month, state, masks) -> tuple:
     B = np.stack([masks[i][:, None] * p.sel(component=comp).values for i, comp in enumerate(state.component)])
     return fixed, B
 
-def _inflation(c:McasRealConfig, HE, y, r, types, n_groups, th, mu) -> tuple:
-    "This month's theta and mu by maximum likelihood from all its observations (chapter 70's `ml_inflation`), or the given ones."
-    spread = float(np.sqrt((HE.var(1, ddof=1) / r).mean())) if y.size else np.nan
-    if c.inflation in ("none", "fixed") or y.size < 2: return th, mu, True, c.inflation, spread
-    S = (HE - HE.mean(1, keepdims=True)) / np.sqrt(HE.shape[1] - 1)
-    est = ml_inflation(InnovationStats.from_ensemble(S, y - HE.mean(1), r, types, n_groups), c.inflation, start=(th, mu), bounds=c.bounds)
-    th = float(np.exp((1 - c.smooth) * np.log(th) + c.smooth * np.log(est.theta)))
-    return th, np.exp((1 - c.smooth) * np.log(mu) + c.smooth * np.log(est.mu)), est.ok, est.message, spread
-
 # %% ../../nbs/74_inversion.mcas_real.ipynb #9025d720
-def _cell_area(prior:xr.DataArray) -> np.ndarray:
-    "(J, I) areas, m2, of the regular grid whose centres the prior has."
-    lon = prior.lon.values; dlon = 360.0 / lon.size
-    return band_area(*(lambda e: (e[:-1], e[1:]))(lat_edges(prior.lat.values)))[:, None] * np.full(lon.size, dlon / 360.0)[None]
-
 def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_months:int, config:McasRealConfig=None, **options) -> McasRealResult:
     "The MCAS filter month by month on an observation table, a transport operator and gridded prior fluxes (see the text)."
     c = config_from(McasRealConfig, config, options, where="run_mcas_real")
-    if c.lam_forecast not in ("carbontracker", "persistence"): raise InputError(f"lam_forecast must be 'carbontracker' or 'persistence', got {c.lam_forecast!r}", variable="lam_forecast")
     if not 0 < c.smooth <= 1: raise InputError(f"smooth must be in (0, 1], got {c.smooth}", variable="smooth")
     if not 0 <= c.spinup_months < n_months: raise InputError(f"spinup_months must be in [0, {n_months}), got {c.spinup_months}", variable="spinup_months")
     tr = as_transport(transport); months = _months(start, n_months)
@@ -445,7 +427,7 @@ def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_mont
     check_obs_table(obs, obs_types, where="run_mcas_real"); w_off = offset_sensitivity(obs)
     groups = list(dict.fromkeys(v for k, v in obs_types.items() if k in set(obs.kind))); gtype = obs.kind.map({k: groups.index(v) for k, v in obs_types.items() if v in groups}).fillna(-1).values.astype(int)
     th, mu = (1.0, np.ones(len(groups))) if c.inflation == "none" else (float(c.theta), np.broadcast_to(np.asarray(1.0 if c.mu is None else c.mu, float), (len(groups),)).copy())
-    g = rng(int(c.seed), "mcas_real", "filter", E); area = _cell_area(prior)
+    g = rng(int(c.seed), "mcas_real", "filter", E); area = cell_area(prior.lat, prior.lon).values
     draw = lambda: 1 + c.lam_sd * g.standard_normal((E, L))
     lamE, hist, members, offs, totals, cyc, fit = draw(), [], [], [], [], [], []
     for k, month in enumerate(months):
@@ -458,7 +440,7 @@ def run_mcas_real(obs:pd.DataFrame, transport, prior:xr.DataArray, start, n_mont
         HE = HE + w_off[rows, None] * off[None]                                  # a column with a kernel sees sum h a of the offset
         use = (~obs.validation.values[rows]) & (gtype[rows] >= 0)
         y, r, types = obs.value.values[rows][use], obs.uncertainty.values[rows][use] ** 2, gtype[rows][use]
-        th, mu, ok, msg, spread = _inflation(c, HE[use], y, r, types, len(groups), th, mu)
+        th, mu, ok, msg, spread = cycle_inflation(c, HE[use], y, r, types, len(groups), th, mu, smooth=c.smooth)
         X = np.r_[lamE.T, off[None], HE]
         Xa = enkf_analysis(X, HE[use], y, r, types, n_types=len(groups), method=c.method, inflation="fixed", theta=th, mu=mu,
                            inflate_members=False, seed=g).E if use.sum() >= 2 else X
