@@ -13,7 +13,7 @@ import xarray as xr
 
 from ..core import GridMismatchError, InputError, MissingDataError, UnitsError, check_same_grid, check_time_axis
 from ..io import check_range, check_read_size, load_netcdf
-from .readers import BOUNDARY_EDGES, read_oco2_lite
+from .readers import BOUNDARY_EDGES, pick_var, read_oco2_lite
 from .stations import mole_fraction_factor
 
 # %% auto #0
@@ -34,12 +34,6 @@ def _load(path, group:str=None) -> xr.Dataset:
         check_read_size(sum(int(v.nbytes) for v in ds.variables.values()), p, what="in memory it takes")
         return ds.load()
 
-def _pick(ds:xr.Dataset, names, path, what:str=None) -> xr.DataArray:
-    "The first of `names` in `ds`, or an `InputError` naming them all."
-    for n in names:
-        if n in ds.variables: return ds[n]
-    raise InputError(f"missing variable {' or '.join(names)}" + (f" ({what})" if what else ""), path, names[0])
-
 def _values(da:xr.DataArray, path, fraction:bool=False) -> np.ndarray:
     "Float values, the files' undeclared fill value -9999.99 as NaN; a mole fraction (`fraction`) converted to mol/mol."
     x = da.values.astype(float)
@@ -53,7 +47,7 @@ _GOSAT_LEVELS = {"ak": ["xch4_averaging_kernel"], "pressure_weight": ["pressure_
 
 def _gosat_levels(ds, path, n, sdim) -> dict:
     "The operator's (sounding, level) variables, each checked for its shape against xch4's soundings and the weights' levels."
-    lev = {k: _pick(ds, names, path, "the column operator") for k, names in _GOSAT_LEVELS.items()}
+    lev = {k: pick_var(ds, names, path, "the column operator") for k, names in _GOSAT_LEVELS.items()}
     for v in lev.values():
         if v.ndim != 2 or v.dims[0] != sdim or v.shape[0] != n:
             raise InputError(f"dims {v.dims}, shape {v.shape}: expected ({sdim}: {n} soundings, levels)", path, v.name)
@@ -88,12 +82,12 @@ def read_gosat_cci(path,
                   )->xr.Dataset:          # (sounding, level): value, uncertainty, apriori (mol/mol), ak, pressure_weight, pressure (hPa)
     "GOSAT XCH4 soundings from an ESA CCI GHG L2 file (OCPR; dims n, m) or ACRG's processed extract of one (dims time, lev)."
     ds = _load(path)
-    x = _pick(ds, ["xch4"], path); n, sdim = x.size, x.dims[0]
-    t = pd.DatetimeIndex(_pick(ds, ["time"], path).values)
+    x = pick_var(ds, ["xch4"], path); n, sdim = x.size, x.dims[0]
+    t = pd.DatetimeIndex(pick_var(ds, ["time"], path).values)
     if t.size != n: raise InputError(f"{t.size} time stamps for {n} soundings", path, "time")
     flag = ds["xch4_quality_flag"].values.astype(int) if "xch4_quality_flag" in ds else np.zeros(n, int)
-    src = {"value": x, "uncertainty": _pick(ds, ["xch4_uncertainty"], path), "lat": _pick(ds, ["latitude", "lat"], path),
-           "lon": _pick(ds, ["longitude", "lon"], path), **_gosat_levels(ds, path, n, sdim)}
+    src = {"value": x, "uncertainty": pick_var(ds, ["xch4_uncertainty"], path), "lat": pick_var(ds, ["latitude", "lat"], path),
+           "lon": pick_var(ds, ["longitude", "lon"], path), **_gosat_levels(ds, path, n, sdim)}
     v = {k: _values(da, path, fraction=k in ("value", "uncertainty", "apriori")) for k, da in src.items()}
     for k in v: _check_good(v[k], flag == 0, t, path, src[k].name)
     keep = np.nonzero(flag == 0)[0] if good_only else np.arange(n)
@@ -224,7 +218,7 @@ def read_name_column_footprint(path, tol:float=1e-3) -> xr.Dataset:
     "NAME column footprints (time, lat, lon) in (mol/mol)/(mol m-2 s-1), one per sounding, with boundary particle fractions and `max_level`."
     ds = _load(path)
     ds = ds.rename({k: v for k, v in {"latitude": "lat", "longitude": "lon"}.items() if k in ds.variables})
-    f = _pick(ds, ["fp", "srr"], path, "the column footprint")
+    f = pick_var(ds, ["fp", "srr"], path, "the column footprint")
     if str(f.attrs.get("units", "")).replace(" ", "") not in FOOTPRINT_UNITS:
         raise UnitsError(f"footprint units {f.attrs.get('units')!r}, expected (mol/mol)/(mol/m2/s)", path, f.name)
     if "lev" in f.dims and f.sizes["lev"] == 1: f = f.squeeze("lev", drop=True)            # ACRG: lev = ['column'] or [b'c']
@@ -237,7 +231,7 @@ def read_name_column_footprint(path, tol:float=1e-3) -> xr.Dataset:
     out = xr.Dataset({"fp": fp.assign_attrs(units="(mol/mol)/(mol m-2 s-1)")})
     total = 0.0
     for e, pos in BOUNDARY_EDGES.items():
-        v = _pick(ds, [f"particle_locations_{e}"], path, "boundary particle fractions")
+        v = pick_var(ds, [f"particle_locations_{e}"], path, "boundary particle fractions")
         if set(v.dims) != {"time", "height", pos}: raise InputError(f"dims {v.dims}, expected time, height, {pos}", path, v.name)
         pv = check_range(v.values, 0, 1, path, v.name, "(a fraction of the particles)")
         out[v.name] = v.copy(data=pv).transpose("time", "height", pos); total = total + out[v.name].sum(("height", pos))

@@ -12,8 +12,9 @@ import pandas as pd
 import xarray as xr
 
 from ..constants import G0_M_S2, M_AIR_G_PER_MOL, M_AIR_KG_PER_MOL, M_CO2_G_PER_MOL, R_EARTH_M
-from ..core import InputError, MissingDataError, UnitsError, check_time_axis
+from ..core import InputError, UnitsError, check_time_axis
 from ..io import atomic_output, check_range, load_netcdf
+from .readers import finite_values, pick_var
 
 # %% auto #0
 __all__ = ['R_GAS_J_PER_MOL_K', 'MOLE_FRACTION_UNITS', 'MASS_MIXING_RATIO_UNITS', 'PRESSURE_UNITS', 'FLEXPART_FORWARD_UNITS',
@@ -25,19 +26,6 @@ __all__ = ['R_GAS_J_PER_MOL_K', 'MOLE_FRACTION_UNITS', 'MASS_MIXING_RATIO_UNITS'
 
 # %% ../../nbs/59b_atmos.fields.ipynb #3932173a
 R_GAS_J_PER_MOL_K = 8.314462618    # J mol-1 K-1, molar gas constant (CODATA 2018)
-
-def _var(ds, names, path, what:str=None) -> xr.DataArray:
-    "The first of `names` present in `ds`, or an error naming them."
-    names = [names] if isinstance(names, str) else list(names)
-    for n in names:
-        if n in ds.variables: return ds[n]
-    raise InputError(f"missing variable {' or '.join(names)}" + (f" ({what})" if what else ""), path, names[0])
-
-def _finite(x, path, var) -> np.ndarray:
-    x = np.asarray(x, float)
-    if not np.isfinite(x).all(): raise MissingDataError(f"{int((~np.isfinite(x)).sum())} NaN or fill values", path, var)
-    if x.size and np.abs(x).max() > 1e30: raise MissingDataError("fill values (> 1e30) left in the data", path, var)
-    return x
 
 def _dims(da, want, path, var):
     if tuple(da.dims) != tuple(want): raise InputError(f"dims {da.dims}, expected {tuple(want)}", path, var)
@@ -53,7 +41,7 @@ def co2_mole_fraction(da:xr.DataArray, path, var:str,
                      )->np.ndarray:               # mol/mol of dry air
     "CO2 in mol/mol from the units the file states: a mole fraction, or a mass mixing ratio q (kg/kg) as q M_air / M_CO2."
     u = " ".join(str(da.attrs.get("units", "")).split())
-    x = _finite(da.values, path, var)
+    x = finite_values(da.values, path, var)
     if u in MOLE_FRACTION_UNITS: x = x * MOLE_FRACTION_UNITS[u]
     elif u in MASS_MIXING_RATIO_UNITS:
         if humidity is not None: x = x / (1.0 - humidity)          # per kg of moist air -> per kg of dry air
@@ -64,7 +52,7 @@ def co2_mole_fraction(da:xr.DataArray, path, var:str,
 def _pascal(da, path, var, default:str=None) -> np.ndarray:
     u = str(da.attrs.get("units", default or "")).strip()
     if u not in PRESSURE_UNITS: raise UnitsError(f"units {u!r}, expected one of {sorted(PRESSURE_UNITS)}", path, var)
-    return _finite(da.values, path, var) * PRESSURE_UNITS[u]
+    return finite_values(da.values, path, var) * PRESSURE_UNITS[u]
 
 # %% ../../nbs/59b_atmos.fields.ipynb #8a6064b6
 def model_field(co2:np.ndarray,              # (time, level, lat, lon) mol/mol, level 0 at the ground
@@ -87,7 +75,7 @@ def model_field(co2:np.ndarray,              # (time, level, lat, lon) mol/mol, 
                          f"{p_edge[k[0], k[1] + 1, k[2], k[3]]:.6g} Pa) at {int((dp <= 0).sum())} place(s), e.g. time {t[k[0]]}, "
                          f"lat {np.asarray(lat)[k[2]]}, lon {np.asarray(lon)[k[3]]}: levels shuffled or flipped?", source, pressure_variable)
     for name, c in (("latitude", lat), ("longitude", lon)):
-        c = _finite(c, source, name)
+        c = finite_values(c, source, name)
         if len(np.unique(c)) != c.size: raise InputError("repeated coordinates", source, name)
     dims4 = ("time", "level", "lat", "lon")
     ds = xr.Dataset({"co2": (dims4, co2, {"units": "mol/mol"}),
@@ -147,15 +135,15 @@ def write_ct2022_example(path, day:str="2018-07-01", nlev:int=25,
 def read_ct2022_molefractions(path) -> xr.Dataset:
     "CT2022 molefractions (co2_total) as the common field: co2 mol/mol, p_edge Pa, z_mid (m above ground) and surface altitude from `gph`."
     ds = load_netcdf(path)
-    c = _var(ds, "co2", path, "CO2 mole fraction"); _dims(c, ("time", "level", "latitude", "longitude"), path, "co2")
-    p = _var(ds, "pressure", path, "pressure at level boundaries"); _dims(p, ("time", "boundary", "latitude", "longitude"), path, "pressure")
+    c = pick_var(ds, "co2", path, "CO2 mole fraction"); _dims(c, ("time", "level", "latitude", "longitude"), path, "co2")
+    p = pick_var(ds, "pressure", path, "pressure at level boundaries"); _dims(p, ("time", "boundary", "latitude", "longitude"), path, "pressure")
     if ds.sizes["boundary"] != ds.sizes["level"] + 1:
         raise InputError(f"{ds.sizes['boundary']} boundaries for {ds.sizes['level']} levels (expected one more)", path, "pressure")
     z_mid = zs = None
     if "gph" in ds:
         g = ds["gph"]; _dims(g, p.dims, path, "gph")
         if str(g.attrs.get("units", "m")).strip() not in ("m", "meters", "metre", "metres"): raise UnitsError(f"units {g.attrs.get('units')!r}, expected m", path, "gph")
-        g = _finite(g.values, path, "gph"); zs = g[:, 0]; z = g - zs[:, None]
+        g = finite_values(g.values, path, "gph"); zs = g[:, 0]; z = g - zs[:, None]
         z_mid = (z[:, :-1] + z[:, 1:]) / 2
     return model_field(co2_mole_fraction(c, path, "co2"), _pascal(p, path, "pressure"), ds.time.values, ds.latitude.values,
                        ds.longitude.values, path, "pressure", z_mid=z_mid, surface_altitude=zs,
@@ -201,19 +189,19 @@ def _cams_heights(t, pe, pm) -> np.ndarray:
 def read_cams_co2(path) -> xr.Dataset:
     "CAMS 3-D CO2 (EGG4 model levels, or the inversion product's concentrations) as the common field: co2 mol/mol, p_edge Pa (level 0 at the ground)."
     ds = load_netcdf(path)
-    c = _var(ds, ["co2", "CO2"], path, "CO2 mixing ratio"); v = c.name
+    c = pick_var(ds, ["co2", "CO2"], path, "CO2 mixing ratio"); v = c.name
     if c.ndim != 4 or c.dims[0] != "time": raise InputError(f"dims {c.dims}, expected (time, level, latitude, longitude)", path, v)
     la, lo = (next((d for d in c.dims if d in names), None) for names in (("latitude", "lat"), ("longitude", "lon")))
     if la is None or lo is None: raise InputError(f"dims {c.dims} have no latitude or longitude", path, v)
     lev = next(d for d in c.dims if d not in ("time", la, lo)); c = c.transpose("time", lev, la, lo)
-    a, b = _var(ds, ["hyai", "ap"], path, "hybrid coefficient a at level edges"), _var(ds, ["hybi", "bp"], path, "hybrid coefficient b at level edges")
-    ps = _var(ds, ["sp", "Psurf", "ps", "PS"], path, "surface pressure")
+    a, b = pick_var(ds, ["hyai", "ap"], path, "hybrid coefficient a at level edges"), pick_var(ds, ["hybi", "bp"], path, "hybrid coefficient b at level edges")
+    ps = pick_var(ds, ["sp", "Psurf", "ps", "PS"], path, "surface pressure")
     if a.size != c.sizes[lev] + 1 or b.size != a.size: raise InputError(f"{a.size} and {b.size} edge coefficients for {c.sizes[lev]} levels (expected {c.sizes[lev] + 1})", path, a.name)
     psv = check_range(_pascal(ps.transpose("time", la, lo), path, ps.name), 300e2, 1100e2, path, ps.name, "Pa")
-    pe = _pascal(a, path, a.name, "Pa")[None, :, None, None] + _finite(b.values, path, b.name)[None, :, None, None] * psv[:, None]
+    pe = _pascal(a, path, a.name, "Pa")[None, :, None, None] + finite_values(b.values, path, b.name)[None, :, None, None] * psv[:, None]
     q = ds["q"].transpose("time", lev, la, lo).values if "q" in ds else None
     co2 = co2_mole_fraction(c, path, v, humidity=q)
-    t = _finite(ds["t"].transpose("time", lev, la, lo).values, path, "t") if "t" in ds else None
+    t = finite_values(ds["t"].transpose("time", lev, la, lo).values, path, "t") if "t" in ds else None
     if b.values[0] < b.values[-1]:                                   # numbered from the top (IFS): flip to level 0 at the ground
         co2, pe = co2[:, ::-1], pe[:, ::-1]; t = None if t is None else t[:, ::-1]
     pm = (pe[:, :-1] + pe[:, 1:]) / 2
@@ -270,7 +258,7 @@ def _vertical(field, table, vertical, source):
     vertical = vertical or (cols[0] if cols else None)
     if vertical not in ("height", "altitude", "pressure") or vertical not in table.columns:
         raise InputError(f"the table needs a vertical position: a 'height' (m above ground), 'altitude' (m above sea level) or 'pressure' (Pa) column (got {vertical!r})", source, "vertical")
-    x = _finite(table[vertical].values, source, vertical)
+    x = finite_values(table[vertical].values, source, vertical)
     if vertical == "pressure": return -field.p_mid.values, -x, vertical
     if "z_mid" not in field: raise InputError(f"the field has no layer heights (z_mid): sample it by pressure, not {vertical}", field.attrs.get("source_file"), "z_mid")
     z = field.z_mid.values
@@ -316,7 +304,7 @@ def plot_curtain(field:xr.Dataset, lon:float, time=0, ax=None, zmax:float=12000.
 # %% ../../nbs/59b_atmos.fields.ipynb #c4dc3ddc
 def _sounding_part(snd, name, source, shape=None, units=None) -> np.ndarray:
     if name not in snd: raise InputError(f"missing variable {name}", source, name)
-    x = _finite(snd[name].values, source, name)
+    x = finite_values(snd[name].values, source, name)
     if shape is not None and x.shape != shape: raise InputError(f"shape {x.shape}, expected {shape}", source, name)
     if units is None: return x
     u = str(snd[name].attrs.get("units", units[0])).strip()
@@ -413,11 +401,11 @@ def write_flexpart_forward_example(path, regions=FLEXPART_EXAMPLE_REGIONS, n_tim
 def _forward_releases(ds, P, path) -> pd.DataFrame:
     "One row per release: name, box, duration (s), mass (kg of species 1), area (m2); checked for what a flux per m2 needs."
     if ds.sizes.get("numpoint", 0) != P: raise InputError(f"{P} pointspec fields for {ds.sizes.get('numpoint', 0)} releases: tagged regions need IOUTPUTFOREACHRELEASE=1", path, "pointspec")
-    names = _var(ds, "RELCOM", path, "release names").values
+    names = pick_var(ds, "RELCOM", path, "release names").values
     if names.ndim == 2: names = np.array([b"".join(np.asarray(row, "S1").tolist()) for row in names])
     rel = pd.DataFrame({"name": [(x.decode("ascii", "replace") if isinstance(x, bytes) else str(x)).replace("\x00", "").strip() for x in names]})
-    for k in ("RELLAT1", "RELLAT2", "RELLNG1", "RELLNG2", "RELZZ1", "RELZZ2", "RELSTART", "RELEND"): rel[k] = _finite(_var(ds, k, path, "release points").values, path, k)
-    m = _finite(_var(ds, "RELXMASS", path, "release masses").values, path, "RELXMASS")
+    for k in ("RELLAT1", "RELLAT2", "RELLNG1", "RELLNG2", "RELZZ1", "RELZZ2", "RELSTART", "RELEND"): rel[k] = finite_values(pick_var(ds, k, path, "release points").values, path, k)
+    m = finite_values(pick_var(ds, "RELXMASS", path, "release masses").values, path, "RELXMASS")
     rel["mass_kg"] = m.reshape(-1, P)[0] if m.size >= P else np.nan
     rel["duration_s"] = rel.RELEND - rel.RELSTART
     rel["area_m2"] = _box_area_m2(rel.RELLAT1, rel.RELLAT2, rel.RELLNG1, rel.RELLNG2)
@@ -433,7 +421,7 @@ def read_flexpart_forward(path,
                           air_density:float=None,       # kg m-3 at the receptors, for ng m-3 output without an air_density column
                          )->xr.DataArray:               # H (receptor, region), (mol/mol) per (mol m-2 s-1)
     "H columns from a FLEXPART forward run: each tagged release's mole fraction at each receptor per unit surface flux of that release."
-    ds = load_netcdf(path); f = _var(ds, variable, path, "FLEXPART forward-run gridded output (IOUT)")
+    ds = load_netcdf(path); f = pick_var(ds, variable, path, "FLEXPART forward-run gridded output (IOUT)")
     if int(np.asarray(ds.attrs.get("ldirect", 0)).ravel()[0]) != 1:
         raise InputError(f"ldirect={ds.attrs.get('ldirect')}: not a forward run (grid_time_* backward runs: read_flexpart_grid_time)", path, "ldirect")
     _dims(f, ("nageclass", "pointspec", "time", "height", "latitude", "longitude"), path, variable)
@@ -442,17 +430,17 @@ def read_flexpart_forward(path,
     if u != want: raise UnitsError(f"units {u!r}, expected {want!r} for {variable} with ind_receptor={rec}", path, variable)
     if int(np.asarray(ds.attrs.get("ind_source", 1)).ravel()[0]) != 1: raise UnitsError("ind_source != 1: releases must be masses (kg) for a flux per m2", path, "ind_source")
     rel = _forward_releases(ds, f.sizes["pointspec"], path)
-    tv = _var(ds, "time", path)
+    tv = pick_var(ds, "time", path)
     if not np.issubdtype(tv.dtype, np.datetime64): raise UnitsError(f"time units {tv.attrs.get('units')!r} are not 'seconds since YYYY-MM-DD HH:MM'", path, "time")
     ref = pd.Timestamp(str(tv.encoding.get("units", "")).split("since", 1)[-1].strip())
     if "ibdate" in ds.attrs and pd.to_datetime(f"{int(ds.attrs['ibdate']):08d}{int(ds.attrs['ibtime']):06d}", format="%Y%m%d%H%M%S") != ref:
         raise InputError(f"time counts from {ref}, not from the forward run's start ibdate/ibtime", path, "time")
     times = check_time_axis(tv.values, path, "time"); aver = abs(int(ds.attrs.get("loutaver", ds.attrs.get("loutstep", 0))))
-    h = _finite(_var(ds, "height", path).values, path, "height")
+    h = finite_values(pick_var(ds, "height", path).values, path, "height")
     if h.size == 0 or h[0] <= 0 or (np.diff(h) <= 0).any(): raise InputError(f"layer tops {h.tolist()} must be positive and increasing", path, "height")
-    x = _finite(f.values, path, variable).sum(0)                                   # age classes summed: (release, time, height, lat, lon)
+    x = finite_values(f.values, path, variable).sum(0)                                   # age classes summed: (release, time, height, lat, lon)
     if (x < 0).any(): raise InputError(f"{int((x < 0).sum())} negative concentrations", path, variable)
-    v = _forward_at(x, times, aver, h, _finite(ds.latitude.values, path, "latitude"), _finite(ds.longitude.values, path, "longitude"), receptors, path)
+    v = _forward_at(x, times, aver, h, finite_values(ds.latitude.values, path, "latitude"), finite_values(ds.longitude.values, path, "longitude"), receptors, path)
     return _forward_H(v, variable, u, rel, f, receptors, air_density, path)
 
 # %% ../../nbs/59b_atmos.fields.ipynb #0cba3cfb

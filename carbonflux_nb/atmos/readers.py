@@ -18,13 +18,14 @@ from ..io import check_range, load_netcdf
 from .lagrangian import SRMatrix
 
 # %% auto #0
-__all__ = ['UMOL_M2_S_PER_GC_M2_D', 'BOUNDARY_EDGES', 'FLEXPART_UNITS', 'read_oco2_lite', 'lite_operator', 'read_tccon',
-           'read_icos', 'write_obspack_example', 'read_obspack', 'read_stilt_footprint', 'read_name_footprint',
-           'footprints_to_srm', 'read_name_boundary', 'read_boundary_curtains', 'boundary_contribution',
-           'write_flexpart_example', 'read_flexpart_grid_time', 'write_geoschem_example', 'read_geoschem_co2']
+__all__ = ['UMOL_M2_S_PER_GC_M2_D', 'BOUNDARY_EDGES', 'FLEXPART_UNITS', 'pick_var', 'finite_values', 'read_oco2_lite',
+           'lite_operator', 'read_tccon', 'read_icos', 'write_obspack_example', 'read_obspack', 'read_stilt_footprint',
+           'read_name_footprint', 'footprints_to_srm', 'read_name_boundary', 'read_boundary_curtains',
+           'boundary_contribution', 'write_flexpart_example', 'read_flexpart_grid_time', 'write_geoschem_example',
+           'read_geoschem_co2']
 
 # %% ../../nbs/55_atmos.readers.ipynb #be28c92f
-def _var(ds:xr.Dataset, names, path, what:str=None) -> xr.DataArray:
+def pick_var(ds:xr.Dataset, names, path, what:str=None) -> xr.DataArray:
     "The first of `names` present in `ds`, or an error naming them."
     names = [names] if isinstance(names, str) else list(names)
     for n in names:
@@ -41,7 +42,8 @@ def _ppm(da:xr.DataArray, path, fallback:str=None) -> np.ndarray:
     if u not in _PPM: raise UnitsError(f"units {u!r} are not a CO2 mole fraction this reader knows ({sorted(_PPM)})", path, da.name)
     return da.values.astype(float) * _PPM[u]
 
-def _finite(x, path, var, allow_nan:bool=False, positive:bool=False):
+def finite_values(x, path, var, allow_nan:bool=False, positive:bool=False) -> np.ndarray:
+    "`x` as floats, or an error naming `var`: NaN (unless `allow_nan`), values <= 0 (with `positive`), fill values above 1e30 left in."
     x = np.asarray(x, float)
     if not allow_nan and not np.isfinite(x).all():
         raise MissingDataError(f"{int((~np.isfinite(x)).sum())} NaN or fill values", path, var)
@@ -60,32 +62,32 @@ def _times(t, path, var="time", sort_ok:bool=False) -> pd.DatetimeIndex:
 def read_oco2_lite(path, good_only:bool=True) -> xr.Dataset:
     "OCO-2 Lite soundings: xco2, xco2_uncertainty (ppm), lat, lon, time, quality flag, and the operator's parts (sounding, level)."
     ds = load_netcdf(path)
-    xco2 = _var(ds, "xco2", path)
+    xco2 = pick_var(ds, "xco2", path)
     dim = xco2.dims[0]
     out = xr.Dataset(coords={"sounding": np.arange(xco2.size)})
-    out["xco2"] = ("sounding", check_range(_finite(_ppm(xco2, path), path, "xco2"), 350, 500, path, "xco2", "ppm", at=lambda i: f"sounding {i}"), {"units": "ppm"})
-    unc = _var(ds, "xco2_uncertainty", path)
-    out["xco2_uncertainty"] = ("sounding", _finite(_ppm(unc, path, xco2.attrs.get("units")), path, "xco2_uncertainty", positive=True), {"units": "ppm"})
-    out["lat"] = ("sounding", _finite(_var(ds, ["latitude", "lat"], path).values, path, "latitude"))
-    out["lon"] = ("sounding", _finite(_var(ds, ["longitude", "lon"], path).values, path, "longitude"))
+    out["xco2"] = ("sounding", check_range(finite_values(_ppm(xco2, path), path, "xco2"), 350, 500, path, "xco2", "ppm", at=lambda i: f"sounding {i}"), {"units": "ppm"})
+    unc = pick_var(ds, "xco2_uncertainty", path)
+    out["xco2_uncertainty"] = ("sounding", finite_values(_ppm(unc, path, xco2.attrs.get("units")), path, "xco2_uncertainty", positive=True), {"units": "ppm"})
+    out["lat"] = ("sounding", finite_values(pick_var(ds, ["latitude", "lat"], path).values, path, "latitude"))
+    out["lon"] = ("sounding", finite_values(pick_var(ds, ["longitude", "lon"], path).values, path, "longitude"))
     if np.abs(out.lat).max() > 90 or np.abs(out.lon).max() > 360: raise InputError("latitudes or longitudes out of range", path, "latitude")
-    t = ds[dim].values if dim in ds.coords and np.issubdtype(ds[dim].dtype, np.datetime64) else _var(ds, "time", path).values
+    t = ds[dim].values if dim in ds.coords and np.issubdtype(ds[dim].dtype, np.datetime64) else pick_var(ds, "time", path).values
     out["time"] = ("sounding", _times(t, path, sort_ok=True))
     flag = ds["xco2_quality_flag"].values.astype(int) if "xco2_quality_flag" in ds else np.zeros(xco2.size, int)
     out["xco2_quality_flag"] = ("sounding", flag)
     lev = {}
     for key, names in {"pressure_levels": ["pressure_levels"], "pressure_weights": ["pressure_weight", "pressure_weights"],
                        "averaging_kernel": ["xco2_averaging_kernel"], "co2_profile_apriori": ["co2_profile_apriori"]}.items():
-        v = _var(ds, names, path, "the column operator")
+        v = pick_var(ds, names, path, "the column operator")
         if v.ndim != 2 or v.shape[0] != xco2.size: raise InputError(f"expected shape ({xco2.size}, levels), got {v.shape}", path, names[0])
-        lev[key] = _finite(v.values, path, names[0])
+        lev[key] = finite_values(v.values, path, names[0])
     if len({v.shape[1] for v in lev.values()}) != 1: raise InputError("the operator's variables have different numbers of levels", path, "pressure_weight")
     ca = lev["co2_profile_apriori"]
-    ca = ca * (_PPM.get(str(_var(ds, "co2_profile_apriori", path).attrs.get("units", "ppm")), 1.0))
+    ca = ca * (_PPM.get(str(pick_var(ds, "co2_profile_apriori", path).attrs.get("units", "ppm")), 1.0))
     w = lev["pressure_weights"]
     if not np.allclose(w.sum(1), 1.0, atol=1e-3): raise InputError(f"pressure weights sum to {w.sum(1).min():.4f}-{w.sum(1).max():.4f}, not 1", path, "pressure_weight")
     for k, v in lev.items(): out[k] = (("sounding", "level"), ca if k == "co2_profile_apriori" else v)
-    out["pressure_levels"].attrs["units"] = _var(ds, "pressure_levels", path).attrs.get("units", "hPa")
+    out["pressure_levels"].attrs["units"] = pick_var(ds, "pressure_levels", path).attrs.get("units", "hPa")
     if good_only: out = out.isel(sounding=np.nonzero(flag == 0)[0])
     return out.assign_attrs(source_file=str(path), instrument="OCO-2", product=ds.attrs.get("input_file", ds.attrs.get("id", "")))
 
@@ -104,15 +106,15 @@ def lite_operator(snd:xr.Dataset,            # read_oco2_lite output
 def read_tccon(path, flagged_ok:bool=False) -> xr.Dataset:
     "TCCON public file: xco2, xco2_error (ppm), lat, lon per spectrum (time), ak_xco2 (time, ak_level) with ak_pressure, prior_co2."
     ds = load_netcdf(path)
-    t = _times(_var(ds, "time", path).values, path)
-    x = _var(ds, "xco2", path)
+    t = _times(pick_var(ds, "time", path).values, path)
+    x = pick_var(ds, "xco2", path)
     out = xr.Dataset(coords={"time": t})
-    out["xco2"] = ("time", check_range(_finite(_ppm(x, path), path, "xco2"), 350, 500, path, "xco2", "ppm", at=lambda i: f"time {t[i]}"), {"units": "ppm"})
-    out["xco2_error"] = ("time", _finite(_ppm(_var(ds, "xco2_error", path), path, x.attrs.get("units")), path, "xco2_error", positive=True), {"units": "ppm"})
-    out["lat"] = ("time", _var(ds, "lat", path).values.astype(float)); out["lon"] = ("time", _var(ds, ["long", "lon"], path).values.astype(float))
-    ak = _var(ds, "ak_xco2", path)
-    out["ak_xco2"] = (("time", "ak_level"), _finite(ak.values, path, "ak_xco2"))
-    out["ak_pressure"] = ("ak_level", _var(ds, "ak_pressure", path).values.astype(float), {"units": _var(ds, "ak_pressure", path).attrs.get("units", "hPa")})
+    out["xco2"] = ("time", check_range(finite_values(_ppm(x, path), path, "xco2"), 350, 500, path, "xco2", "ppm", at=lambda i: f"time {t[i]}"), {"units": "ppm"})
+    out["xco2_error"] = ("time", finite_values(_ppm(pick_var(ds, "xco2_error", path), path, x.attrs.get("units")), path, "xco2_error", positive=True), {"units": "ppm"})
+    out["lat"] = ("time", pick_var(ds, "lat", path).values.astype(float)); out["lon"] = ("time", pick_var(ds, ["long", "lon"], path).values.astype(float))
+    ak = pick_var(ds, "ak_xco2", path)
+    out["ak_xco2"] = (("time", "ak_level"), finite_values(ak.values, path, "ak_xco2"))
+    out["ak_pressure"] = ("ak_level", pick_var(ds, "ak_pressure", path).values.astype(float), {"units": pick_var(ds, "ak_pressure", path).attrs.get("units", "hPa")})
     if "prior_co2" in ds:
         pc = ds.prior_co2
         out["prior_co2"] = (("time", "prior_level"), pc.values.astype(float) * _PPM.get(str(pc.attrs.get("units", "ppm")), 1.0))
@@ -123,8 +125,8 @@ def read_tccon(path, flagged_ok:bool=False) -> xr.Dataset:
 def read_icos(path, valid_only:bool=True) -> pd.DataFrame:
     "ICOS station CO2: time, co2 (ppm), co2_variability, n, flag; station, lat, lon and inlet height in attrs."
     ds = load_netcdf(path)
-    t = _times(_var(ds, "time", path).values, path)
-    co2 = _finite(_ppm(_var(ds, "co2", path), path, ds.attrs.get("units")), path, "co2", allow_nan=True)
+    t = _times(pick_var(ds, "time", path).values, path)
+    co2 = finite_values(_ppm(pick_var(ds, "co2", path), path, ds.attrs.get("units")), path, "co2", allow_nan=True)
     df = pd.DataFrame({"time": t, "co2": co2,
                        "co2_variability": ds["co2_variability"].values.astype(float) if "co2_variability" in ds else np.nan,
                        "n": ds["co2_number_of_observations"].values if "co2_number_of_observations" in ds else np.nan,
@@ -154,12 +156,12 @@ def write_obspack_example(path, n:int=48, seed:int=0) -> Path:
 def read_obspack(path, valid_only:bool=True) -> pd.DataFrame:
     "ObsPack CO2 samples: time, lat, lon, altitude, co2 (ppm), co2_unc (ppm, when present), qcflag."
     ds = load_netcdf(path)
-    t = _times(_var(ds, "time", path).values, path, sort_ok=True)
-    df = pd.DataFrame({"time": t, "lat": _finite(_var(ds, "latitude", path).values, path, "latitude"),
-                       "lon": _finite(_var(ds, "longitude", path).values, path, "longitude"),
-                       "altitude": _var(ds, "altitude", path).values.astype(float),
-                       "co2": _finite(_ppm(_var(ds, "value", path), path), path, "value", allow_nan=True)})
-    if "value_unc" in ds: df["co2_unc"] = _finite(_ppm(ds.value_unc, path, ds.value.attrs.get("units")), path, "value_unc", positive=True)
+    t = _times(pick_var(ds, "time", path).values, path, sort_ok=True)
+    df = pd.DataFrame({"time": t, "lat": finite_values(pick_var(ds, "latitude", path).values, path, "latitude"),
+                       "lon": finite_values(pick_var(ds, "longitude", path).values, path, "longitude"),
+                       "altitude": pick_var(ds, "altitude", path).values.astype(float),
+                       "co2": finite_values(_ppm(pick_var(ds, "value", path), path), path, "value", allow_nan=True)})
+    if "value_unc" in ds: df["co2_unc"] = finite_values(_ppm(ds.value_unc, path, ds.value.attrs.get("units")), path, "value_unc", positive=True)
     q = ds["qcflag"].values if "qcflag" in ds else np.array(["..."] * len(df))
     df["qcflag"] = [x.decode() if isinstance(x, bytes) else str(x) for x in q]
     if valid_only: df = df[df.qcflag.str[0].eq(".") & np.isfinite(df.co2)].reset_index(drop=True)
@@ -179,18 +181,18 @@ def _footprint_units(da, path) -> float:
 
 def read_stilt_footprint(path) -> xr.DataArray:
     "STILT footprint (time, lat, lon) in ppm per (umol m-2 s-1); time is the flux's (backward hours)."
-    ds = load_netcdf(path); f = _var(ds, "foot", path)
+    ds = load_netcdf(path); f = pick_var(ds, "foot", path)
     if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {f.dims}, expected time, lat, lon", path, "foot")
     _times(f.time.values, path, sort_ok=True)
-    x = check_range(_finite(f.values, path, "foot"), 0, np.inf, path, "foot", "(a footprint cannot be negative)")
+    x = check_range(finite_values(f.values, path, "foot"), 0, np.inf, path, "foot", "(a footprint cannot be negative)")
     return f.copy(data=x * _footprint_units(f, path)).transpose("time", "lat", "lon").assign_attrs(units="ppm per (umol m-2 s-1)", source_file=str(path), model="STILT")
 
 def read_name_footprint(path) -> xr.DataArray:
     "NAME footprint fp (time, lat, lon): one receptor per time, integrated over the release's back-trajectory, ppm per (umol m-2 s-1)."
-    ds = load_netcdf(path); f = _var(ds, "fp", path)
+    ds = load_netcdf(path); f = pick_var(ds, "fp", path)
     if set(f.dims) != {"time", "lat", "lon"}: raise InputError(f"dims {f.dims}, expected lat, lon, time", path, "fp")
     _times(f.time.values, path)
-    x = check_range(_finite(f.values, path, "fp"), 0, np.inf, path, "fp", "(a footprint cannot be negative)")
+    x = check_range(finite_values(f.values, path, "fp"), 0, np.inf, path, "fp", "(a footprint cannot be negative)")
     return f.copy(data=x * _footprint_units(f, path)).transpose("time", "lat", "lon").assign_attrs(units="ppm per (umol m-2 s-1)", source_file=str(path), model="NAME")
 
 def footprints_to_srm(fp:xr.DataArray,          # (time, lat, lon) footprint(s)
@@ -228,14 +230,14 @@ def _edges(ds, prefix, path, what, extra=()) -> dict:
     "The four edge variables `prefix`{n,e,s,w} as float arrays (time, height, position, *extra), checked finite."
     out = {}
     for e, pos in BOUNDARY_EDGES.items():
-        v = f"{prefix}{e}"; da = _var(ds, v, path, what)
+        v = f"{prefix}{e}"; da = pick_var(ds, v, path, what)
         want = {"height", pos, *extra} | ({"time"} if "time" in da.dims or not extra else set())
         if set(da.dims) != want: raise InputError(f"dims {da.dims}, expected {', '.join(sorted(want))}", path, v)
         for c in ("height", pos):
             if c not in da.coords: raise InputError(f"no {c} coordinate", path, v)
         h = np.asarray(da.height.values, float)
         if not (np.diff(h) > 0).all(): raise InputError(f"heights not ascending: {h[:4]}...", path, "height")
-        out[v] = da.copy(data=_finite(da.values, path, v)).transpose(*[d for d in ("time", "height", pos, *extra) if d in da.dims])
+        out[v] = da.copy(data=finite_values(da.values, path, v)).transpose(*[d for d in ("time", "height", pos, *extra) if d in da.dims])
     return out
 
 def read_name_boundary(path, tol:float=1e-3) -> xr.Dataset:
@@ -421,7 +423,7 @@ def write_flexpart_example(path, seed:int=0,
 # %% ../../nbs/55_atmos.readers.ipynb #86bfbf3c
 def _relcom(ds, path) -> list:
     "Release names: RELCOM as (numpoint,) strings or (numpoint, nchar) characters."
-    v = _var(ds, "RELCOM", path, "release names").values
+    v = pick_var(ds, "RELCOM", path, "release names").values
     if v.ndim == 2: v = np.array([b"".join(np.asarray(row, "S1").tolist()) for row in v])
     return [(x.decode("ascii", "replace") if isinstance(x, bytes) else str(x)).replace("\x00", "").strip() for x in v.ravel()]
 
@@ -451,7 +453,7 @@ def _flexpart_units(ds, f, path, v, receptor_air_density):
 
 def _flexpart_times(ds, path):
     "The run's reference time (iedate ietime) and the output times, counted back from it."
-    tv = _var(ds, "time", path)
+    tv = pick_var(ds, "time", path)
     if not np.issubdtype(tv.dtype, np.datetime64):
         raise UnitsError(f"time units {tv.attrs.get('units')!r} are not 'seconds since YYYY-MM-DD HH:MM'", path, "time")
     try: ref = pd.Timestamp(str(tv.encoding.get("units", "")).split("since", 1)[1].strip())
@@ -469,7 +471,7 @@ def _flexpart_receptors(ds, f, path, ref) -> dict:
     "Receptor coordinates (name, position, height, release window) of a file with one field per release."
     npt, P = ds.sizes.get("numpoint", 0), f.sizes["pointspec"]
     if P != npt: raise InputError(f"{P} pointspec fields for {npt} releases: one footprint per receptor needs IOUTPUTFOREACHRELEASE=1", path, "pointspec")
-    rel = {k: _finite(_var(ds, k, path, "release points").values, path, k)
+    rel = {k: finite_values(pick_var(ds, k, path, "release points").values, path, k)
            for k in ("RELLAT1", "RELLAT2", "RELLNG1", "RELLNG2", "RELZZ1", "RELZZ2", "RELSTART", "RELEND")}
     rs = ref + pd.to_timedelta(np.minimum(rel["RELSTART"], rel["RELEND"]), unit="s")
     re_ = ref + pd.to_timedelta(np.maximum(rel["RELSTART"], rel["RELEND"]), unit="s")
@@ -500,7 +502,7 @@ def read_flexpart_grid_time(path,
     the run's direction, in negative seconds from `iedate ietime`; the returned `time` is reference + offset, the start
     (in calendar order) of the flux interval [time, time + |loutaver|]."""
     ds = load_netcdf(path); v = "spec001_mr"
-    f = _var(ds, v, path, "FLEXPART gridded output of species 1 (IOUT with NetCDF output)")
+    f = pick_var(ds, v, path, "FLEXPART gridded output of species 1 (IOUT with NetCDF output)")
     if "ldirect" not in ds.attrs: raise InputError("missing global attribute ldirect (is this FLEXPART NetCDF output?)", path, "ldirect")
     ldirect = int(np.asarray(ds.attrs["ldirect"]).ravel()[0])
     if ldirect != -1:
@@ -508,7 +510,7 @@ def read_flexpart_grid_time(path,
     if tuple(f.dims) != _FP_DIMS: raise InputError(f"dims {f.dims}, expected {_FP_DIMS}", path, v)
     u, src, rec, rho = _flexpart_units(ds, f, path, v, receptor_air_density)
     # layer thickness
-    hv = _var(ds, "height", path); h = _finite(hv.values, path, "height")
+    hv = pick_var(ds, "height", path); h = finite_values(hv.values, path, "height")
     if str(hv.attrs.get("units", "m")).strip().lower() not in ("m", "meter", "meters", "metre", "metres"):
         raise UnitsError(f"height units {hv.attrs.get('units')!r}, expected meters", path, "height")
     if h.size == 0 or h[0] <= 0 or (np.diff(h) <= 0).any(): raise InputError(f"layer tops {h.tolist()} must be positive and increasing", path, "height")
@@ -516,11 +518,11 @@ def read_flexpart_grid_time(path,
     dz = float(h[layer] - (h[layer - 1] if layer else 0.0))
     ref, times = _flexpart_times(ds, path)
     # grid
-    lat = _finite(_var(ds, "latitude", path).values, path, "latitude"); lon = _finite(_var(ds, "longitude", path).values, path, "longitude")
+    lat = finite_values(pick_var(ds, "latitude", path).values, path, "latitude"); lon = finite_values(pick_var(ds, "longitude", path).values, path, "longitude")
     if np.abs(lat).max() > 90 or np.abs(lon).max() > 360: raise InputError("latitudes or longitudes out of range", path, "latitude")
     if len(np.unique(lat)) != lat.size or len(np.unique(lon)) != lon.size: raise InputError("repeated grid coordinates", path, "latitude")
     # values: no fill, no negatives; sum age classes; the layer; convert
-    x = _finite(f.values, path, v)
+    x = finite_values(f.values, path, v)
     if (x < 0).any(): raise InputError(f"{int((x < 0).sum())} negative values (a residence time cannot be negative)", path, v)
     fp = x[:, :, :, layer].sum(0) * _M_AIR_KG / dz / rho                 # (pointspec, time, lat, lon)
     rc = _flexpart_receptors(ds, f, path, ref)
@@ -555,13 +557,13 @@ def write_geoschem_example(path, nlev:int=10, seed:int=0) -> Path:
 def read_geoschem_co2(path, var:str="SpeciesConc_CO2") -> xr.Dataset:
     "GEOS-Chem-like CO2: co2 (ppm; time, lev, lat, lon), pressure edges (hPa), xco2 (ppm), with level 0 at the ground."
     ds = load_netcdf(path)
-    c = _var(ds, var, path)
+    c = pick_var(ds, var, path)
     if set(c.dims) != {"time", "lev", "lat", "lon"}: raise InputError(f"dims {c.dims}, expected time, lev, lat, lon", path, var)
     u = str(c.attrs.get("units", "")).replace(" dry", "")
     co2 = c.transpose("time", "lev", "lat", "lon").values.astype(float) * _PPM.get(u, np.nan)
     if not np.isfinite(_PPM.get(u, np.nan)): raise UnitsError(f"units {c.attrs.get('units')!r} are not a CO2 mole fraction", path, var)
-    check_range(_finite(co2, path, var), 150, 1000, path, var, "ppm"); _times(ds.time.values, path)
-    hyai, hybi, ps = _var(ds, "hyai", path).values, _var(ds, "hybi", path).values, _finite(_var(ds, ["PS", "Met_PSC2WET"], path).values, path, "PS")
+    check_range(finite_values(co2, path, var), 150, 1000, path, var, "ppm"); _times(ds.time.values, path)
+    hyai, hybi, ps = pick_var(ds, "hyai", path).values, pick_var(ds, "hybi", path).values, finite_values(pick_var(ds, ["PS", "Met_PSC2WET"], path).values, path, "PS")
     check_range(ps, 100, 1200, path, "PS", "hPa")
     if hyai.size != c.sizes["lev"] + 1 or hybi.size != hyai.size: raise InputError(f"{hyai.size} level edges for {c.sizes['lev']} levels", path, "hyai")
     pe = hyai[None, :, None, None] + hybi[None, :, None, None] * ps[:, None]          # (time, lev+1, lat, lon) hPa
