@@ -60,8 +60,9 @@ def find_settings(start=None) -> Path:
 # %% ../nbs/01_config.ipynb #de5ddfd7
 _TYPES = dict(data_dir=Path, out_dir=Path, seed=int, dask_workers=int, dask_threads_per_worker=int,
               dask_memory_limit=str, scheduler_address=str, scheduler_timeout=float, upscale_chunk_cells=int,
-              h2o_max_mem=str, h2o_port=int, h2o_nthreads=int, h2o_jvm_args=str, default_region=str, cache_dir=Path)
-_OPTIONAL = dict(h2o_jvm_args="", scheduler_timeout="10", cache_dir="")   # keys a settings file may lack (older files), with their defaults
+              h2o_max_mem=str, h2o_port=int, h2o_nthreads=int, h2o_jvm_args=str, default_region=str, cache_dir=Path,
+              transport_error=str)
+_OPTIONAL = dict(h2o_jvm_args="", scheduler_timeout="10", cache_dir="", transport_error="perturbed")   # keys a settings file may lack (older files), with their defaults
 _LIMITS = dict(dask_workers=(lambda v: v >= 1, "at least 1"), dask_threads_per_worker=(lambda v: v >= 1, "at least 1"),
                upscale_chunk_cells=(lambda v: v >= 1, "at least 1"), h2o_nthreads=(lambda v: v >= 1, "at least 1"),
                h2o_port=(lambda v: 1 <= v <= 65535, "a port number, 1 to 65535"),
@@ -87,6 +88,7 @@ class Settings:
     h2o_jvm_args: str | None = None    # extra JVM options for h2o, e.g. "-XX:TieredStopAtLevel=1"
     scheduler_timeout: float = 10.0    # seconds to wait for the dask scheduler at scheduler_address to answer
     cache_dir: Path | None = None      # where real inputs fetched on demand are kept (None: the user's cache folder, see `inputs`)
+    transport_error: str = "perturbed" # the atmosphere twin's model error: how the methods' transport differs from the truth's (chapter 50)
     regions: dict = field(default_factory=dict)
     source: Path | None = None
 

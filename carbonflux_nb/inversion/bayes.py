@@ -262,6 +262,14 @@ def chi2(self:Posterior) -> float:
     return float(((self.d ** 2 / self.so).sum() - (self._solveT(b) ** 2).sum()) / self.m)
 
 @patch
+def log_likelihood(self:Posterior) -> float:
+    """log p(y): the Gaussian marginal of the innovations, d ~ N(0, H Sa H' + So), from the same factor (observation form:
+    log det P = 2 sum log diag C; state form: log det P = sum log so + log det A, the determinant lemma). Maximised over
+    hyperparameters it is the maximum-likelihood criterion of Michalak et al. (2005, doi:10.1029/2005JD005970)."""
+    logdet = 2 * np.log(np.abs(np.diag(self.C))).sum() + (np.log(self.so).sum() if self.form == "state" else 0.0)
+    return float(-0.5 * (self.m * np.log(2 * np.pi) + logdet + self.chi2() * self.m))
+
+@patch
 def cost(self:Posterior) -> float:
     "J at the posterior mean: 1/2 |L^-1 (x - xa)|^2 + 1/2 sum (y - H x)^2 / so."
     r = self.d - (self.Hx - self.Hxa)

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from carbonflux_nb.twin.observing import (
     aircraft_schedule,
@@ -26,7 +27,8 @@ from ..config import get_settings
 from ..constants import DAYS_PER_YEAR, PGC_PER_PPM, R_EARTH_M, SECONDS_PER_DAY
 from ..core import InputError, config_from, rng
 from ..metrics import carbontracker_regions, regrid_regions
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid
+from ..twin.atmos import AtmosGrid, WindField, atmos_grid, method_mixing, method_winds
+from ..twin.atmos import transport_error as transport_error_of
 from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
 from ..workflows import progress_bar as tqdm
 from .bayes import great_circle_between_km
@@ -239,8 +241,8 @@ def _satellite_obs(g:AtmosGrid, fx:AtmosFluxes, start, end, every_h:float, seed:
 
 # %% ../../nbs/71_inversion.mcas.ipynb #e2f21009
 def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:int=None, errors:dict=None,
-                    withhold:float=0.05, extension_km:float=800.0, progress:bool=True) -> McasTwin:
-    "The truth run and every observation of an MCAS twin experiment of `n_weeks` cycles (see the text)."
+                    withhold:float=0.05, extension_km:float=800.0, transport_error=None, progress:bool=True) -> McasTwin:
+    "The truth run and every observation of an MCAS twin experiment of `n_weeks` cycles, and the method's model (see the text)."
     st = get_settings(); seed = st.seed if seed is None else int(seed)
     bad = set(errors or {}) - set(MCAS_ERRORS) | {f"{g}.{k}" for g, e in (errors or {}).items() if g in MCAS_ERRORS for k in e if k not in MCAS_ERRORS[g]}
     if bad: raise InputError(f"unknown error settings {sorted(bad)}; groups {sorted(MCAS_ERRORS)}, keys true_scale, bias, stated", variable="errors")
@@ -249,7 +251,10 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
     if end > pd.Timestamp(f"{start.year + 1}-01-01"):
         raise InputError(f"{n_weeks} weeks and a {window_days}-day window from {start:%Y-%m-%d} run past the twin's year", variable="n_weeks")
     clock, timings = time.perf_counter(), {}
-    g = atmos_grid(); model = EulerianModel(g, WindField(seed=seed))
+    te = transport_error_of(transport_error)
+    g = atmos_grid(); wf = WindField(seed=seed)
+    truth_model = EulerianModel(g, wf)                                        # the atmosphere
+    model = method_mixing(EulerianModel(g, method_winds(wf, te)), te)         # the filter's forecast model (the same only in an identical twin)
     from carbonflux_nb.twin.land import build_world, monthly, world_spec
     world_m = monthly(build_world(world_spec("global", "small", seed=seed, years=(start.year, start.year))))
     fx = atmos_fluxes(g, year=start.year, seed=seed, world_m=world_m)
@@ -257,7 +262,7 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
     timings["fluxes"] = round(time.perf_counter() - clock, 1); clock = time.perf_counter()
     steps = int((end - start) / pd.Timedelta(seconds=model.dt))
     q0 = initial_co2(g)
-    run = model.run(q0, start, steps, flux=lambda t, n: fx.at(t, "truth"), output_every=OUTPUT_EVERY, progress=progress)
+    run = truth_model.run(q0, start, steps, flux=lambda t, n: fx.at(t, "truth"), output_every=OUTPUT_EVERY, progress=progress)
     truth = run.co2.isel(member=0).values
     out_times = run.indexes["time"]
     timings["truth_run"] = round(time.perf_counter() - clock, 1); clock = time.perf_counter()
@@ -281,7 +286,8 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
     obs["uncertainty"] = e.stated.values * obs.nominal.values
     timings["observations"] = round(time.perf_counter() - clock, 1)
     regs = mcas_regions(g, extension_km)
-    cfg = dict(start=str(start.date()), n_weeks=n_weeks, window_days=window_days, seed=seed, errors=errors, withhold=withhold, extension_km=extension_km)
+    cfg = dict(start=str(start.date()), n_weeks=n_weeks, window_days=window_days, seed=seed, errors=errors, withhold=withhold, extension_km=extension_km,
+               transport_error=asdict(te))
     return McasTwin(cfg, model, regs, fx, fx_b, start, out_times, truth, q0, obs, op, prior_profile, timings)
 
 # %% ../../nbs/71_inversion.mcas.ipynb #0cc693af
@@ -553,25 +559,28 @@ def product_totals(tw:McasTwin, product:list, start, end) -> dict:
     k = DAYS_PER_YEAR / len(days)                                                       # Pg C per year
     out = {name: k * v for name, v in acc.items()}
     out["transcom"] = pd.Series({r: k * nat[tc == r].sum() for r in range(1, 23)})
+    out["natural_map"] = k * nat * 1e15 / area                                          # gC m-2 per year, the period's mean natural flux
     out["transcom_monthly"] = pd.DataFrame({str(p): DAYS_PER_YEAR * v / len(dd) for p, (v, dd) in monthly.items()}, index=tc_ids).T  # Pg C per year, monthly means
     return out
 
 def budget_table(tw:McasTwin, products:dict, start, end) -> tuple:
-    "(Table 1: Pg C per year per product, TransCom natural fluxes per product, and their monthly means (product, month) x region)."
+    "(Table 1: Pg C per year per product, TransCom natural fluxes per product, their monthly means (product, month) x region, and maps of the natural flux)."
     M = tw.grid.air_mass
     it0 = max(0, int((pd.Timestamp(start) - tw.start) / pd.Timedelta(hours=12)) - 1); it1 = int((pd.Timestamp(end) - tw.start) / pd.Timedelta(hours=12)) - 1
     gm = lambda i: float((tw.truth_co2[i] * M).sum() / M.sum())
     # the growth of the true atmosphere's mass-weighted mean CO2, converted with the Global Carbon Budget's 2.124 Pg C per ppm
     # (as the paper's Table 1), not with the model's own air mass (2.1295, 0.26 % more: 0.01 Pg C per year on a 5 Pg C growth)
     growth = (gm(it1) - gm(it0)) * PGC_PER_PPM * DAYS_PER_YEAR / ((pd.Timestamp(end) - pd.Timestamp(start)).days)
-    rows, tcs, tcm = {}, {}, {}
+    rows, tcs, tcm, maps = {}, {}, {}, {}
     for name, prod in products.items():
         t = product_totals(tw, prod, start, end)
         rows[name] = {"fossil": t["fossil"], "NEE": t["bio"], "fire": t["fire"], "net land": t["bio"] + t["fire"], "ocean": t["ocean"],
                       "net flux": t["fossil"] + t["fire"] + t["bio"] + t["ocean"], "atmospheric growth": growth}
         rows[name]["imbalance"] = rows[name]["net flux"] - growth
-        tcs[name] = t["transcom"]; tcm[name] = t["transcom_monthly"]
-    return pd.DataFrame(rows).T, pd.DataFrame(tcs), pd.concat(tcm, names=["product", "month"])
+        tcs[name] = t["transcom"]; tcm[name] = t["transcom_monthly"]; maps[name] = (("lat", "lon"), t["natural_map"].astype(np.float32), {"units": "gC m-2 yr-1", "long_name": f"mean natural flux, {name}"})
+    maps = xr.Dataset(maps, coords={"lat": tw.grid.lat, "lon": tw.grid.lon}).assign_attrs(period=f"{pd.Timestamp(start):%Y-%m-%d} to {pd.Timestamp(end):%Y-%m-%d}",
+                                                                                         long_name="mean natural (biosphere + ocean) flux")
+    return pd.DataFrame(rows).T, pd.DataFrame(tcs), pd.concat(tcm, names=["product", "month"]), maps
 
 # %% ../../nbs/71_inversion.mcas.ipynb #4af67e22
 def forward_predictions(tw:McasTwin, products:dict, spinup_weeks:int=0, progress:bool=False) -> pd.DataFrame:
@@ -611,7 +620,7 @@ def mcas_experiment(tw:McasTwin, experiment:str="both", priors=(0, 1), spinup_we
     else:
         p = list(runs)[0]; prods["prior"], prods["posterior"] = prods[f"prior {p}"], prods[f"posterior {p}"]
     s0 = tw.start + pd.Timedelta(days=7 * spinup_weeks); e0 = tw.start + pd.Timedelta(days=7 * tw.cfg["n_weeks"])
-    budget, tcs, tcm = budget_table(tw, prods, s0, e0)
+    budget, tcs, tcm, maps = budget_table(tw, prods, s0, e0)
     amp = tcm.groupby(level="product").agg(lambda v: v.max() - v.min())                # seasonal amplitude over the scored months, per region
     amp_rmse = np.sqrt(((amp.drop(index="truth") - amp.loc["truth"]) ** 2).mean(1))
     pred = forward_predictions(tw, prods, spinup_weeks)
@@ -620,7 +629,7 @@ def mcas_experiment(tw:McasTwin, experiment:str="both", priors=(0, 1), spinup_we
     tc_rmse = np.sqrt((err ** 2).mean())
     cycles = pd.concat({p: r.cycles for p, r in runs.items()}, names=["prior"]).reset_index(level=0)
     return {"experiment": experiment, "runs": runs, "products": prods, "budget": budget, "transcom": tcs, "transcom_rmse": tc_rmse,
-            "transcom_monthly": tcm, "amplitude": amp, "amplitude_rmse": amp_rmse,
+            "transcom_monthly": tcm, "maps": maps, "amplitude": amp, "amplitude_rmse": amp_rmse,
             "validation": val, "predictions": pred, "cycles": cycles, "period": (s0, e0)}
 
 def experiment_summary(res:dict) -> dict:

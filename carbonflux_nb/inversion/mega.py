@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -25,11 +25,11 @@ from carbonflux_nb.inversion.mega_bg import (
 )
 
 from ..atmos.eulerian import EulerianModel
-from ..atmos.lagrangian import SRMatrix, build_srm
+from ..atmos.lagrangian import SRMatrix, SRMConfig, build_srm
 from ..config import get_settings
 from ..constants import SECONDS_PER_DAY
 from ..core import InputError, config_from, rng
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid
+from ..twin.atmos import AtmosGrid, TransportError, WindField, atmos_grid, method_mixing, method_winds, transport_error
 from ..twin.fluxes import atmos_fluxes, conservative_regrid, initial_co2
 from ..twin.land import build_world, monthly, world_spec
 from ..twin.observing import grid_soundings, oco2_soundings_twin
@@ -38,9 +38,10 @@ from .problem import InversionProblem, MatrixState
 
 # %% auto #0
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'sub_region_sink', 'MegaTwin',
-           'MegaTwinConfig', 'build_mega_twin', 'background_at', 'prior_vector', 'MegaExperimentConfig', 'mega_problem',
-           'mega_experiment', 'experiment_scores', 'validation_table', 'save_twin', 'load_twin', 'twin_at',
-           'cached_background', 'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
+           'MegaTwinConfig', 'build_mega_twin', 'method_model', 'observations_of', 'background_at', 'prior_vector',
+           'MegaExperimentConfig', 'mega_problem', 'mega_experiment', 'experiment_scores', 'validation_table',
+           'save_twin', 'load_twin', 'twin_at', 'cached_background', 'seasonal_stats', 'mean_relative_deviation',
+           'summarise_sweep']
 
 # %% ../../nbs/62_inversion.mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -138,6 +139,7 @@ class MegaTwinConfig:
     station_hour:int = 6                  # UTC hour of the daily station samples (afternoon in East Asia)
     missing_sink:float = MISSING_SINK     # Pg C per year in the sub-region, in the truth only (0: none)
     seed:int = None                       # default: settings' seed
+    transport_error:object = None         # the methods' transport against the truth's (chapter 50): a preset name, a dict or a TransportError; None: the setting
 
 def _twin_bins(g:AtmosGrid, fx, x3_t:xr.DataArray, dom:AtmosGrid, obs_start, end, res:float, seed:int, r) -> tuple:
     "Good OCO-2 soundings of the truth from `obs_start` (noise from `r`), the land ones in the domain binned (3 h, `res`), and the domain's land cells."
@@ -176,7 +178,9 @@ def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->
     def lap(name):
         nonlocal clock
         timings[name] = round(time.perf_counter() - clock, 1); clock = time.perf_counter()
-    g = atmos_grid(); wf = WindField(seed=seed); model = EulerianModel(g, wf)
+    te = transport_error(tc.transport_error)
+    g = atmos_grid(); wf = WindField(seed=seed); model = EulerianModel(g, wf)               # the truth's transport
+    wf_m = method_winds(wf, te); model_m = method_mixing(EulerianModel(g, wf_m), te)         # the method's (the same only in an identical twin)
     fx, fx_b = _twin_fluxes(g, year, seed, bbox, missing_sink)
     lap("fluxes")
     start = pd.Timestamp(f"{year}-01-01")
@@ -184,7 +188,7 @@ def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->
     end = months[-1] + pd.offsets.MonthBegin(1)
     n_days = (end - start).days
     snaps_t, x3_t, s3_t = _daily_runs(model, initial_co2(g), start, n_days, lambda t, n: fx.at(t, "truth"), "true atmosphere", progress)
-    snaps_f, x3_f, _ = _daily_runs(model, initial_co2(g), start, n_days, lambda t, n: fx.at(t, "prior"), "free run (prior)", progress)
+    snaps_f, x3_f, _ = _daily_runs(model_m, initial_co2(g), start, n_days, lambda t, n: fx.at(t, "prior"), "free run (prior)", progress)
     lap("eulerian_runs")
     # soundings from the truth; good land soundings in the domain from day `run_days` + 1
     obs_start = start + pd.Timedelta(days=run_days)
@@ -198,8 +202,8 @@ def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->
     stations = _twin_stations(s3_t, obs_start, end, station_hour, r)                  # validation stations
     lap("observations")
     rec = pd.concat([bins[["time", "lat", "lon"]].assign(kind="column"), stations[["time", "lat", "lon"]].assign(kind="surface")], ignore_index=True)
-    srm = build_srm(dom, wf, rec, months, per_cell=per_cell, max_age=max_age, sources=land_cells, seed=seed, progress=progress,
-                    period_days=float(months[-1].days_in_month))
+    srm = build_srm(dom, wf_m, rec, months, config=method_mixing(SRMConfig(), te), per_cell=per_cell, max_age=max_age, sources=land_cells,
+                    seed=seed, progress=progress, period_days=float(months[-1].days_in_month))
     lap("H")
     # priors and truth on the state elements (period, cell) in srm.states' order
     comps = {k: _on_domain(f, dom, kind) for k, f, kind in (("A", fx, "prior"), ("B", fx_b, "truth"), ("truth", fx, "truth"))}
@@ -210,13 +214,14 @@ def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->
     states = sts.assign(south=(sts.lat < SOUTH["lat_max"]) & (sts.lon > SOUTH["lon_min"]))
     land_frac = domain_fraction(g, (-180, 180, -90, 90), 1.0)
     cfg = dict(year=year, n_months=n_months, domain=domain, res=res, per_cell=per_cell, max_age=max_age, run_days=run_days, seed=seed, bbox=bbox,
-               missing_sink=float(missing_sink))
+               missing_sink=float(missing_sink), transport_error=asdict(te))
     bins = bins.reset_index(drop=True).rename(columns={"value": "value_eulerian"})
     stations = stations.rename(columns={"value": "value_eulerian"})
     tw = MegaTwin(cfg, g, dom, months, pd.date_range(obs_start, end, freq="D", inclusive="left"), states, srm,
                   bins, stations, x, {"truth": snaps_t, "free": snaps_f, "factor": factor.values, "factor_global": factor_global.values, "start": start},
                   fx, fx_b, land_frac, timings)
-    # observations made with the inversion's own transport: the true background plus the particles' H times the true flux
+    # observations made with the inversion's own transport (an identical twin's): the true background (run with the method's
+    # transport) plus the particles' H times the true flux; `value_eulerian` above is the truth's own
     bg = background_at(tw, "Truth_BG", progress)
     tw.bins["value_particles"] = bg["bins"] + tw.H_bins @ x["truth"] + bins.uncertainty.values * r.standard_normal(len(bins))
     tw.stations["value_particles"] = bg["stations"] + tw.H_stations @ x["truth"] + 0.3 * r.standard_normal(len(stations))
@@ -236,6 +241,15 @@ def _obs_bg(tw:MegaTwin, spec:BackgroundSpec, col:str) -> dict:
     key = tw.bins.assign(day=tw.bins.time.dt.floor("D"))[["day", "lat", "lon"]]
     return {"bins": key.merge(ob, on=["day", "lat", "lon"], how="left").background.values, "stations": np.full(len(tw.stations), np.nan)}
 
+def method_model(tw:MegaTwin) -> EulerianModel:
+    "The Eulerian model the method runs its backgrounds with: the truth's winds and mixing changed by the twin's transport error."
+    te = transport_error(tw.cfg["transport_error"])
+    return method_mixing(EulerianModel(tw.grid, method_winds(WindField(seed=tw.cfg["seed"]), te)), te)
+
+def observations_of(tw:MegaTwin) -> str:
+    "The observations a twin's experiments use by default: the Eulerian truth's ('eulerian'), or in an identical twin those made with the method's own transport ('particles')."
+    return "particles" if transport_error(tw.cfg["transport_error"]).identical else "eulerian"
+
 def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
     "Background (ppm) at the bins ('bins') and station samples ('stations'; NaN for observation-based backgrounds)."
     if name in tw._bg: return tw._bg[name]
@@ -252,7 +266,7 @@ def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
         share = _mask(tw, spec.mask_res)
         # the domain's land fluxes off, everything else (other land, all ocean) on
         flux = lambda t, n: fx.at(t, spec.flux) - share * (fx.at(t, spec.flux) - ocean(t, spec.flux))
-        bg = model_background(EulerianModel(tw.grid, WindField(seed=tw.cfg["seed"])), init, tw.days, flux, mask=None,
+        bg = model_background(method_model(tw), init, tw.days, flux, mask=None,
                               run_days=tw.cfg["run_days"], progress=progress)
         out = {"bins": model_xco2_at(bg.xco2, tw.bins), "stations": model_xco2_at(bg.co2_surface, tw.stations)}
     tw._bg[name] = out
@@ -293,7 +307,7 @@ class MegaExperimentConfig:
     "Options of `mega_experiment` beyond the prior and background it is named by: the prior's correlation, the truth's transport, background offsets."
     length_km:float = CORRELATION["length_km"]             # prior error correlation length in space (0: uncorrelated, the paper)
     tau_months:float = CORRELATION["tau_months"]           # and in time, months
-    truth_transport:str = "particles"                      # observations from 'particles' (the inversion's transport) or 'eulerian'
+    truth_transport:str = None                             # observations from 'particles' (the inversion's transport) or 'eulerian' (the truth's); None: `observations_of`
     bg_offset_sd:float = BG_OFFSETS["bg_offset_sd"]        # ppm: > 0 also estimates background offsets (prior sd); 0: the paper
     bg_offset_bands:int = BG_OFFSETS["bg_offset_bands"]    # one per month and latitude band of the domain (equal bands)
     bg_short_days:int = BG_OFFSETS["bg_short_days"]        # faster offsets: per that many days and band (0: none)
@@ -340,6 +354,7 @@ def mega_problem(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=
                  config:MegaExperimentConfig=None, progress:bool=True, **options) -> tuple:
     "The twin's inversion as an `InversionProblem` (chapter 64): H, states and prior from the twin, the background, offsets; and which bins it uses."
     c = config_from(MegaExperimentConfig, config, options, where="mega_experiment")
+    c = replace(c, truth_transport=c.truth_transport or observations_of(tw))
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
     if c.truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {c.truth_transport!r}", variable="truth_transport")
     col = f"value_{c.truth_transport}"
@@ -435,6 +450,7 @@ def load_twin(path) -> MegaTwin:
     if not (path / "twin.json").is_file(): raise InputError("not a MEGA twin folder (no twin.json)", path)
     meta = json.loads((path / "twin.json").read_text()); cfg = meta["cfg"]; cfg["bbox"] = tuple(cfg["bbox"])
     cfg.setdefault("missing_sink", 0.0)                                               # twins written before the sink existed
+    cfg.setdefault("transport_error", asdict(TransportError()))                       # and before the transport error: identical twins
     a = np.load(path / "arrays.npz")
     g = atmos_grid(); dom = atmos_grid(cfg["res"], cfg["res"], bbox=cfg["bbox"])
     fx, fx_b = _twin_fluxes(g, cfg["year"], cfg["seed"], cfg["bbox"], cfg["missing_sink"])
@@ -469,6 +485,7 @@ def twin_at(path, progress:bool=True, **kw) -> MegaTwin:
         if not (path / "twin.json").is_file(): save_twin(build_mega_twin(progress=progress, **kw), path)
     tw = load_twin(path)
     for k, v in kw.items():
+        if k == "transport_error": v = asdict(transport_error(v))
         if k in tw.cfg and tw.cfg[k] != v and not (k == "res" and v is None):
             raise InputError(f"the twin in {path} was built with {k}={tw.cfg[k]}, not {v}; use another folder", path, k)
     return tw
@@ -512,16 +529,21 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
         rec = read_record(Path(sweep_dir) / r.run_id)["results"]
         p = {k[6:]: r[k] for k in r.index if k.startswith("param.")}
         given = lambda k, default: default if p.get(k) is None or (isinstance(p.get(k), float) and np.isnan(p.get(k))) else p.get(k)
-        prior, bg, transport = given("prior", "A"), given("background", "Reference"), given("truth_transport", "particles")
+        prior, bg = given("prior", "A"), given("background", "Reference")
+        te = transport_error(rec.get("transport_error") or given("transport_error", None))
+        usual = "particles" if te.identical else "eulerian"                 # the observations a twin uses unless a run asks otherwise
+        transport = rec.get("truth_transport") or given("truth_transport", None) or usual
         scale, unc, length = float(given("scale", 1.0)), float(given("uncertainty", 0.5)), float(given("length_km", CORRELATION["length_km"]))
-        label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior") + ("" if transport == "particles" else " / Eulerian truth")
+        label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior")
+        label += "" if transport == usual else (" / Eulerian truth" if transport == "eulerian" else " / observations with the method's transport")
         off = float(given("bg_offset_sd", BG_OFFSETS["bg_offset_sd"]))
         label += "" if off > 0 else " / no background offsets"
         sink = float(given("missing_sink", MISSING_SINK))
         label += "" if sink == MISSING_SINK else f" / missing sink {sink:g}"
-        special = length <= 0 or transport != "particles" or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
+        special = length <= 0 or transport != usual or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
         post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
-        row = {"experiment": label, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
+        row = {"experiment": label, "twin": "identical transport" if te.identical else "model error", "transport_error": te.label(),
+               "observations": transport, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
                "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
                                                            ("prior test" if bg == "Reference" else "background test")),
                **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",

@@ -5,7 +5,7 @@
 # %% ../../nbs/50_twin.atmos.ipynb #e4cd1bfd
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -14,8 +14,9 @@ from ..constants import DRY_AIR_MASS_KG, G0_M_S2, PS_DRY_PA, R_EARTH_M
 from ..core import InputError, rng
 
 # %% auto #0
-__all__ = ['A_EARTH', 'G0', 'DRY_AIR_MASS', 'PS_DRY', 'SIGMA_EDGES_10', 'AtmosGrid', 'atmos_grid', 'WindField', 'mass_fluxes',
-           'divergence', 'courant', 'point_winds']
+__all__ = ['A_EARTH', 'G0', 'DRY_AIR_MASS', 'PS_DRY', 'SIGMA_EDGES_10', 'TRANSPORT_ERRORS', 'AtmosGrid', 'atmos_grid',
+           'WindField', 'mass_fluxes', 'divergence', 'courant', 'point_winds', 'TransportError', 'transport_error',
+           'method_winds', 'method_mixing']
 
 # %% ../../nbs/50_twin.atmos.ipynb #e40d655f
 # short names of carbonflux_nb.constants values, kept for the modules that import them from here
@@ -92,13 +93,17 @@ class WindField:
     hadley: float = 9.0e10         # kg s-1, mass streamfunction amplitude (whole latitude circle)
     shift_deg: float = 6.0         # seasonal shift of jets and cells towards the summer hemisphere, degrees
     seed: int = 0                  # phases of the eddies
+    eddy_phase_offsets: tuple = () # radians added to the seeded phases, one per wave (a transport error's timing shift; see below)
 
     def season_shift(self, t) -> np.ndarray:
         "Northward shift (degrees) at times t (datetime64): +shift_deg at the June solstice."
         doy = (ti := pd.DatetimeIndex(np.atleast_1d(t))).day_of_year.values + ti.hour.values / 24
         return self.shift_deg * np.sin(2 * np.pi * (doy - 81) / 365.25)
 
-    def _phases(self): return rng(self.seed, "eddy_phases").uniform(0, 2 * np.pi, len(self.eddy_waves))
+    def _phases(self):
+        ph = rng(self.seed, "eddy_phases").uniform(0, 2 * np.pi, len(self.eddy_waves))
+        return ph + np.asarray(self.eddy_phase_offsets, float) if len(self.eddy_phase_offsets) else ph
+
 
 # %% ../../nbs/50_twin.atmos.ipynb #487565fb
 def _gauss(x, w): return np.exp(-(x / w) ** 2)
@@ -198,3 +203,67 @@ def point_winds(wf:WindField, lam, phi, sigma, t, ps:float=PS_DRY) -> tuple:
     v = v_rot - G0 * dchi_ds / (2 * np.pi * A_EARTH * ps * np.maximum(cphi, 1e-6))
     sdot = G0 * dchi_dphi / (2 * np.pi * ps * A_EARTH ** 2 * np.maximum(cphi, 1e-6))
     return u, v, sdot
+
+# %% ../../nbs/50_twin.atmos.ipynb #e16a774d
+@dataclass(frozen=True)
+class TransportError:
+    "How the methods' transport differs from the truth's (all neutral: the identical twin)."
+    eddy_phase_sd: float = 0.0     # radians: the method's eddy phases are the truth's plus N(0, sd) draws (inf: an independent realisation)
+    eddy_scale: float = 1.0        # the method's eddy wind speed relative to the truth's
+    jet_scale: float = 1.0         # its jets, trade winds and subpolar westerlies relative to the truth's
+    mixing_scale: float = 1.0      # its vertical mixing time scales relative to the truth's (> 1: slower mixing)
+    seed: int = 1                  # stream of the phase draws
+
+    def __post_init__(self):
+        for k in ("eddy_scale", "jet_scale", "mixing_scale"):
+            v = getattr(self, k)
+            if not (np.isfinite(v) and v > 0): raise InputError(f"{k} must be a positive number, got {v}", variable=k)
+        if not self.eddy_phase_sd >= 0: raise InputError(f"eddy_phase_sd must be >= 0, got {self.eddy_phase_sd}", variable="eddy_phase_sd")
+
+    @property
+    def identical(self) -> bool:
+        "True when the method's transport is the truth's (an identical twin)."
+        return self.eddy_phase_sd == 0 and self.eddy_scale == 1 and self.jet_scale == 1 and self.mixing_scale == 1
+
+    def label(self) -> str:
+        if self.identical: return "identical transport"
+        ph = "new weather" if np.isinf(self.eddy_phase_sd) else f"eddy phases +-{self.eddy_phase_sd:g} rad"
+        return f"{ph}, eddies x{self.eddy_scale:g}, jets x{self.jet_scale:g}, mixing {self.mixing_scale:g}x slower"
+
+TRANSPORT_ERRORS = {"identical": TransportError(),
+                    "perturbed": TransportError(eddy_phase_sd=0.6, eddy_scale=0.85, jet_scale=0.9, mixing_scale=1.5),
+                    "weather": TransportError(eddy_phase_sd=np.inf, eddy_scale=0.85, jet_scale=0.9, mixing_scale=1.5)}
+
+def transport_error(spec=None) -> TransportError:
+    "A `TransportError` from a preset name, a dict of its fields, or itself; None: the setting `transport_error`."
+    if spec is None:
+        from ..config import get_settings
+        spec = get_settings().transport_error or "perturbed"
+    if isinstance(spec, TransportError): return spec
+    if isinstance(spec, dict):
+        bad = set(spec) - set(TransportError.__dataclass_fields__)
+        if bad: raise InputError(f"unknown transport error fields {sorted(bad)}; known {sorted(TransportError.__dataclass_fields__)}", variable="transport_error")
+        return TransportError(**spec)
+    if spec not in TRANSPORT_ERRORS:
+        raise InputError(f"unknown transport error {spec!r}; presets {sorted(TRANSPORT_ERRORS)} or a dict of TransportError's fields", variable="transport_error")
+    return TRANSPORT_ERRORS[spec]
+
+def method_winds(wf:WindField, error=None) -> WindField:
+    "The methods' winds: the truth's `wf` changed by the transport error (None: the setting)."
+    te = transport_error(error)
+    if te.identical: return wf
+    n = len(wf.eddy_waves)
+    if np.isinf(te.eddy_phase_sd): seed, offsets = wf.seed + 7919 * te.seed, wf.eddy_phase_offsets
+    else: seed, offsets = wf.seed, tuple(np.asarray(wf.eddy_phase_offsets or np.zeros(n), float) + te.eddy_phase_sd * rng(wf.seed, "transport_error", te.seed).standard_normal(n))
+    return replace(wf, seed=seed, eddy_phase_offsets=tuple(float(o) for o in offsets), eddy_speed=wf.eddy_speed * te.eddy_scale,
+                   u_jet=wf.u_jet * te.jet_scale, u_trade=wf.u_trade * te.jet_scale, u_polar=wf.u_polar * te.jet_scale)
+
+def method_mixing(model, error=None):
+    "A transport model or its settings (anything with tau_pbl, tau_free or ks fields) with the transport error's vertical mixing."
+    te = transport_error(error)
+    if te.mixing_scale == 1: return model
+    ch = {k: getattr(model, k) * te.mixing_scale for k in ("tau_pbl", "tau_free") if hasattr(model, k)}
+    if hasattr(model, "ks"): ch["ks"] = model.ks / te.mixing_scale
+    if not ch: raise InputError(f"{type(model).__name__} has no vertical mixing settings (tau_pbl, tau_free, ks)", variable="model")
+    return replace(model, **ch)
+
