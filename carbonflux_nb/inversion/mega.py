@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as sla
 import scipy.sparse as sp
 import xarray as xr
 
@@ -37,11 +38,12 @@ from ..workflows import progress_bar as tqdm
 from .problem import InversionProblem, MatrixState
 
 # %% auto #0
-__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'sub_region_sink', 'MegaTwin',
-           'MegaTwinConfig', 'build_mega_twin', 'method_model', 'observations_of', 'background_at', 'prior_vector',
-           'MegaExperimentConfig', 'mega_problem', 'mega_experiment', 'experiment_scores', 'validation_table',
-           'save_twin', 'load_twin', 'twin_at', 'cached_background', 'seasonal_stats', 'mean_relative_deviation',
-           'summarise_sweep']
+__all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'TRUTH_TRANSPORTS',
+           'HYPERPARAMETERS', 'sub_region_sink', 'MegaTwin', 'MegaTwinConfig', 'build_mega_twin', 'method_model',
+           'observations_of', 'background_at', 'prior_vector', 'MegaExperimentConfig', 'mega_problem',
+           'mega_experiment', 'experiment_scores', 'validation_table', 'HyperparameterEstimate',
+           'estimate_hyperparameters', 'save_twin', 'load_twin', 'twin_at', 'cached_background', 'seasonal_stats',
+           'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../../nbs/62_inversion.mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -223,9 +225,20 @@ def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->
     # observations made with the inversion's own transport (an identical twin's): the true background (run with the method's
     # transport) plus the particles' H times the true flux; `value_eulerian` above is the truth's own
     bg = background_at(tw, "Truth_BG", progress)
-    tw.bins["value_particles"] = bg["bins"] + tw.H_bins @ x["truth"] + bins.uncertainty.values * r.standard_normal(len(bins))
-    tw.stations["value_particles"] = bg["stations"] + tw.H_stations @ x["truth"] + 0.3 * r.standard_normal(len(stations))
+    e_b = bins.uncertainty.values * r.standard_normal(len(bins)); e_s = 0.3 * r.standard_normal(len(stations))
+    tw.bins["value_particles"] = bg["bins"] + tw.H_bins @ x["truth"] + e_b
+    tw.stations["value_particles"] = bg["stations"] + tw.H_stations @ x["truth"] + e_s
     lap("true_background")
+    if te.identical:
+        tw.bins["value_truth_particles"], tw.stations["value_truth_particles"] = tw.bins.value_particles, tw.stations.value_particles
+    else:   # the truth's own particle model and background (its winds and mixing), with the same noise: what the model-error twin observes
+        H_t = build_srm(dom, wf, rec, months, per_cell=per_cell, max_age=max_age, sources=land_cells, seed=seed, progress=progress,
+                        period_days=float(months[-1].days_in_month)).H
+        bg_t = background_at(tw, "Truth_BG", progress, model=model)
+        nb = len(tw.bins)
+        tw.bins["value_truth_particles"] = bg_t["bins"] + H_t[:nb] @ x["truth"] + e_b
+        tw.stations["value_truth_particles"] = bg_t["stations"] + H_t[nb:] @ x["truth"] + e_s
+        lap("truth_particles")
     return tw
 
 # %% ../../nbs/62_inversion.mega.ipynb #9086fea8
@@ -247,12 +260,12 @@ def method_model(tw:MegaTwin) -> EulerianModel:
     return method_mixing(EulerianModel(tw.grid, method_winds(WindField(seed=tw.cfg["seed"]), te)), te)
 
 def observations_of(tw:MegaTwin) -> str:
-    "The observations a twin's experiments use by default: the Eulerian truth's ('eulerian'), or in an identical twin those made with the method's own transport ('particles')."
-    return "particles" if transport_error(tw.cfg["transport_error"]).identical else "eulerian"
+    "The observations a twin's experiments use by default: the truth's particle model and background ('truth_particles'), or in an identical twin those made with the method's own transport ('particles')."
+    return "particles" if transport_error(tw.cfg["transport_error"]).identical else "truth_particles"
 
-def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
-    "Background (ppm) at the bins ('bins') and station samples ('stations'; NaN for observation-based backgrounds)."
-    if name in tw._bg: return tw._bg[name]
+def background_at(tw:MegaTwin, name:str, progress:bool=True, model:EulerianModel=None) -> dict:
+    "Background (ppm) at the bins ('bins') and station samples ('stations'; NaN for observation-based backgrounds); model-based ones with the method's `method_model` unless `model` is given (then not cached)."
+    if model is None and name in tw._bg: return tw._bg[name]
     if name not in BACKGROUNDS: raise InputError(f"unknown background {name!r}; choose from {sorted(BACKGROUNDS)}", variable="background")
     spec = BACKGROUNDS[name]
     if spec.kind != "model": out = _obs_bg(tw, spec, "value_particles")
@@ -266,10 +279,10 @@ def background_at(tw:MegaTwin, name:str, progress:bool=True) -> dict:
         share = _mask(tw, spec.mask_res)
         # the domain's land fluxes off, everything else (other land, all ocean) on
         flux = lambda t, n: fx.at(t, spec.flux) - share * (fx.at(t, spec.flux) - ocean(t, spec.flux))
-        bg = model_background(method_model(tw), init, tw.days, flux, mask=None,
+        bg = model_background(model or method_model(tw), init, tw.days, flux, mask=None,
                               run_days=tw.cfg["run_days"], progress=progress)
         out = {"bins": model_xco2_at(bg.xco2, tw.bins), "stations": model_xco2_at(bg.co2_surface, tw.stations)}
-    tw._bg[name] = out
+    if model is None: tw._bg[name] = out
     return out
 
 # %% ../../nbs/62_inversion.mega.ipynb #3de4204e
@@ -307,11 +320,12 @@ class MegaExperimentConfig:
     "Options of `mega_experiment` beyond the prior and background it is named by: the prior's correlation, the truth's transport, background offsets."
     length_km:float = CORRELATION["length_km"]             # prior error correlation length in space (0: uncorrelated, the paper)
     tau_months:float = CORRELATION["tau_months"]           # and in time, months
-    truth_transport:str = None                             # observations from 'particles' (the inversion's transport) or 'eulerian' (the truth's); None: `observations_of`
+    truth_transport:str = None                             # observations: 'particles' (the method's transport), 'truth_particles' (the truth's particle model) or 'eulerian' (the truth's Eulerian model); None: `observations_of`
     bg_offset_sd:float = BG_OFFSETS["bg_offset_sd"]        # ppm: > 0 also estimates background offsets (prior sd); 0: the paper
     bg_offset_bands:int = BG_OFFSETS["bg_offset_bands"]    # one per month and latitude band of the domain (equal bands)
     bg_short_days:int = BG_OFFSETS["bg_short_days"]        # faster offsets: per that many days and band (0: none)
     bg_short_sd:float = BG_OFFSETS["bg_short_sd"]          # their prior sd, ppm
+    obs_error_scale:float = 1.0                            # the bins' stated errors times this (1: the paper's So)
 
 # %% ../../nbs/62_inversion.mega.ipynb #af1c4543
 def _background_offsets(tw:MegaTwin, ok:np.ndarray, c:MegaExperimentConfig) -> tuple:
@@ -350,13 +364,15 @@ def _natural_totals(tw:MegaTwin, post, N:int) -> tuple:
     return months, pd.DataFrame(annual).T
 
 # %% ../../nbs/62_inversion.mega.ipynb #0bc939a3
+TRUTH_TRANSPORTS = ("particles", "truth_particles", "eulerian")
+
 def mega_problem(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=0.5, background:str="Reference",
                  config:MegaExperimentConfig=None, progress:bool=True, **options) -> tuple:
     "The twin's inversion as an `InversionProblem` (chapter 64): H, states and prior from the twin, the background, offsets; and which bins it uses."
     c = config_from(MegaExperimentConfig, config, options, where="mega_experiment")
     c = replace(c, truth_transport=c.truth_transport or observations_of(tw))
     if uncertainty <= 0: raise InputError(f"uncertainty must be > 0, got {uncertainty}", variable="uncertainty")
-    if c.truth_transport not in ("particles", "eulerian"): raise InputError(f"truth_transport must be 'particles' or 'eulerian', got {c.truth_transport!r}", variable="truth_transport")
+    if c.truth_transport not in TRUTH_TRANSPORTS: raise InputError(f"truth_transport must be one of {TRUTH_TRANSPORTS}, got {c.truth_transport!r}", variable="truth_transport")
     col = f"value_{c.truth_transport}"
     if background not in BACKGROUNDS: raise InputError(f"unknown background {background!r}; choose from {sorted(BACKGROUNDS)}", variable="background")
     spec = BACKGROUNDS[background]                               # observation-based backgrounds come from the observations used
@@ -366,7 +382,8 @@ def mega_problem(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:float=
     state = MatrixState(tw.H_bins[np.flatnonzero(ok)], tw.states, xa, np.maximum(uncertainty * np.abs(xa), SD_FLOOR),
                         length_km=c.length_km, tau=c.tau_months)
     O, o_sd = _background_offsets(tw, ok, c) if c.bg_offset_sd > 0 else (None, 1.0)   # additive background offsets: per month and latitude band
-    obs = tw.bins[ok].assign(site="bins", value=tw.bins[col].values[ok])[["time", "site", "value", "uncertainty"]]
+    if not (np.isfinite(c.obs_error_scale) and c.obs_error_scale > 0): raise InputError(f"obs_error_scale must be > 0, got {c.obs_error_scale}", variable="obs_error_scale")
+    obs = tw.bins[ok].assign(site="bins", value=tw.bins[col].values[ok], uncertainty=tw.bins.uncertainty.values[ok] * c.obs_error_scale)[["time", "site", "value", "uncertainty"]]
     return InversionProblem(obs, state, background=bg["bins"][ok], offsets=O, offsets_sd=o_sd), ok, bg, c
 
 
@@ -395,7 +412,7 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
     return {"months": months, "annual": annual, "fit": fit, "validation": val,
             "dfs": post.dfs() if post.n <= 6000 else np.nan, "chi2": post.chi2(), "n_obs": int(ok.sum()), "n_state": post.n,
             "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=c.length_km, tau_months=c.tau_months,
-                           truth_transport=c.truth_transport),
+                           truth_transport=c.truth_transport, obs_error_scale=c.obs_error_scale),
             "x": post.x[:N], "xa": xa, "bg_offsets": post.x[N:]}
 
 
@@ -419,6 +436,86 @@ def validation_table(res:dict) -> pd.DataFrame:
     for metric in ("rmse", "mae"):
         t[(metric, "reduction_%")] = 100 * (1 - t[(metric, "posterior")] / t[(metric, "prior")])
     return t.sort_index(axis=1, level=0)
+
+# %% ../../nbs/62_inversion.mega.ipynb #efd528ed
+from scipy.optimize import minimize
+
+HYPERPARAMETERS = {"length_km": (500.0, 50.0, 8000.0),        # name: (starting value, lower, upper bound of the search)
+                   "tau_months": (1.0, 0.1, 36.0),
+                   "uncertainty": (0.5, 0.02, 10.0),           # the prior sd as a fraction of |prior| (the paper's 50 % as the start)
+                   "bg_offset_sd": (0.5, 0.01, 10.0),          # ppm
+                   "bg_short_sd": (0.5, 0.01, 10.0),           # ppm
+                   "obs_error_scale": (1.0, 0.2, 20.0)}        # the bins' stated errors times this
+
+@dataclass
+class HyperparameterEstimate:
+    "Maximum-likelihood hyperparameters of a MEGA inversion, with their Laplace uncertainty."
+    values: dict                 # name -> estimate
+    log_sd: dict                 # name -> standard error of log(estimate) (NaN where the curvature is not positive)
+    log_likelihood: float        # at the estimate
+    chi2: float                  # reduced chi-square at the estimate (about 1 when the statistics fit the data)
+    start: dict                  # where the search started
+    n_evaluations: int
+    seconds: float
+    message: str = ""
+
+    def table(self) -> pd.DataFrame:
+        "Estimate, multiplicative standard error and 95 % interval per hyperparameter."
+        t = pd.DataFrame({"estimate": self.values, "log_sd": self.log_sd, "start": self.start})
+        t["factor_sd"] = np.exp(t.log_sd)
+        t["lower_95"], t["upper_95"] = t.estimate * np.exp(-1.96 * t.log_sd), t.estimate * np.exp(1.96 * t.log_sd)
+        return t
+
+    def settings(self) -> dict:
+        "The estimates as `mega_experiment` keywords (uncertainty included)."
+        return dict(self.values)
+
+def _hyper_problem(tw:MegaTwin, v:dict, prior:str, scale:float, uncertainty:float, background:str, base:MegaExperimentConfig):
+    c = replace(base, **{k: float(x) for k, x in v.items() if k != "uncertainty"})
+    return mega_problem(tw, prior, scale, float(v.get("uncertainty", uncertainty)), background, c, progress=False)[0]
+
+def estimate_hyperparameters(tw:MegaTwin, prior:str="A", scale:float=1.0, background:str="Reference",
+                             names=tuple(HYPERPARAMETERS),     # which to estimate; the others stay at the config's values
+                             start:dict=None,                 # starting values (default: HYPERPARAMETERS')
+                             uncertainty:float=0.5,           # the prior sd fraction when 'uncertainty' is not estimated
+                             hessian:bool=True,               # also the Laplace uncertainty (2 n^2 more inversions)
+                             max_evaluations:int=400, config:MegaExperimentConfig=None, progress:bool=True, **options) -> HyperparameterEstimate:
+    "Maximum-likelihood estimates of the prior correlation, prior size, background-offset and observation-error scales (see the text)."
+    base = config_from(MegaExperimentConfig, config, options, where="estimate_hyperparameters")
+    names = tuple(names)
+    bad = [n for n in names if n not in HYPERPARAMETERS]
+    if bad or not names: raise InputError(f"unknown hyperparameters {bad}; choose from {list(HYPERPARAMETERS)}", variable="names")
+    if base.bg_short_days <= 0 and "bg_short_sd" in names: raise InputError("bg_short_sd is estimated but bg_short_days is 0 (no short offsets)", variable="names")
+    start = {n: float((start or {}).get(n, HYPERPARAMETERS[n][0])) for n in names}
+    lo, hi = np.log([HYPERPARAMETERS[n][1] for n in names]), np.log([HYPERPARAMETERS[n][2] for n in names])
+    t0, n_eval = time.perf_counter(), [0]
+    bar = tqdm(total=max_evaluations, desc="maximum likelihood", disable=not progress, leave=False)
+    def nll(theta):
+        n_eval[0] += 1; bar.update(1)
+        p = _hyper_problem(tw, dict(zip(names, np.exp(theta))), prior, scale, uncertainty, background, base)
+        return -p.solve().posterior.log_likelihood()
+    opt = minimize(nll, np.log(list(start.values())), method="L-BFGS-B", bounds=list(zip(lo, hi)),
+                   options={"maxfun": max_evaluations, "eps": 1e-4, "ftol": 1e-7})    # stop when -log p moves by < 1e-7 of itself (about 1e-4)
+    th = np.clip(opt.x, lo, hi)
+    log_sd = np.full(len(names), np.nan)
+    inner = np.flatnonzero(~(np.isclose(th, lo, atol=1e-3) | np.isclose(th, hi, atol=1e-3)))   # estimates on a bound have no interval (NaN)
+    if hessian and inner.size:
+        h, f0, k = 0.05, opt.fun, inner.size                             # the curvature of -log p over the interior estimates only
+        Hm = np.zeros((k, k)); E = np.zeros((k, th.size)); E[np.arange(k), inner] = h
+        for i in range(k):
+            for j in range(i, k):
+                if i == j: Hm[i, i] = (nll(th + E[i]) - 2 * f0 + nll(th - E[i])) / h ** 2
+                else: Hm[i, j] = Hm[j, i] = (nll(th + E[i] + E[j]) - nll(th + E[i] - E[j]) - nll(th - E[i] + E[j]) + nll(th - E[i] - E[j])) / (4 * h * h)
+        try:
+            Lh = np.linalg.cholesky(Hm)
+            log_sd[inner] = np.sqrt(np.diag(sla.cho_solve((Lh, True), np.eye(k))))   # the Laplace covariance of the log values
+        except np.linalg.LinAlgError: pass                              # not positive definite: a flat direction, reported as NaN
+    bar.close()
+    v = dict(zip(names, np.exp(th)))
+    post = _hyper_problem(tw, v, prior, scale, uncertainty, background, base).solve().posterior
+    return HyperparameterEstimate({n: float(x) for n, x in v.items()}, dict(zip(names, map(float, log_sd))), float(post.log_likelihood()),
+                                  float(post.chi2()), start, n_eval[0] + 1, round(time.perf_counter() - t0, 1), str(opt.message))
+
 
 # %% ../../nbs/62_inversion.mega.ipynb #1c188be4
 import contextlib
@@ -531,19 +628,22 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
         given = lambda k, default: default if p.get(k) is None or (isinstance(p.get(k), float) and np.isnan(p.get(k))) else p.get(k)
         prior, bg = given("prior", "A"), given("background", "Reference")
         te = transport_error(rec.get("transport_error") or given("transport_error", None))
-        usual = "particles" if te.identical else "eulerian"                 # the observations a twin uses unless a run asks otherwise
+        usual = "particles" if te.identical else "truth_particles"          # the observations a twin uses unless a run asks otherwise
         transport = rec.get("truth_transport") or given("truth_transport", None) or usual
         scale, unc, length = float(given("scale", 1.0)), float(given("uncertainty", 0.5)), float(given("length_km", CORRELATION["length_km"]))
         label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior")
-        label += "" if transport == usual else (" / Eulerian truth" if transport == "eulerian" else " / observations with the method's transport")
+        label += "" if transport == usual else {"eulerian": " / Eulerian truth", "particles": " / observations with the method's transport",
+                                                "truth_particles": " / the truth's particles"}[transport]
         off = float(given("bg_offset_sd", BG_OFFSETS["bg_offset_sd"]))
         label += "" if off > 0 else " / no background offsets"
         sink = float(given("missing_sink", MISSING_SINK))
         label += "" if sink == MISSING_SINK else f" / missing sink {sink:g}"
-        special = length <= 0 or transport != usual or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
+        hyper = given("hyper", "given")
+        label += " / estimated hyperparameters" if hyper == "estimated" else ""
+        special = hyper == "estimated" or length <= 0 or transport != usual or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
         post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
         row = {"experiment": label, "twin": "identical transport" if te.identical else "model error", "transport_error": te.label(),
-               "observations": transport, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
+               "observations": transport, "hyper": hyper, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
                "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
                                                            ("prior test" if bg == "Reference" else "background test")),
                **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
@@ -554,6 +654,7 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
                                           "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior", "GSN_r_prior", "GSN_r_posterior",
                                           "GSN_mae_prior", "GSN_mae_posterior", "DMS_r_prior", "DMS_r_posterior", "DMS_mae_prior", "DMS_mae_posterior",
                                           "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "dfs", "chi2")},
+               **{k: v for k, v in rec.items() if k.startswith("hyper_")},
                "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
                "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
                **{f"amplitude_{k}": seasonal_stats(v)["amplitude"] for k, v in (("posterior", post), ("truth", truth))},
