@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -38,7 +39,8 @@ __all__ = ['RESULTS_ENV', 'NONINTERACTIVE_ENV', 'PROGRESS_INTERVAL', 'WIDGET_VIE
            'notebook_hash', 'run_id_for', 'noninteractive', 'noninteractive_env', 'progress_bar', 'tidy_text',
            'tidy_outputs', 'tidy_notebook_file', 'static_mathjax', 'notebook_html', 'out_folder', 'plain_name',
            'run_notebook', 'load_grid', 'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table',
-           'write_table', 'sweep', 'project_root', 'write_index', 'demo', 'ReferenceMismatch', 'check_reference']
+           'write_table', 'sweep', 'project_root', 'write_index', 'demo', 'ReferenceMismatch', 'check_reference',
+           'Claim', 'claims_table', 'show_claims']
 
 # %% ../nbs/06_workflows.ipynb #29253d6d
 def write_json(obj, path) -> Path:
@@ -667,3 +669,31 @@ def check_reference(name:str,              # what is compared (names the referen
                                     f"\nIf the change is intended, rewrite the reference{how}")
     print(f"{name}: the {len(now)} items match the small reference (largest relative difference {largest:.2g}; rtol {rtol:g})")
     return now
+
+# %% ../nbs/06_workflows.ipynb #86a28f2c
+@dataclass(frozen=True)
+class Claim:
+    "One statement of a paper, tested on a set of results."
+    claim: str                  # what the paper says
+    paper: str                  # the paper's number (as the paper gives it)
+    test: object                # callable(results) -> (holds: bool or None when it cannot be decided, what the results say: str)
+    why: object = ""            # a sentence, or callable({set name: holds}) -> sentence
+
+def claims_table(claims:list, results:dict) -> pd.DataFrame:
+    "One row per claim: the claim, the paper's number, each result set's verdict and numbers, and why (see the text)."
+    rows = []
+    for c in claims:
+        row, verdicts = {"claim": c.claim, "paper": c.paper}, {}
+        for name, res in results.items():
+            try: holds, text = c.test(res)
+            except (KeyError, IndexError, ValueError) as e: holds, text = None, f"not in these results ({type(e).__name__}: {e})"
+            verdicts[name] = holds
+            row[name] = ("holds" if holds else "fails" if holds is not None else "undecided") + f": {text}"
+        row["why"] = c.why(verdicts) if callable(c.why) else c.why
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def show_claims(table:pd.DataFrame):
+    "The claims table as left-aligned, wrapped text (a Styler in notebooks)."
+    return table.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}).hide(axis="index")
+

@@ -37,9 +37,9 @@ from .enkf import INFLATION_BOUNDS, InnovationStats, check_divergence, enkf_anal
 # %% auto #0
 __all__ = ['LOC_REGIONS', 'MCAS_ERRORS', 'NOMINAL_PPM', 'OUTPUT_EVERY', 'EXPERIMENTS', 'OBS_TYPES', 'MCAS_BOUNDS',
            'nearest_great_circle', 'McasRegions', 'mcas_regions', 'blend_weights', 'ObsOperator', 'obs_operator',
-           'McasTwin', 'build_mcas_twin', 'McasResult', 'FluxSource', 'flux_source', 'McasFilterConfig', 'McasConfig',
-           'cycle_inflation', 'run_mcas', 'product_totals', 'budget_table', 'forward_predictions', 'validation_scores',
-           'mcas_experiment', 'experiment_summary']
+           'McasTwin', 'build_mcas_twin', 'identical_twin', 'McasResult', 'FluxSource', 'flux_source',
+           'McasFilterConfig', 'McasConfig', 'cycle_inflation', 'run_mcas', 'product_totals', 'budget_table',
+           'forward_predictions', 'validation_scores', 'mcas_experiment', 'experiment_summary']
 
 # %% ../../nbs/71_inversion.mcas.ipynb #5e10d88d
 def nearest_great_circle(lat:np.ndarray, lon:np.ndarray, targets:np.ndarray, src:np.ndarray, slack_km:float=1.0) -> tuple:
@@ -289,6 +289,12 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
     cfg = dict(start=str(start.date()), n_weeks=n_weeks, window_days=window_days, seed=seed, errors=errors, withhold=withhold, extension_km=extension_km,
                transport_error=asdict(te))
     return McasTwin(cfg, model, regs, fx, fx_b, start, out_times, truth, q0, obs, op, prior_profile, timings)
+
+def identical_twin(tw:McasTwin) -> McasTwin:
+    "The same truth and observations with the truth's own model as the filter's: the identical twin, paired with `tw`."
+    from dataclasses import replace as _replace
+    from carbonflux_nb.twin.atmos import TransportError
+    return _replace(tw, model=EulerianModel(tw.grid, WindField(seed=tw.cfg["seed"])), cfg={**tw.cfg, "transport_error": asdict(TransportError())})
 
 # %% ../../nbs/71_inversion.mcas.ipynb #0cc693af
 EXPERIMENTS = {"insitu": (0,), "satellite": (1,), "both": (0, 1)}
