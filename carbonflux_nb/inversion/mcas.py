@@ -293,6 +293,7 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
 def identical_twin(tw:McasTwin) -> McasTwin:
     "The same truth and observations with the truth's own model as the filter's: the identical twin, paired with `tw`."
     from dataclasses import replace as _replace
+
     from carbonflux_nb.twin.atmos import TransportError
     return _replace(tw, model=EulerianModel(tw.grid, WindField(seed=tw.cfg["seed"])), cfg={**tw.cfg, "transport_error": asdict(TransportError())})
 

@@ -166,6 +166,28 @@ def _twin_stations(s3_t:xr.DataArray, obs_start, end, station_hour:int, r) -> pd
     stations["value"] = _sample(s3_t, stations) + 0.3 * r.standard_normal(len(stations))
     return stations
 
+# %% ../../nbs/62_inversion.mega.ipynb #2b0ef9b6
+def _particle_observations(tw:MegaTwin, te:TransportError, wf:WindField, model:EulerianModel, rec:pd.DataFrame, land_cells, r, progress:bool, lap):
+    """The twin's particle-made observations (bins and stations): `value_particles` with the method's transport (the true background run
+    with the method's model, plus the method's H times the true flux), and `value_truth_particles` with the truth's own (its particles and
+    background; the same as `value_particles` in an identical twin), both with the same noise from `r`."""
+    x, c, nb = tw.x, tw.cfg, len(tw.bins)
+    bg = background_at(tw, "Truth_BG", progress)
+    e_b = tw.bins.uncertainty.values * r.standard_normal(nb); e_s = 0.3 * r.standard_normal(len(tw.stations))
+    tw.bins["value_particles"] = bg["bins"] + tw.H_bins @ x["truth"] + e_b
+    tw.stations["value_particles"] = bg["stations"] + tw.H_stations @ x["truth"] + e_s
+    lap("true_background")
+    if te.identical:
+        tw.bins["value_truth_particles"], tw.stations["value_truth_particles"] = tw.bins.value_particles, tw.stations.value_particles
+        return
+    H_t = build_srm(tw.dom, wf, rec, tw.months, per_cell=c["per_cell"], max_age=c["max_age"], sources=land_cells, seed=c["seed"], progress=progress,
+                    period_days=float(tw.months[-1].days_in_month)).H
+    bg_t = background_at(tw, "Truth_BG", progress, model=model)
+    tw.bins["value_truth_particles"] = bg_t["bins"] + H_t[:nb] @ x["truth"] + e_b
+    tw.stations["value_truth_particles"] = bg_t["stations"] + H_t[nb:] @ x["truth"] + e_s
+    lap("truth_particles")
+
+
 # %% ../../nbs/62_inversion.mega.ipynb #852796b1
 def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->MegaTwin:
     "Build the shared parts of MEGA's twin experiments (see the text); options: `MegaTwinConfig`'s fields."
@@ -222,24 +244,9 @@ def build_mega_twin(config:MegaTwinConfig=None, progress:bool=True, **options)->
     tw = MegaTwin(cfg, g, dom, months, pd.date_range(obs_start, end, freq="D", inclusive="left"), states, srm,
                   bins, stations, x, {"truth": snaps_t, "free": snaps_f, "factor": factor.values, "factor_global": factor_global.values, "start": start},
                   fx, fx_b, land_frac, timings)
-    # observations made with the inversion's own transport (an identical twin's): the true background (run with the method's
-    # transport) plus the particles' H times the true flux; `value_eulerian` above is the truth's own
-    bg = background_at(tw, "Truth_BG", progress)
-    e_b = bins.uncertainty.values * r.standard_normal(len(bins)); e_s = 0.3 * r.standard_normal(len(stations))
-    tw.bins["value_particles"] = bg["bins"] + tw.H_bins @ x["truth"] + e_b
-    tw.stations["value_particles"] = bg["stations"] + tw.H_stations @ x["truth"] + e_s
-    lap("true_background")
-    if te.identical:
-        tw.bins["value_truth_particles"], tw.stations["value_truth_particles"] = tw.bins.value_particles, tw.stations.value_particles
-    else:   # the truth's own particle model and background (its winds and mixing), with the same noise: what the model-error twin observes
-        H_t = build_srm(dom, wf, rec, months, per_cell=per_cell, max_age=max_age, sources=land_cells, seed=seed, progress=progress,
-                        period_days=float(months[-1].days_in_month)).H
-        bg_t = background_at(tw, "Truth_BG", progress, model=model)
-        nb = len(tw.bins)
-        tw.bins["value_truth_particles"] = bg_t["bins"] + H_t[:nb] @ x["truth"] + e_b
-        tw.stations["value_truth_particles"] = bg_t["stations"] + H_t[nb:] @ x["truth"] + e_s
-        lap("truth_particles")
+    _particle_observations(tw, te, wf, model, rec, land_cells, r, progress, lap)
     return tw
+
 
 # %% ../../nbs/62_inversion.mega.ipynb #9086fea8
 def _mask(tw:MegaTwin, res:float) -> np.ndarray:
@@ -470,6 +477,7 @@ class HyperparameterEstimate:
         "The estimates as `mega_experiment` keywords (uncertainty included)."
         return dict(self.values)
 
+# %% ../../nbs/62_inversion.mega.ipynb #777e67ba
 def _hyper_problem(tw:MegaTwin, v:dict, prior:str, scale:float, uncertainty:float, background:str, base:MegaExperimentConfig):
     c = replace(base, **{k: float(x) for k, x in v.items() if k != "uncertainty"})
     return mega_problem(tw, prior, scale, float(v.get("uncertainty", uncertainty)), background, c, progress=False)[0]
@@ -616,6 +624,53 @@ def mean_relative_deviation(series:list) -> float:
     mu = X.mean(0)
     return float(np.abs(X - mu).mean() / max(np.abs(mu).mean(), 1e-12))
 
+# %% ../../nbs/62_inversion.mega.ipynb #0c2f662e
+def _run_summary(r:pd.Series, rec:dict) -> tuple:
+    "One sweep run's row of the experiments table (its label from its parameters) and its monthly series."
+    p = {k[6:]: r[k] for k in r.index if k.startswith("param.")}
+    given = lambda k, default: default if p.get(k) is None or (isinstance(p.get(k), float) and np.isnan(p.get(k))) else p.get(k)
+    prior, bg = given("prior", "A"), given("background", "Reference")
+    te = transport_error(rec.get("transport_error") or given("transport_error", None))
+    usual = "particles" if te.identical else "truth_particles"          # the observations a twin uses unless a run asks otherwise
+    transport = rec.get("truth_transport") or given("truth_transport", None) or usual
+    scale, unc, length = float(given("scale", 1.0)), float(given("uncertainty", 0.5)), float(given("length_km", CORRELATION["length_km"]))
+    label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior")
+    label += "" if transport == usual else {"eulerian": " / Eulerian truth", "particles": " / observations with the method's transport",
+                                            "truth_particles": " / the truth's particles"}[transport]
+    off = float(given("bg_offset_sd", BG_OFFSETS["bg_offset_sd"]))
+    label += "" if off > 0 else " / no background offsets"
+    sink = float(given("missing_sink", MISSING_SINK))
+    label += "" if sink == MISSING_SINK else f" / missing sink {sink:g}"
+    hyper = given("hyper", "given")
+    label += " / estimated hyperparameters" if hyper == "estimated" else ""
+    special = hyper == "estimated" or length <= 0 or transport != usual or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
+    post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
+    row = {"experiment": label, "twin": "identical transport" if te.identical else "model error", "transport_error": te.label(),
+           "observations": transport, "hyper": hyper, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
+           "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
+                                                       ("prior test" if bg == "Reference" else "background test")),
+           **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
+                                      "south_prior_PgC_yr", "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
+                                      "rest_prior_PgC_yr", "rest_posterior_PgC_yr", "rest_posterior_sd_PgC_yr", "rest_truth_PgC_yr",
+                                      "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
+                                      "rest_rmse_prior", "rest_rmse_posterior", "domain_coverage_2sd", "south_coverage_2sd",
+                                      "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior", "GSN_r_prior", "GSN_r_posterior",
+                                      "GSN_mae_prior", "GSN_mae_posterior", "DMS_r_prior", "DMS_r_posterior", "DMS_mae_prior", "DMS_mae_posterior",
+                                      "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "xco2_prior_bias",
+                                      "xco2_posterior_bias", "dfs", "chi2")},
+           **{k: v for k, v in rec.items() if k.startswith("hyper_")},
+           "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
+           "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
+           **{f"amplitude_{k}": seasonal_stats(v)["amplitude"] for k, v in (("posterior", post), ("truth", truth))},
+           **{f"{k}_posterior": seasonal_stats(post)[k] for k in ("min_month", "to_sink", "to_source")},
+           **{f"{k}_truth": seasonal_stats(truth)[k] for k in ("min_month", "to_sink", "to_source")}}
+    mon = pd.DataFrame({"experiment": label, "month": np.arange(1, post.size + 1), "posterior": post, "truth": truth,
+                                "prior": rec["domain_monthly_prior"],
+                                **{f"{g}_{k}": rec.get(f"{g}_monthly_{k}", [np.nan] * post.size)
+                                   for g in ("south", "rest") for k in ("posterior", "truth", "prior", "posterior_sd")}})
+    return row, mon
+
+
 # %% ../../nbs/62_inversion.mega.ipynb #3c88cf1c
 def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
     "From a sensitivity sweep's results table: (experiments table, monthly posteriors table, statements dict)."
@@ -623,49 +678,8 @@ def summarise_sweep(results:pd.DataFrame, sweep_dir) -> tuple:
     ok = results[results.status == "ok"]
     rows, months = [], []
     for _, r in ok.iterrows():
-        rec = read_record(Path(sweep_dir) / r.run_id)["results"]
-        p = {k[6:]: r[k] for k in r.index if k.startswith("param.")}
-        given = lambda k, default: default if p.get(k) is None or (isinstance(p.get(k), float) and np.isnan(p.get(k))) else p.get(k)
-        prior, bg = given("prior", "A"), given("background", "Reference")
-        te = transport_error(rec.get("transport_error") or given("transport_error", None))
-        usual = "particles" if te.identical else "truth_particles"          # the observations a twin uses unless a run asks otherwise
-        transport = rec.get("truth_transport") or given("truth_transport", None) or usual
-        scale, unc, length = float(given("scale", 1.0)), float(given("uncertainty", 0.5)), float(given("length_km", CORRELATION["length_km"]))
-        label = f"prior {prior} x{scale:g} {unc:.0%} / {bg}" + ("" if length > 0 else " / uncorrelated prior")
-        label += "" if transport == usual else {"eulerian": " / Eulerian truth", "particles": " / observations with the method's transport",
-                                                "truth_particles": " / the truth's particles"}[transport]
-        off = float(given("bg_offset_sd", BG_OFFSETS["bg_offset_sd"]))
-        label += "" if off > 0 else " / no background offsets"
-        sink = float(given("missing_sink", MISSING_SINK))
-        label += "" if sink == MISSING_SINK else f" / missing sink {sink:g}"
-        hyper = given("hyper", "given")
-        label += " / estimated hyperparameters" if hyper == "estimated" else ""
-        special = hyper == "estimated" or length <= 0 or transport != usual or bg in ("Truth_BG", "GlobalScale_BG") or off <= 0 or sink != MISSING_SINK
-        post, truth = np.asarray(rec["domain_monthly_posterior"]), np.asarray(rec["domain_monthly_truth"])
-        row = {"experiment": label, "twin": "identical transport" if te.identical else "model error", "transport_error": te.label(),
-               "observations": transport, "hyper": hyper, "prior": prior, "scale": scale, "uncertainty": unc, "background": bg,
-               "kind": "beyond the paper" if special else ("reference" if (prior, scale, unc, bg) == ("A", 1.0, 0.5, "Reference") else
-                                                           ("prior test" if bg == "Reference" else "background test")),
-               **{k: rec.get(k) for k in ("domain_posterior_PgC_yr", "domain_posterior_sd_PgC_yr", "domain_truth_PgC_yr", "domain_prior_PgC_yr",
-                                          "south_prior_PgC_yr", "south_posterior_PgC_yr", "south_posterior_sd_PgC_yr", "south_truth_PgC_yr",
-                                          "rest_prior_PgC_yr", "rest_posterior_PgC_yr", "rest_posterior_sd_PgC_yr", "rest_truth_PgC_yr",
-                                          "domain_rmse_prior", "domain_rmse_posterior", "south_rmse_prior", "south_rmse_posterior",
-                                          "rest_rmse_prior", "rest_rmse_posterior", "domain_coverage_2sd", "south_coverage_2sd",
-                                          "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior", "GSN_r_prior", "GSN_r_posterior",
-                                          "GSN_mae_prior", "GSN_mae_posterior", "DMS_r_prior", "DMS_r_posterior", "DMS_mae_prior", "DMS_mae_posterior",
-                                          "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "xco2_prior_bias",
-                                          "xco2_posterior_bias", "dfs", "chi2")},
-               **{k: v for k, v in rec.items() if k.startswith("hyper_")},
-               "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
-               "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
-               **{f"amplitude_{k}": seasonal_stats(v)["amplitude"] for k, v in (("posterior", post), ("truth", truth))},
-               **{f"{k}_posterior": seasonal_stats(post)[k] for k in ("min_month", "to_sink", "to_source")},
-               **{f"{k}_truth": seasonal_stats(truth)[k] for k in ("min_month", "to_sink", "to_source")}}
-        rows.append(row)
-        months.append(pd.DataFrame({"experiment": label, "month": np.arange(1, post.size + 1), "posterior": post, "truth": truth,
-                                    "prior": rec["domain_monthly_prior"],
-                                    **{f"{g}_{k}": rec.get(f"{g}_monthly_{k}", [np.nan] * post.size)
-                                       for g in ("south", "rest") for k in ("posterior", "truth", "prior", "posterior_sd")}}))
+        row, mon = _run_summary(r, read_record(Path(sweep_dir) / r.run_id)["results"])
+        rows.append(row); months.append(mon)
     ex = pd.DataFrame(rows).sort_values(["kind", "experiment"]).reset_index(drop=True)
     mo = pd.concat(months, ignore_index=True)
     P = mo.pivot(index="month", columns="experiment", values="posterior")

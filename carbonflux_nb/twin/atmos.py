@@ -230,6 +230,7 @@ class TransportError:
         ph = "new weather" if np.isinf(self.eddy_phase_sd) else f"eddy phases +-{self.eddy_phase_sd:g} rad"
         return f"{ph}, eddies x{self.eddy_scale:g}, jets x{self.jet_scale:g}, mixing {self.mixing_scale:g}x slower"
 
+# %% ../../nbs/50_twin.atmos.ipynb #369065ad
 TRANSPORT_ERRORS = {"identical": TransportError(),
                     "perturbed": TransportError(eddy_phase_sd=0.6, eddy_scale=0.85, jet_scale=0.9, mixing_scale=1.5),
                     "weather": TransportError(eddy_phase_sd=np.inf, eddy_scale=0.85, jet_scale=0.9, mixing_scale=1.5)}
