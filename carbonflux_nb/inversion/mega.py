@@ -41,9 +41,9 @@ from .problem import InversionProblem, MatrixState
 __all__ = ['GOSAN', 'DAMINGSHAN', 'SOUTH', 'MISSING_SINK', 'SD_FLOOR', 'CORRELATION', 'BG_OFFSETS', 'TRUTH_TRANSPORTS',
            'HYPERPARAMETERS', 'sub_region_sink', 'MegaTwin', 'MegaTwinConfig', 'build_mega_twin', 'method_model',
            'observations_of', 'background_at', 'prior_vector', 'MegaExperimentConfig', 'mega_problem',
-           'mega_experiment', 'experiment_scores', 'validation_table', 'HyperparameterEstimate',
-           'estimate_hyperparameters', 'save_twin', 'load_twin', 'twin_at', 'cached_background', 'seasonal_stats',
-           'mean_relative_deviation', 'summarise_sweep']
+           'mega_experiment', 'experiment_scores', 'validation_table', 'HyperparameterEstimate', 'block_problems',
+           'log_likelihood', 'estimate_hyperparameters', 'save_twin', 'load_twin', 'twin_at', 'cached_background',
+           'seasonal_stats', 'mean_relative_deviation', 'summarise_sweep']
 
 # %% ../../nbs/62_inversion.mega.ipynb #a2d16534
 GOSAN, DAMINGSHAN = (33.29, 126.16), (30.02, 119.0)
@@ -465,6 +465,7 @@ class HyperparameterEstimate:
     n_evaluations: int
     seconds: float
     message: str = ""
+    block_months: int = None     # the likelihood was a block (composite) likelihood over blocks of this many months (None: the full one)
 
     def table(self) -> pd.DataFrame:
         "Estimate, multiplicative standard error and 95 % interval per hyperparameter."
@@ -477,6 +478,39 @@ class HyperparameterEstimate:
         "The estimates as `mega_experiment` keywords (uncertainty included)."
         return dict(self.values)
 
+# %% ../../nbs/62_inversion.mega.ipynb #c7e4cd07
+def block_problems(problem:InversionProblem, months:pd.DatetimeIndex, block_months:int) -> list:
+    """A MatrixState problem cut into blocks of `block_months` consecutive months of observations, each with the states of its months
+    and of the month before (a footprint followed `max_age` < 1 month reaches no further back): the terms of a block likelihood."""
+    s = problem.state
+    if not isinstance(s, MatrixState): raise InputError("block likelihoods need a MatrixState problem", variable="problem")
+    if block_months < 1: raise InputError(f"block_months must be >= 1, got {block_months}", variable="block_months")
+    H = sp.csr_matrix(s.H); per = pd.DatetimeIndex(s.states.period)
+    om = pd.DatetimeIndex(problem.obs.time).to_period("M").to_timestamp()
+    sd = np.broadcast_to(np.asarray(s.sd, float), s.xa.shape)
+    O = None if problem.offsets is None else (problem.offsets.tocsr() if sp.issparse(problem.offsets) else sp.csr_matrix(problem.offsets))
+    out = []
+    for b in range(0, len(months), block_months):
+        rows = np.flatnonzero(om.isin(months[b:b + block_months]))
+        if rows.size == 0: continue
+        keep = np.flatnonzero(per.isin(months[max(b - 1, 0):b + block_months]))
+        Hr = H[rows]; Hb = Hr[:, keep]
+        if abs(Hr).sum() - abs(Hb).sum() > 1e-9 * abs(Hr).sum():
+            raise InputError(f"observations from {months[b]:%Y-%m} see states before the month preceding their block", variable="block_months")
+        st = MatrixState(Hb, s.states.iloc[keep].reset_index(drop=True), s.xa[keep], sd[keep], s.length_km, s.tau)
+        off, off_sd = None, 1.0
+        if O is not None:
+            cols = np.flatnonzero(np.asarray(abs(O[rows]).sum(0)).ravel() > 0)
+            off, off_sd = O[rows][:, cols], np.broadcast_to(np.asarray(problem.offsets_sd, float), (O.shape[1],))[cols]
+        out.append(InversionProblem(problem.obs.iloc[rows], st, background=problem.background[rows], offsets=off, offsets_sd=off_sd, mismatch=problem.mismatch))
+    return out
+
+def log_likelihood(problem:InversionProblem, months:pd.DatetimeIndex=None, block_months:int=None) -> float:
+    "log p(y) of a problem: the full Gaussian marginal, or the sum over month blocks (a composite likelihood) with `block_months`."
+    if not block_months: return problem.solve().posterior.log_likelihood()
+    return float(sum(b.solve().posterior.log_likelihood() for b in block_problems(problem, months, block_months)))
+
+
 # %% ../../nbs/62_inversion.mega.ipynb #777e67ba
 def _hyper_problem(tw:MegaTwin, v:dict, prior:str, scale:float, uncertainty:float, background:str, base:MegaExperimentConfig):
     c = replace(base, **{k: float(x) for k, x in v.items() if k != "uncertainty"})
@@ -487,6 +521,7 @@ def estimate_hyperparameters(tw:MegaTwin, prior:str="A", scale:float=1.0, backgr
                              start:dict=None,                 # starting values (default: HYPERPARAMETERS')
                              uncertainty:float=0.5,           # the prior sd fraction when 'uncertainty' is not estimated
                              hessian:bool=True,               # also the Laplace uncertainty (2 n^2 more inversions)
+                             block_months:int=None,           # a block likelihood over this many months at a time (None: the full likelihood)
                              max_evaluations:int=400, config:MegaExperimentConfig=None, progress:bool=True, **options) -> HyperparameterEstimate:
     "Maximum-likelihood estimates of the prior correlation, prior size, background-offset and observation-error scales (see the text)."
     base = config_from(MegaExperimentConfig, config, options, where="estimate_hyperparameters")
@@ -501,12 +536,12 @@ def estimate_hyperparameters(tw:MegaTwin, prior:str="A", scale:float=1.0, backgr
     def nll(theta):
         n_eval[0] += 1; bar.update(1)
         p = _hyper_problem(tw, dict(zip(names, np.exp(theta))), prior, scale, uncertainty, background, base)
-        return -p.solve().posterior.log_likelihood()
+        return -log_likelihood(p, tw.months, block_months)
     opt = minimize(nll, np.log(list(start.values())), method="L-BFGS-B", bounds=list(zip(lo, hi)),
                    options={"maxfun": max_evaluations, "eps": 1e-4, "ftol": 1e-7})    # stop when -log p moves by < 1e-7 of itself (about 1e-4)
     th = np.clip(opt.x, lo, hi)
     log_sd = np.full(len(names), np.nan)
-    inner = np.flatnonzero(~(np.isclose(th, lo, atol=1e-3) | np.isclose(th, hi, atol=1e-3)))   # estimates on a bound have no interval (NaN)
+    inner = np.flatnonzero(~(np.isclose(th, lo, atol=1e-2) | np.isclose(th, hi, atol=1e-2)))   # estimates on a bound have no interval (NaN)
     if hessian and inner.size:
         h, f0, k = 0.05, opt.fun, inner.size                             # the curvature of -log p over the interior estimates only
         Hm = np.zeros((k, k)); E = np.zeros((k, th.size)); E[np.arange(k), inner] = h
@@ -521,8 +556,8 @@ def estimate_hyperparameters(tw:MegaTwin, prior:str="A", scale:float=1.0, backgr
     bar.close()
     v = dict(zip(names, np.exp(th)))
     post = _hyper_problem(tw, v, prior, scale, uncertainty, background, base).solve().posterior
-    return HyperparameterEstimate({n: float(x) for n, x in v.items()}, dict(zip(names, map(float, log_sd))), float(post.log_likelihood()),
-                                  float(post.chi2()), start, n_eval[0] + 1, round(time.perf_counter() - t0, 1), str(opt.message))
+    return HyperparameterEstimate({n: float(x) for n, x in v.items()}, dict(zip(names, map(float, log_sd))), float(-opt.fun if block_months else post.log_likelihood()),
+                                  float(post.chi2()), start, n_eval[0] + 1, round(time.perf_counter() - t0, 1), str(opt.message), block_months)
 
 
 # %% ../../nbs/62_inversion.mega.ipynb #1c188be4
