@@ -2175,6 +2175,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'carbonflux_nb.workflows.tidy_outputs': ( 'workflows.html#tidy_outputs',
                                                                                    'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows.tidy_text': ('workflows.html#tidy_text', 'carbonflux_nb/workflows.py'),
+                                         'carbonflux_nb.workflows.verdicts_differ': ( 'workflows.html#verdicts_differ',
+                                                                                      'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows.write_index': ( 'workflows.html#write_index',
                                                                                   'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows.write_json': ('workflows.html#write_json', 'carbonflux_nb/workflows.py'),

@@ -40,7 +40,7 @@ __all__ = ['RESULTS_ENV', 'NONINTERACTIVE_ENV', 'PROGRESS_INTERVAL', 'WIDGET_VIE
            'tidy_outputs', 'tidy_notebook_file', 'static_mathjax', 'notebook_html', 'out_folder', 'plain_name',
            'run_notebook', 'load_grid', 'read_record', 'settings_env', 'folder_lock', 'execute_runs', 'results_table',
            'write_table', 'sweep', 'project_root', 'write_index', 'demo', 'ReferenceMismatch', 'check_reference',
-           'Claim', 'claims_table', 'show_claims']
+           'Claim', 'claims_table', 'verdicts_differ', 'show_claims']
 
 # %% ../nbs/06_workflows.ipynb #29253d6d
 def write_json(obj, path) -> Path:
@@ -692,6 +692,13 @@ def claims_table(claims:list, results:dict) -> pd.DataFrame:
         row["why"] = c.why(verdicts) if callable(c.why) else c.why
         rows.append(row)
     return pd.DataFrame(rows)
+
+def verdicts_differ(verdicts:dict, same:str="", differ:str="") -> str:
+    "A `why` for `Claim`: whether the result sets agree on the claim, with the claim's reason for either case."
+    v = {k: x for k, x in verdicts.items() if x is not None}
+    if len(v) < 2: return "only one set of results"
+    if len(set(v.values())) == 1: return "the same on every set" + (f": {same}" if same else "")
+    return "the verdicts differ (" + ", ".join(f"{k} {'holds' if x else 'fails'}" for k, x in v.items()) + ")" + (f": {differ}" if differ else "")
 
 def show_claims(table:pd.DataFrame):
     "The claims table as left-aligned, wrapped text (a Styler in notebooks)."
