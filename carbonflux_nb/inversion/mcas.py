@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from ..config import get_settings
 from ..constants import DAYS_PER_YEAR, PGC_PER_PPM, R_EARTH_M, SECONDS_PER_DAY
 from ..core import InputError, config_from, rng
 from ..metrics import carbontracker_regions, regrid_regions
-from ..twin.atmos import AtmosGrid, WindField, atmos_grid, method_mixing, method_winds
+from ..twin.atmos import AtmosGrid, TransportError, WindField, atmos_grid, method_mixing, method_winds
 from ..twin.atmos import transport_error as transport_error_of
 from ..twin.fluxes import AtmosFluxes, atmos_fluxes, initial_co2
 from ..workflows import progress_bar as tqdm
@@ -292,10 +292,7 @@ def build_mcas_twin(start="2018-01-01", n_weeks:int=8, window_days:int=16, seed:
 
 def identical_twin(tw:McasTwin) -> McasTwin:
     "The same truth and observations with the truth's own model as the filter's: the identical twin, paired with `tw`."
-    from dataclasses import replace as _replace
-
-    from carbonflux_nb.twin.atmos import TransportError
-    return _replace(tw, model=EulerianModel(tw.grid, WindField(seed=tw.cfg["seed"])), cfg={**tw.cfg, "transport_error": asdict(TransportError())})
+    return replace(tw, model=EulerianModel(tw.grid, WindField(seed=tw.cfg["seed"])), cfg={**tw.cfg, "transport_error": asdict(TransportError())})
 
 # %% ../../nbs/71_inversion.mcas.ipynb #0cc693af
 EXPERIMENTS = {"insitu": (0,), "satellite": (1,), "both": (0, 1)}
