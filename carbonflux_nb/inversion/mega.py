@@ -408,6 +408,8 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
     fit = pd.DataFrame({"month": mon, "prior": y - post.Hxa, "posterior": y - post.Hx}).groupby("month").agg(
         prior_bias=("prior", "mean"), prior_rmse=("prior", lambda v: float(np.sqrt((v ** 2).mean()))),
         posterior_bias=("posterior", "mean"), posterior_rmse=("posterior", lambda v: float(np.sqrt((v ** 2).mean()))))
+    obs_xco2 = problem.obs.value.values                          # the paper's Fig. 8: r of modelled against observed XCO2
+    fit_r = {k: float(np.corrcoef(obs_xco2, obs_xco2 - (y - Hx))[0, 1]) for k, Hx in (("prior", post.Hxa), ("posterior", post.Hx))}
     # validation stations (not assimilated)
     Hs = tw.H_stations
     val = {}
@@ -416,7 +418,7 @@ def mega_experiment(tw:MegaTwin, prior:str="A", scale:float=1.0, uncertainty:flo
         b = bg["stations"][idx]
         o = tw.stations[col].values[idx]
         val[code] = {"prior": _scores(o, b + Hs[idx] @ xa), "posterior": _scores(o, b + Hs[idx] @ post.x[:N])}
-    return {"months": months, "annual": annual, "fit": fit, "validation": val,
+    return {"months": months, "annual": annual, "fit": fit, "fit_r": fit_r, "validation": val,
             "dfs": post.dfs() if post.n <= 6000 else np.nan, "chi2": post.chi2(), "n_obs": int(ok.sum()), "n_state": post.n,
             "config": dict(prior=prior, scale=scale, uncertainty=uncertainty, background=background, length_km=c.length_km, tau_months=c.tau_months,
                            truth_transport=c.truth_transport, obs_error_scale=c.obs_error_scale),
@@ -692,7 +694,7 @@ def _run_summary(r:pd.Series, rec:dict) -> tuple:
                                       "rest_coverage_2sd", "GSN_rmse_prior", "GSN_rmse_posterior", "GSN_r_prior", "GSN_r_posterior",
                                       "GSN_mae_prior", "GSN_mae_posterior", "DMS_r_prior", "DMS_r_posterior", "DMS_mae_prior", "DMS_mae_posterior",
                                       "DMS_rmse_prior", "DMS_rmse_posterior", "xco2_prior_rmse", "xco2_posterior_rmse", "xco2_prior_bias",
-                                      "xco2_posterior_bias", "dfs", "chi2")},
+                                      "xco2_posterior_bias", "xco2_prior_r", "xco2_posterior_r", "dfs", "chi2")},
            **{k: v for k, v in rec.items() if k.startswith("hyper_")},
            "seasonal_r_truth": float(np.corrcoef(post, truth)[0, 1]),
            "seasonal_rmse_truth": float(np.sqrt(((post - post.mean() - truth + truth.mean()) ** 2).mean())),
