@@ -11,6 +11,7 @@ import lzma
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .core import InputError, data_path
@@ -18,7 +19,7 @@ from .ec.readers import read_fluxnet2015_monthly_sites, read_hesseflux
 
 # %% auto #0
 __all__ = ['SAMPLES', 'REDDYPROC_DETHA98', 'DETHA_SITE', 'sample_path', 'list_samples', 'load_detha98', 'load_hesseflux_nee2gpp',
-           'load_fluxnet2015_monthly', 'load_reddyproc_detha98']
+           'load_fluxnet2015_monthly', 'fluxnet_quality', 'load_reddyproc_detha98']
 
 # %% ../nbs/08b_datasets.ipynb #ad0a1a8c
 _FLUXNET_ACK = ("This work used eddy covariance data acquired and shared by the FLUXNET community (FLUXNET2015 dataset, "
@@ -119,6 +120,43 @@ def load_fluxnet2015_monthly(
         df = df[df["site"].isin(sites)].reset_index(drop=True)
     df.attrs.update(licence=SAMPLES["fluxnet2015_monthly"]["licence"], attribution=SAMPLES["fluxnet2015_monthly"]["attribution"])
     return df
+
+# %% ../nbs/08b_datasets.ipynb #a7c3e102
+def _far_out(x:np.ndarray, y:np.ndarray, k:float) -> np.ndarray:
+    "True where the residual of y on x (least squares) lies outside the quartiles +- k interquartile ranges."
+    A = np.column_stack([x, np.ones_like(x)])
+    r = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
+    q1, q3 = np.percentile(r, [25, 75])
+    w = k * (q3 - q1) + 1e-9 * max(1.0, float(np.abs(y).max()))       # a floor: exact lines have round-off residuals only
+    return (r < q1 - w) | (r > q3 + w)
+
+def fluxnet_quality(df:pd.DataFrame,           # `load_fluxnet2015_monthly()` or a subset
+                    min_qc:float=0.8,          # least NEE_VUT_REF_QC kept (None: no QC rule)
+                    outlier_iqr:float=3.0,     # fences of the two consistency checks (None: no outlier rule)
+                    target:str="GPP_NT_VUT_REF",
+                   )->pd.Series:               # bool per record, True = kept; attrs: counts per rule
+    "The FluxFormer paper's quality rules for monthly FLUXNET2015 records: NEE QC >= 0.8, then NT/DT and balance outliers."
+    need = [target] + (["NEE_VUT_REF_QC"] if min_qc is not None else []) + (["GPP_DT_VUT_REF", "RECO", "NEE_VUT_REF"] if outlier_iqr is not None else [])
+    missing = [c for c in need if c not in df.columns]
+    if missing: raise InputError(f"columns {missing} missing from the FLUXNET2015 table", "fluxnet_quality", missing[0])
+    keep = df[target].notna().to_numpy().copy()
+    counts = {"records": int(keep.sum())}
+    if min_qc is not None:
+        if not 0 <= min_qc <= 1: raise InputError(f"min_qc must be in [0, 1], got {min_qc}", "fluxnet_quality", "min_qc")
+        low = ~(df["NEE_VUT_REF_QC"].to_numpy(float) >= min_qc)          # NaN QC fails the rule
+        counts["qc"] = int((keep & low).sum()); keep &= ~low
+    if outlier_iqr is not None:
+        for name, x, y in (("nt_dt", "GPP_DT_VUT_REF", target), ("balance", "NEE_VUT_REF", None)):
+            xx = df[x].to_numpy(float); yy = (df[target] - df["RECO"]).to_numpy(float) if y is None else df[y].to_numpy(float)
+            xx = -xx if y is None else xx                                  # GPP - RECO against -NEE
+            ok = keep & np.isfinite(xx) & np.isfinite(yy)
+            out = np.zeros(len(df), bool)
+            if ok.sum() > 2: out[ok] = _far_out(xx[ok], yy[ok], outlier_iqr)
+            counts[name] = int(out.sum()); keep &= ~out
+    counts["kept"] = int(keep.sum())
+    mask = pd.Series(keep, index=df.index, name="quality_ok")
+    mask.attrs = {"counts": counts, "min_qc": min_qc, "outlier_iqr": outlier_iqr}
+    return mask
 
 # %% ../nbs/08b_datasets.ipynb #5d1a7c21
 def load_reddyproc_detha98(

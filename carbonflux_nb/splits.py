@@ -11,7 +11,8 @@ import pandas as pd
 from .core import InputError, MissingDataError, rng
 
 # %% auto #0
-__all__ = ['site_folds', 'holdout_sites', 'site_holdout', 'validation_sites', 'validation_mask']
+__all__ = ['CONTINENTS', 'PROTOCOLS', 'site_folds', 'holdout_sites', 'site_holdout', 'validation_sites', 'validation_mask',
+           'continent_of', 'group_folds', 'protocol_folds']
 
 # %% ../nbs/02b_splits.ipynb #5b1e0c06
 def site_folds(sites:np.ndarray,       # (n,) site of each sample
@@ -84,3 +85,45 @@ def validation_mask(groups,               # (n,) site (pixel, ...) of each row, 
     "Validation rows: whole groups (sites, pixels) when given, else a random share of the rows."
     if groups is not None: return validation_sites(np.asarray(groups), frac, seed)
     return rng(seed, "validation_rows").random(n) < frac
+
+# %% ../nbs/02b_splits.ipynb #5b1e0c16
+CONTINENTS = ("North America", "South America", "Europe", "Africa", "Asia", "Oceania")
+PROTOCOLS = ("random", "site", "climate", "continent")     # cross-validation protocols, from flattering to strict
+
+def continent_of(lat,                  # degrees north
+                 lon,                  # degrees east (-180..180 or 0..360)
+                )->np.ndarray:         # continent name per point (object array)
+    "Continent of each point by latitude-longitude sectors (see the text)."
+    lat, lon = np.asarray(lat, float), (np.asarray(lon, float) + 180) % 360 - 180
+    if not (np.isfinite(lat).all() and np.isfinite(lon).all()): raise InputError("lat/lon must be finite", variable="lat")
+    if (np.abs(lat) > 90).any(): raise InputError(f"latitudes outside -90..90: {lat[np.abs(lat) > 90][:3]}", variable="lat")
+    out = np.select([lon < -30, (lon < 40) & (lat >= 35), (lon >= 34) & (lat >= 12) & (lon < 60), lon < 60, (lat < -10) & (lon >= 110)],
+                    [np.where(lat >= 12, "North America", "South America"), "Europe", "Asia", "Africa", "Oceania"], "Asia")
+    return out.astype(object)
+
+def group_folds(groups:np.ndarray,     # (n,) group of each sample (climate region, continent, ...)
+                sites:np.ndarray=None, # (n,) site of each sample: checked to lie in one group each
+               )->tuple:               # (fold 0..k-1 per sample, the k group names in fold order)
+    "Leave-one-group-out folds: fold k holds every sample of the k-th group (sorted names)."
+    groups = np.asarray(groups).astype(str)
+    names, fold = np.unique(groups, return_inverse=True)
+    if names.size < 2: raise InputError(f"{names.size} group ({list(names)}): leaving a group out needs at least 2", variable="groups")
+    if sites is not None:
+        n_groups = pd.Series(groups).groupby(np.asarray(sites)).nunique()
+        if (n_groups > 1).any(): raise InputError(f"sites in more than one group: {list(n_groups.index[n_groups > 1][:5])}", variable="sites")
+    return fold, [str(n) for n in names]
+
+def protocol_folds(table:pd.DataFrame, # samples with site (and climate, lat, lon for the out-of-sample protocols)
+                   protocol:str,       # one of PROTOCOLS
+                   k:int=5,            # folds of the random and site protocols
+                   seed:int=0,
+                  )->tuple:            # (fold per sample, fold names)
+    "Folds of a cross-validation protocol: random rows, whole sites, a climate region left out, a continent left out."
+    if protocol not in PROTOCOLS: raise InputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}", variable="protocol")
+    need = {"random": [], "site": ["site"], "climate": ["site", "climate"], "continent": ["site", "lat", "lon"]}[protocol]
+    missing = [c for c in need if c not in table.columns]
+    if missing: raise InputError(f"protocol {protocol!r} needs columns {missing}", variable=missing[0])
+    if protocol == "random": return rng(seed, "random_folds").permutation(np.arange(len(table)) % k), [f"fold {i}" for i in range(k)]
+    if protocol == "site": return site_folds(table["site"].to_numpy(), k, seed), [f"fold {i}" for i in range(k)]
+    groups = table["climate"].to_numpy() if protocol == "climate" else continent_of(table["lat"], table["lon"])
+    return group_folds(groups, table["site"].to_numpy())

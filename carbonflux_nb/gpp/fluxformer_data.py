@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -445,6 +446,46 @@ def to_grid(values:np.ndarray,          # (n,) one value per sample of `data` (e
     return xr.DataArray(out, dims=("time", "lat", "lon"), coords={"time": times, "lat": like.lat, "lon": like.lon},
                         name=name, attrs={"units": units, "long_name": long_name})
 
+# %% ../../nbs/30_gpp.fluxformer_data.ipynb #f1a2b3c4
+def _site_climatology(cube:np.ndarray, m0:int, site_igbp:np.ndarray) -> np.ndarray:
+    "Fill values per (site, month, feature): the site's mean of that calendar month, else its IGBP class's, else all sites'."
+    cal = (m0 + np.arange(cube.shape[1])) % 12
+    fill = np.full(cube.shape, np.nan, np.float32)
+    for c in range(12):
+        sl = cube[:, cal == c]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            site_m = np.nanmean(sl, axis=1)                                           # (site, F)
+            cls_m = pd.DataFrame(site_m).groupby(site_igbp).transform("mean").to_numpy(np.float32)
+            all_m = np.nanmean(site_m, axis=0)
+        v = np.where(np.isfinite(site_m), site_m, np.where(np.isfinite(cls_m), cls_m, all_m[None]))
+        fill[:, cal == c] = v[:, None]
+    return fill
+
+def _quality_mask(df:pd.DataFrame, quality, target:str):
+    "None, or a bool array per row of df: 'paper' is `datasets.fluxnet_quality`'s rules."
+    if isinstance(quality, str):
+        if quality != "paper": raise InputError(f"quality must be None, 'paper' or a mask, got {quality!r}", "fluxnet_data", "quality")
+        from carbonflux_nb.datasets import fluxnet_quality
+        quality = fluxnet_quality(df, target=target)
+    if quality is None: return None
+    quality = np.asarray(quality, bool)
+    if quality.shape != (len(df),): raise InputError(f"quality mask has shape {quality.shape}, the table {len(df)} rows", "fluxnet_data", "quality")
+    return quality
+
+def _impute_cube(cube:np.ndarray, s:np.ndarray, idx:np.ndarray, m0:int, igbp_k:np.ndarray) -> np.ndarray:
+    "Missing drivers inside each site's record span filled from `_site_climatology`, plus a last feature 'gap' (1 = imputed step)."
+    n_sites, n_m = cube.shape[:2]
+    lo, hi = np.full(n_sites, n_m), np.full(n_sites, -1)
+    np.minimum.at(lo, s, idx); np.maximum.at(hi, s, idx)
+    span = (np.arange(n_m)[None] >= lo[:, None]) & (np.arange(n_m)[None] <= hi[:, None])
+    hole = np.isnan(cube) & span[..., None]
+    site_igbp = pd.Series(igbp_k).groupby(s).first().reindex(range(n_sites)).to_numpy()
+    cube = np.where(hole, _site_climatology(cube, m0, site_igbp), cube)
+    flag = np.where(span, hole.any(2).astype(np.float32), np.nan)[..., None]     # outside the span: absent (windows there are dropped)
+    return np.concatenate([cube, flag], axis=2).astype(np.float32)
+
+
 # %% ../../nbs/30_gpp.fluxformer_data.ipynb #52f955cf
 FLUXNET_FEATURES = {"lai": "LAI", "evi": "EVI", "ta": "TA_F", "srad": "SW_IN_F", "vpd": "VPD_F", "prec": "P_F"}   # name -> column
 FLUXNET_CLIMATES = {"Tropical": "tropical", "Arid": "arid", "Temperate": "temperate", "Continental": "continental",
@@ -454,12 +495,16 @@ def fluxnet_data(df:pd.DataFrame,                  # `datasets.load_fluxnet2015_
                  setting:str="jan_to_m",           # one of SEQ_SETTINGS (steps are months)
                  features:dict=None,               # feature name -> column (default FLUXNET_FEATURES)
                  target:str="GPP_NT_VUT_REF",      # GPP column, gC m-2 d-1
+                 quality=None,                     # None (every record), 'paper' (`datasets.fluxnet_quality`) or a bool mask per row of df
+                 gaps:str="drop",                  # 'drop' (complete windows only) or 'impute' (see the text)
                 )->SeqData:                        # monthly steps; cci zeros (has_cci False); meta: site, time, lat, lon, climate, igbp, climate_label
-    "Sequences of monthly records per site-month of the FLUXNET2015 table (complete windows only)."
+    "Sequences of monthly records per site-month of the FLUXNET2015 table; quality rules on the target, gaps dropped or imputed."
     features = dict(FLUXNET_FEATURES if features is None else features)
     need = ["site", "time", "lat", "lon", "pft", "climate", target, *features.values()]
     missing = [c for c in need if c not in df.columns]
     if missing: raise InputError(f"columns {missing} missing from the FLUXNET2015 table", "fluxnet_data")
+    if gaps not in ("drop", "impute"): raise InputError(f"gaps must be 'drop' or 'impute', got {gaps!r}", "fluxnet_data", "gaps")
+    if "gap" in features: raise InputError("'gap' is the name of the imputation flag: rename that feature", "fluxnet_data", "features")
     _setting(setting)
     t = pd.DatetimeIndex(df["time"])
     if not (t.day == 1).all(): raise InputError("time must be month starts", "fluxnet_data", "time")
@@ -468,13 +513,16 @@ def fluxnet_data(df:pd.DataFrame,                  # `datasets.load_fluxnet2015_
     if (igbp_k < 0).any(): raise InputError(f"unknown IGBP classes {sorted(set(df['pft'][igbp_k < 0]))}", "fluxnet_data", "pft")
     clim = df["climate"].map(FLUXNET_CLIMATES)
     if clim.isna().any(): raise InputError(f"unknown climate labels {sorted(set(df['climate'][clim.isna()]))}; known {list(FLUXNET_CLIMATES)}", "fluxnet_data", "climate")
+    quality = _quality_mask(df, quality, target)
     sites, s = np.unique(df["site"].to_numpy(str), return_inverse=True)
     mnum = (t.year * 12 + t.month - 1).to_numpy()
     m0 = mnum.min() - 12                                                     # room for windows reaching back a year
     cube = np.full((sites.size, mnum.max() - m0 + 1, len(features)), np.nan, np.float32)   # (site, month, F), NaN = absent
     cube[s, mnum - m0] = df[list(features.values())].to_numpy(np.float32)
+    names = list(features)
+    if gaps == "impute": cube = _impute_cube(cube, s, mnum - m0, m0, igbp_k); names.append("gap")
     y = df[target].to_numpy(float)
-    rows = np.nonzero(np.isfinite(y))[0]
+    rows = np.nonzero(np.isfinite(y) & (True if quality is None else quality))[0]
     M = t.month.to_numpy()[rows]
     w = M if setting == "jan_to_m" else np.full(rows.size, LAGS[setting])
     L = int(w.max()); steps = np.arange(L)
@@ -489,9 +537,11 @@ def fluxnet_data(df:pd.DataFrame,                  # `datasets.load_fluxnet2015_
                          "lon": sub["lon"].to_numpy(float), "climate": clim.to_numpy()[keep], "igbp": sub["pft"].to_numpy(str),
                          "climate_label": sub["climate"].to_numpy(str)})
     units = df.attrs.get("units", {})
-    attrs = {"units": {k: units.get(c, "") for k, c in features.items()} | {"y": units.get(target, "gC m-2 d-1")},
-             "columns": features, "target": target, "step": "1 month", "n_site_months": len(df), "n_with_gpp": int(rows.size),
-             "n_incomplete_dropped": int((~ok).sum()), "cci": "absent: no ESA-CCI fractions at FLUXNET sites (zeros)"}
+    attrs = {"units": {k: units.get(c, "") for k, c in features.items()} | {"y": units.get(target, "gC m-2 d-1")} | ({"gap": "1"} if gaps == "impute" else {}),
+             "columns": features, "target": target, "step": "1 month", "n_site_months": len(df), "n_with_gpp": int(np.isfinite(y).sum()),
+             "n_quality_dropped": int(np.isfinite(y).sum() - rows.size), "n_incomplete_dropped": int((~ok).sum()), "gaps": gaps,
+             "n_imputed_steps": int(X[ok][..., -1][mask[ok]].sum()) if gaps == "impute" else 0,
+             "cci": "absent: no ESA-CCI fractions at FLUXNET sites (zeros)"}
     return SeqData(X[ok], mask[ok], np.zeros((keep.size, len(CCI_CLASSES)), np.float32),
                    np.eye(len(IGBP_CLASSES), dtype=np.float32)[igbp_k[keep]], y[keep], M[ok], meta,
-                   list(features), setting, False, attrs)
+                   names, setting, False, attrs)

@@ -20,9 +20,10 @@ from ..core import InputError, Region, rng
 from ..geo import land_mask, sine_declination
 
 # %% auto #0
-__all__ = ['SIZES', 'ECOSYSTEMS', 'TOWER_SHARES', 'WorldSpec', 'world_spec', 'smooth_field', 'study_region', 'static_fields',
-           'eight_day_times', 'to_monthly', 'climate_mode', 'clear_sky_shortwave', 'climate', 'land_surface',
-           'true_fluxes', 'retrieved_sif', 'build_world', 'monthly', 'sample_towers', 'write_world']
+__all__ = ['SIZES', 'ECOSYSTEMS', 'PAPER_PLATEAU_TGC', 'PLATEAU_YEARS', 'TOWER_SHARES', 'WorldSpec', 'world_spec', 'smooth_field',
+           'study_region', 'static_fields', 'eight_day_times', 'to_monthly', 'climate_mode', 'clear_sky_shortwave',
+           'climate', 'land_surface', 'true_fluxes', 'retrieved_sif', 'build_world', 'monthly', 'sample_towers',
+           'write_world']
 
 # %% ../../nbs/09_twin.land.ipynb #6abe64ac
 SIZES = {  # resolution as a multiple of the preset's demo_resolution (None: the preset's paper resolution)
@@ -191,13 +192,22 @@ def to_monthly(ds:xr.Dataset|xr.DataArray) -> xr.Dataset|xr.DataArray:
     return ds.map(one, keep_attrs=True) if isinstance(ds, xr.Dataset) else one(ds)
 
 # %% ../../nbs/09_twin.land.ipynb #20e7426d
-def climate_mode(spec:WorldSpec) -> pd.Series:
-    "The interannual climate mode c_y (about unit variance) per year."
+PAPER_PLATEAU_TGC = 374.20             # the AutoML-GPP paper's plateau GPP, Tg C/yr (2002-2018 mean)
+# the AutoML-GPP paper's anomaly years on the plateau (its Sect. 3.4, Fig. 10): (temperature, moisture) modes
+PLATEAU_YEARS = {2008: (-1.8, 0.8),    # GPP's strongest drop: soil temperature down, soil moisture up
+                 2010: (2.0, -0.8),    # the largest positive anomaly (+19.7 Tg C/yr): warm and sunny
+                 2015: (-1.6, -0.4)}   # a drop: the El Nino year, soil temperature and soil moisture both down
+
+def climate_mode(spec:WorldSpec) -> pd.DataFrame:
+    "The interannual climate modes per year: temperature c_T and moisture c_W (about unit variance)."
     years = np.arange(spec.years[0], spec.years[1] + 1)
-    c = pd.Series(rng(spec.seed, "climate-mode").normal(0, 0.8, years.size), index=years, name="climate_mode")
-    if spec.region.name == "tibet":
-        for y, v in {2008: -1.8, 2010: 1.6, 2015: 2.0}.items():
-            if y in c.index: c[y] = v
+    t = rng(spec.seed, "climate-mode").normal(0, 0.8, years.size)
+    if spec.region.name != "tibet":                                   # one mode: warm years are dry
+        return pd.DataFrame({"temperature": t, "moisture": -t}, index=pd.Index(years, name="year"))
+    w = rng(spec.seed, "moisture-mode").normal(0, 0.8, years.size)
+    c = pd.DataFrame({"temperature": 0.5 * t, "moisture": 0.5 * w}, index=pd.Index(years, name="year"))  # the other years quieter
+    for y, v in PLATEAU_YEARS.items():
+        if y in c.index: c.loc[y] = v
     return c
 
 def _weather(spec, key, times, lon, lat, n=4, rho=0.6, scale=12.0):
@@ -229,7 +239,8 @@ def climate(spec:WorldSpec, static:xr.Dataset, times:pd.DatetimeIndex=None) -> x
     elev, moist = static.elevation.values, static.moisture_index.values
     t = (times.day_of_year.values + 4)[:, None, None]                     # composite mid-day
     yr = times.year.values[:, None, None]
-    mode = climate_mode(spec).reindex(times.year).values[:, None, None]
+    modes = climate_mode(spec).reindex(times.year)
+    mode, wet = (modes[k].values[:, None, None] for k in ("temperature", "moisture"))
     pattern = 0.7 + 0.3 * smooth_field(spec.seed, "mode-pattern", lon, lat, scale=20.0)
     hemi = np.sign(lat + 1e-9)
     season = -np.cos(2 * np.pi * (t - 25) / 365.0) * hemi                 # +1 in local mid-summer
@@ -237,7 +248,7 @@ def climate(spec:WorldSpec, static:xr.Dataset, times:pd.DatetimeIndex=None) -> x
     ta = (_mean_temperature(spec, lon, lat, elev) + amp * season + 1.5 * _weather(spec, "ta", times, lon, lat)
           + 0.5 * mode * pattern + 0.04 * (yr - 2002))
     monsoon = np.exp(2.2 * (season - 1))                                 # summer peak
-    prec = (0.3 + 7.0 * moist * monsoon) * np.exp(0.5 * _weather(spec, "prec", times, lon, lat) - 0.25 * mode * pattern)
+    prec = (0.3 + 7.0 * moist * monsoon) * np.exp(0.5 * _weather(spec, "prec", times, lon, lat) + 0.25 * wet * pattern)
     cloud = np.clip(0.15 + 0.08 * prec, 0, 0.85)
     srad = clear_sky_shortwave(lat, t, elev) * (1 - 0.65 * cloud)
     rh = np.clip(0.25 + 0.45 * moist + 0.3 * cloud, 0.05, 0.98)

@@ -21,11 +21,11 @@ from ..geo import cos_zenith, equation_of_time, fractional_year, solar_declinati
 from .land import ECOSYSTEMS, WorldSpec, clear_sky_shortwave, monthly, sample_towers
 
 # %% auto #0
-__all__ = ['DAILY_UNITS', 'LT_T0', 'LT_TREF', 'SEASONS', 'TROPOMI_START', 'OCO2', 'BENCHMARKS', 'mean_preserving_interp',
-           'composite_edges', 'to_daily', 'tower_sites', 'daily_pixels', 'daily_towers', 'solar_position',
-           'halfhourly_met_fluxes', 'ustar_factor', 'ustar_thresholds', 'halfhourly_tower', 'write_reddyproc',
-           'plot_week', 'tropomi_sif', 'oco2_ground_track', 'oco2_soundings', 'plot_sif_day', 'degrade_gpp',
-           'benchmark_products']
+__all__ = ['DAILY_UNITS', 'LT_T0', 'LT_TREF', 'SEASONS', 'TROPOMI_START', 'OCO2', 'PAPER_BENCHMARKS', 'BENCHMARK_NAMES',
+           'mean_preserving_interp', 'composite_edges', 'to_daily', 'tower_sites', 'daily_pixels', 'daily_towers',
+           'solar_position', 'halfhourly_met_fluxes', 'ustar_factor', 'ustar_thresholds', 'halfhourly_tower',
+           'write_reddyproc', 'plot_week', 'tropomi_sif', 'oco2_ground_track', 'oco2_soundings', 'plot_sif_day',
+           'degrade_gpp', 'neutral_benchmarks', 'benchmark_params', 'benchmark_products']
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #8df2a920
 def mean_preserving_interp(
@@ -492,7 +492,7 @@ def plot_sif_day(trop:xr.Dataset, soundings:pd.DataFrame, day, window_days:int=1
     return ax
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #7b3b6315
-BENCHMARKS = {
+PAPER_BENCHMARKS = {   # the faults the AutoML-GPP paper reports of each product (the "paper" variant)
     "fluxcom_xbase": dict(long_name="FLUXCOM X-base-like GPP", iav=0.4, trend=-0.012, shocks={2014: -0.10},
                           gain={"alpine_meadow": 1.05, "alpine_steppe": 0.70, "wetland": 0.85, "shrub": 1.10}, offset=0.0,
                           sigma=1.0, noise=0.08, gaps=dict(random=0.0, west_of=None)),
@@ -515,7 +515,7 @@ def _describe(p:dict, res:float) -> str:
 def degrade_gpp(
     gpp:xr.DataArray,        # monthly true GPP (time, lat, lon), gC m-2 d-1 (NaN off land)
     ecosystem:xr.DataArray,  # ecosystem index per cell (lat, lon), into ECOSYSTEMS
-    params:dict,             # a BENCHMARKS entry: iav, trend, shocks, gain, offset, sigma, noise, gaps
+    params:dict,             # one product's parameters: iav, trend, shocks, gain, offset, sigma, noise, gaps
     seed:int, name:str,      # random stream (seed, 'benchmark', name)
 )->xr.DataArray:             # the degraded product, gC m-2 d-1, float32, with a description attribute
     "An imperfect GPP product from the truth: IAV scaled, trend and shocks, ecosystem gains, offset, smoothing, noise, gaps."
@@ -541,8 +541,29 @@ def degrade_gpp(
     return xr.DataArray(y.astype(np.float32), coords=gpp.transpose("time", "lat", "lon").coords, dims=("time", "lat", "lon"), name=name,
                         attrs={"units": "gC m-2 d-1", "long_name": params["long_name"], "description": _describe(params, res)})
 
-def benchmark_products(spec:WorldSpec, world_m:xr.Dataset, products:dict=None) -> xr.Dataset:
-    "The three benchmark GPP stand-ins (FLUXCOM X-base-, FluxSat-, GOSIF-like) from the monthly world's truth."
-    products = BENCHMARKS if products is None else products
-    return xr.Dataset({k: degrade_gpp(world_m.gpp, world_m.ecosystem, p, spec.seed, k) for k, p in products.items()}).assign_attrs(
-        title="imperfect benchmark GPP products of the land twin", truth="world_m.gpp")
+BENCHMARK_NAMES = {"fluxcom_xbase": "FLUXCOM X-base-like GPP", "fluxsat": "FluxSat-like GPP", "gosif": "GOSIF-GPP-like"}
+
+def neutral_benchmarks(seed:int, names=tuple(BENCHMARK_NAMES)) -> dict:
+    "Generic product errors, drawn per product: one gain for every ecosystem, smoothing, noise, random gaps; no trend, shock or IAV change."
+    out = {}
+    for k in names:
+        r = rng(seed, "benchmark-neutral", k)
+        g, sigma, noise, gaps = float(np.exp(r.normal(0, 0.15))), float(r.uniform(0.5, 1.0)), float(r.uniform(0.06, 0.12)), float(r.uniform(0, 0.05))
+        out[k] = dict(long_name=f"{BENCHMARK_NAMES.get(k, k)} (generic errors)", iav=1.0, trend=0.0, shocks={},
+                      gain=dict.fromkeys(ECOSYSTEMS.index, round(g, 3)), offset=0.0, sigma=round(sigma, 2), noise=round(noise, 3),
+                      gaps=dict(random=round(gaps, 3), west_of=None))
+    return out
+
+def benchmark_params(products, seed:int) -> dict:
+    "Parameters of the benchmark stand-ins: 'neutral' (generic errors), 'paper' (the paper's reported faults) or a dict."
+    if isinstance(products, dict): return products
+    if products == "neutral": return neutral_benchmarks(seed)
+    if products == "paper": return PAPER_BENCHMARKS
+    raise InputError(f"benchmark products must be 'neutral', 'paper' or a dict of parameters, got {products!r}", variable="products")
+
+def benchmark_products(spec:WorldSpec, world_m:xr.Dataset, products="neutral") -> xr.Dataset:
+    "The three benchmark GPP stand-ins (FLUXCOM X-base-, FluxSat-, GOSIF-like) from the monthly world's truth; `products`: see `benchmark_params`."
+    params = benchmark_params(products, spec.seed)
+    return xr.Dataset({k: degrade_gpp(world_m.gpp, world_m.ecosystem, p, spec.seed, k) for k, p in params.items()}).assign_attrs(
+        title="imperfect benchmark GPP products of the land twin", truth="world_m.gpp",
+        variant=products if isinstance(products, str) else "custom")
