@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from ..ec.readers import FILL_VALUE, NA_TOKENS, check_last_line, head_lines, hea
 from ..io import atomic_output, range_policy
 
 # %% auto #0
-__all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'FILL_VALUES', 'SIF_TABLE_RANGES',
-           'example_sif_table', 'write_example_table', 'SifTableConfig', 'read_sif_table']
+__all__ = ['SIF_TABLE_UNITS', 'KEYS', 'TARGETS', 'PREDICTORS', 'NOT_PREDICTORS', 'TEXT_COLUMNS', 'AGGREGATES', 'FILL_VALUES',
+           'SIF_TABLE_RANGES', 'UNIT_SPELLINGS', 'example_sif_table', 'write_example_table', 'unit_factors',
+           'table_units', 'SifTableConfig', 'read_sif_table']
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #4e8ad0f1
 SIF_TABLE_UNITS = {  # canonical column: canonical units (twin.land_obs.DAILY_UNITS where both have the variable)
@@ -31,6 +33,8 @@ KEYS = ("site", "time")           # one row per (site, time)
 TARGETS = ("sif", "gpp")          # SIF (source domain, or task 1) and EC GPP (target domain, or task 2)
 PREDICTORS = ("ta", "ts", "srad", "vpd", "prec", "pres", "wind", "sw", "lai", "fapar", "evi", "ndvi")
 NOT_PREDICTORS = (*KEYS, "lat", "lon", "sif_uncertainty", *TARGETS)   # read, but not predictors
+TEXT_COLUMNS = ("ecosystem",)     # text carried through when present, e.g. the IGBP class (SIFRelation(per_ecosystem=True))
+AGGREGATES = ("mean", "median")  # how `aggregate=` merges the rows of a (site, time), e.g. the soundings of a site-day
 FILL_VALUES = (FILL_VALUE, -999.0, -99999.0, 9.969209968386869e36)  # FLUXNET, other common fills, netCDF float fill
 SIF_TABLE_RANGES = {  # canonical column: (lo, hi) in SIF_TABLE_UNITS that a value must lie in (lat and lon: `_check_coords`)
     "sif": (-5, 15), "sif_uncertainty": (0, 15), "gpp": (-50, 60), "ta": (-80, 60), "ts": (-60, 80), "srad": (-50, 1500),
@@ -99,15 +103,18 @@ def _cols_list(names) -> str:
     names = [str(n) for n in names]
     return f"the table has {len(names)} columns: " + ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
 
-def _check_names(columns:dict, preds:list, extra:list, require, source):
-    "`InputError` for an unknown name in `columns`, a predictor that is not one, `require` beyond the targets, a column mapped twice."
-    known = [*KEYS, *SIF_TABLE_UNITS, *extra]
+def _check_names(columns:dict, preds:list, extra:list, require, source, texts:list=()):
+    "`InputError` for an unknown name in `columns`, a predictor or text column that is not one, `require` beyond the targets, a column mapped twice."
+    known = [*KEYS, *SIF_TABLE_UNITS, *extra, *texts]
     for k, c in columns.items():
         if k not in known: raise InputError(f"columns= maps the unknown name {k!r} (known: {', '.join(known)}; "
-                                            "list other predictors in predictors=)", source, str(c))
+                                            "list other predictors in predictors=, text in text_columns=)", source, str(c))
     for p in preds:
         if p in KEYS or (p in SIF_TABLE_UNITS and p not in PREDICTORS):
             raise InputError(f"{p!r} is not a predictor (site, time, lat, lon and the targets are read anyway)", source, "predictors")
+    for t in texts:
+        if t in KEYS or t in SIF_TABLE_UNITS or t in preds:
+            raise InputError(f"{t!r} cannot be a text column: it is a key or a number", source, "text_columns")
     for t in require:
         if t not in TARGETS: raise InputError(f"require= may name only {', '.join(TARGETS)}, not {t!r}", source, "require")
     vals = list(columns.values())
@@ -115,14 +122,16 @@ def _check_names(columns:dict, preds:list, extra:list, require, source):
         if vals.count(c) > 1: raise InputError(f"columns= maps {[k for k, v in columns.items() if v == c]} to this one column", source, str(c))
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #f678b902
-def _resolve_columns(names:list, columns:dict, predictors, require, source) -> dict:
-    "Canonical name -> the table's column, for every column read, in output order (keys, lat, lon, targets, predictors)."
+def _resolve_columns(names:list, columns:dict, predictors, require, source, text_columns=None) -> dict:
+    "Canonical name -> the table's column, for every column read, in output order (keys, lat, lon, text, targets, predictors)."
     columns = dict(columns or {})
     preds = list(dict.fromkeys(PREDICTORS if predictors is None else predictors))
+    texts = list(dict.fromkeys(TEXT_COLUMNS if text_columns is None else text_columns))
     extra = [p for p in preds if p not in SIF_TABLE_UNITS]
-    _check_names(columns, preds, extra, require, source)
-    order = [*KEYS, "lat", "lon", "sif", "sif_uncertainty", "gpp", *preds]
-    must = [*KEYS, *require, *(preds if predictors is not None else []), *(k for k in columns if k in order)]
+    _check_names(columns, preds, extra, require, source, texts)
+    order = [*KEYS, "lat", "lon", *texts, "sif", "sif_uncertainty", "gpp", *preds]
+    listed = [*(preds if predictors is not None else []), *(texts if text_columns is not None else [])]
+    must = [*KEYS, *require, *listed, *(k for k in columns if k in order)]
     for k in dict.fromkeys(must):
         c = columns.get(k, k)
         if c not in names: raise InputError(f"required column for {k!r} is missing ({_cols_list(names)})", source, str(c))
@@ -148,6 +157,11 @@ def _sites(s:pd.Series, col, source, where) -> pd.Series:
     _fail((txt.isna() | (txt == "")).to_numpy(), "missing site name", col, source, where)
     return txt.astype(str)
 
+def _text(s:pd.Series) -> pd.Series:
+    "Cells of a text column, stripped (a number as its text); empty cells missing."
+    txt = s.astype(str).str.strip().where(s.notna())
+    return txt.where(txt != "")
+
 # %% ../../nbs/40_gpp.sif_reader.ipynb #3099c06a
 def _times(s:pd.Series, col, source, where, time_format:str=None) -> tuple[pd.DatetimeIndex, bool]:
     "(stamps at ns precision without time zone, whether they were converted to UTC); `TimeAxisError` at the first bad one."
@@ -164,6 +178,44 @@ def _times(s:pd.Series, col, source, where, time_format:str=None) -> tuple[pd.Da
     utc = t.tz is not None
     if utc: t = t.tz_convert("UTC").tz_localize(None)
     return t.as_unit("ns"), utc
+
+# %% ../../nbs/40_gpp.sif_reader.ipynb #aa20b173
+UNIT_SPELLINGS = (*dict.fromkeys(SIF_TABLE_UNITS.values()),  # core's spellings the reader recognises whatever the order and notation
+                  "W m-2 um-1 sr-1", "umol m-2 s-1", "mol m-2 s-1", "gC m-2 s-1", "kg m-2 s-1", "mm h-1", "MJ m-2 d-1",
+                  "umol photons m-2 s-1", "mol photons m-2 d-1", "K", "Pa", "%")
+_SUPERSCRIPTS = str.maketrans("⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹", "-+0123456789")
+_SYMBOLS = {"day": "d", "days": "d", "sec": "s", "hr": "h", "hour": "h", "year": "yr", "°C": "degC", "photon": "photons"}
+_FACTOR = re.compile(r"([A-Za-z_%°]+)\^?([+-]?\d+)?")    # a symbol and its power: m2, m-2, m^-2, sr
+
+def unit_factors(units) -> frozenset|None:
+    "Units as a set of (symbol, power) in any order: 'mW/m^2/sr/nm' -> {(mW, 1), (m, -2), (sr, -1), (nm, -1)}; None if unreadable."
+    s = str(units).strip().translate(_SUPERSCRIPTS).replace("µ", "u").replace("μ", "u").replace("**", "^")
+    s = re.sub(r"(?<=mol)\s*CO2\b", "", s)                 # umol CO2 m-2 s-1: a flux in moles, of CO2 or of C
+    powers, groups = {}, [[1, False]]                      # per open bracket: its sign, whether a '/' came in it
+    for tok in re.findall(r"[()/]|[^\s()/*·.]+", s):
+        sign = groups[-1][0] * (-1 if groups[-1][1] else 1)   # after a '/', the rest of the bracket divides
+        if tok == "/": groups[-1][1] = True
+        elif tok == "(": groups.append([sign, False])
+        elif tok == ")":
+            if len(groups) == 1: return None
+            groups.pop()
+        elif tok != "1":
+            m = _FACTOR.fullmatch(tok)
+            if m is None or (groups[-1][1] and m[2] and int(m[2]) < 0): return None   # 'W/m-2' could mean either
+            sym = _SYMBOLS.get(m[1], m[1])
+            powers[sym] = powers.get(sym, 0) + sign * int(m[2] or 1)
+    if len(groups) > 1 or not (powers or s == "1"): return None
+    return frozenset(powers.items())
+
+_BY_FACTORS = {unit_factors(u): u for u in UNIT_SPELLINGS}
+
+def table_units(units, source=None, variable=None) -> str:
+    "Core's spelling of `units` (`core.canonical_units`), else the one of `UNIT_SPELLINGS` with the same factors; `UnitsError` if none."
+    try: return canonical_units(units, source, variable)
+    except UnitsError:
+        hit = _BY_FACTORS.get(unit_factors(units))
+        if hit is None: raise
+        return hit
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #1255de5b
 def _numeric(s:pd.Series, col, source, where) -> np.ndarray:
@@ -192,17 +244,19 @@ def _given_units(name:str, col:str, units:dict, row:dict, source) -> tuple[str, 
     return SIF_TABLE_UNITS[name], "default"
 
 def _same_units(a, b) -> bool|None:
-    try: return canonical_units(a) == canonical_units(b)
+    try: return table_units(a) == table_units(b)
     except UnitsError: return None if str(a).strip() != str(b).strip() else True
 
 def _to_canonical(x:np.ndarray, name:str, col:str, given:str, said:str, source) -> tuple[np.ndarray, str, str|None]:
     "(values in the canonical units, those units, 'from -> to' if converted); `UnitsError` names the column."
     try:
-        have = canonical_units(given, source, col)
+        have = table_units(given, source, col)
         want = SIF_TABLE_UNITS.get(name, have)          # a predictor outside PREDICTORS keeps its units
         out = convert_units(x, want, have, source, col)
     except UnitsError as e:
-        raise UnitsError(f"{e.what} (the units of {name!r}, from {said})", source, col) from None
+        hint = ("; known units (UNIT_SPELLINGS and core's) may have their factors in any order and notation, "
+                "e.g. mW/m2/nm/sr" if e.what.startswith("unknown units") else "")
+        raise UnitsError(f"{e.what} (the units of {name!r}, from {said}){hint}", source, col) from None
     return out, want, (f"{given} -> {want}" if have != want else None)
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #2fc3a189
@@ -214,7 +268,8 @@ def _check_unique(df:pd.DataFrame, col, source, where):
     same = np.flatnonzero(dup & (df.site == site).to_numpy() & (df.time == t).to_numpy())
     n = int(df.duplicated(["site", "time"]).sum())
     raise TimeAxisError(f"site {site!r} has {len(same)} rows for {t} ({', '.join(where(j) for j in same)}); "
-                        f"{n} duplicated (site, time) stamp{'s' * (n > 1)}", source, str(col))
+                        f"{n} duplicated (site, time) stamp{'s' * (n > 1)}; to merge the rows of each (site, time), e.g. "
+                        "the soundings of a site-day, pass aggregate='mean' or aggregate='median'", source, str(col))
 
 def _check_coords(df:pd.DataFrame, cols:dict, source, where):
     "lat/lon in range, not missing, and the same on every row of a site."
@@ -239,6 +294,29 @@ def _check_ranges(df:pd.DataFrame, cols:dict, policy:str, source, where) -> dict
     "`io.range_policy` on each column of `SIF_TABLE_RANGES`, named in messages as the file names it; {name: masked}."
     ranges = {k: (lo, hi, SIF_TABLE_UNITS[k], str(cols[k])) for k, (lo, hi) in SIF_TABLE_RANGES.items() if k in cols}
     return range_policy(df, ranges, policy, source, lambda i: (source, where(i)))
+
+# %% ../../nbs/40_gpp.sif_reader.ipynb #0bb4d5a5
+def _disagreeing(df:pd.DataFrame, name:str, col, source, where):
+    "`InputError` naming the first (site, time) whose rows hold more than one value of the text column `name`, and their lines."
+    v = df[name].fillna("")                                  # a missing cell is a value of its own
+    bad = (v.groupby([df.site, df.time], sort=False).transform("nunique") > 1).to_numpy()
+    if not bad.any(): return
+    i = int(np.argmax(bad)); site, t = df.site.iat[i], df.time.iat[i]
+    first = {}
+    for j in np.flatnonzero(bad & (df.site == site).to_numpy() & (df.time == t).to_numpy()): first.setdefault(v.iat[j], j)
+    n = df[bad].groupby(["site", "time"]).ngroups
+    vals = ", ".join(f"{x!r} at {where(j)}" if x else f"none at {where(j)}" for x, j in first.items())
+    raise InputError(f"site {site!r} has {len(first)} values for {t} ({vals}); the rows of a (site, time) must agree on a text "
+                     f"column to be aggregated ({n} such (site, time) stamp{'s' * (n > 1)})", source, str(col))
+
+def _aggregate(df:pd.DataFrame, how:str, text:dict, source, where) -> pd.DataFrame:
+    "One row per (site, time): numbers `how` ('mean' or 'median', NaN skipped) over its rows, text that must agree, `n_soundings`."
+    for name, col in text.items(): _disagreeing(df, name, col, source, where)
+    g = df.groupby(["site", "time"], sort=False)             # df is sorted: its first row of a group is its first line
+    same = [c for c in ("_pos", "lat", "lon", *text) if c in df]
+    num = [c for c in df.columns if c not in ("site", "time", *same)]
+    out = pd.concat([g[same].first(), g[num].agg(how), g.size().rename("n_soundings")], axis=1).reset_index()
+    return out[[*df.columns, "n_soundings"]]
 
 # %% ../../nbs/40_gpp.sif_reader.ipynb #5052dc55
 def _keep_rows(df:pd.DataFrame, cols:dict, require, dropna_predictors:bool, source, where) -> tuple[pd.DataFrame, dict]:
@@ -267,10 +345,12 @@ def _keep_rows(df:pd.DataFrame, cols:dict, require, dropna_predictors:bool, sour
 @dataclass(frozen=True)
 class SifTableConfig:
     "Options of `read_sif_table`: how the table names its columns and units, what it must hold, how it is parsed."
-    columns:dict = None            # canonical name -> your column, e.g. {'gpp': 'GPP_NT_VUT_REF', 'time': 'date'}
+    columns:dict = None            # canonical name -> your column, e.g. {'gpp': 'GPP_NT_VUT_REF', 'time': 'date', 'ecosystem': 'IGBP'}
     units:dict = None              # canonical name (or your column) -> units it holds (default: the units row, else canonical)
     predictors:list = None         # predictors to read (default: every one of PREDICTORS the table has)
+    text_columns:list = None       # text columns to carry (default: every one of TEXT_COLUMNS the table has)
     require:tuple = ("sif", "gpp") # targets that must be columns with some values
+    aggregate:str = None           # rows sharing a (site, time), e.g. soundings: None (an error), 'mean' or 'median' of each number
     units_row:bool = False         # CSV only: the line under the header gives each column's units
     time_format:str = None         # strptime format of the stamps (default: ISO 8601, 2019-06-01 or 2019-06-01T13:30)
     dropna_predictors:bool = False # drop (and count) rows that miss a predictor instead of raising
@@ -279,41 +359,46 @@ class SifTableConfig:
     out_of_range:str = "raise"     # a value outside SIF_TABLE_RANGES: 'raise' an error, or 'mask' it (NaN, a warning)
     sep:str = ","                  # CSV delimiter
 
+# %% ../../nbs/40_gpp.sif_reader.ipynb #f68b0ba6
 def read_sif_table(
     path_or_df,                    # CSV file (.csv or .csv.gz, delimiter `sep`) or a DataFrame
     config:SifTableConfig=None,    # options (default: `SifTableConfig()`)
-    **options,                     # fields of SifTableConfig replacing the config's (columns=, units=, time_format=, ...)
-)->pd.DataFrame:                   # site, time, [lat, lon], sif, [sif_uncertainty], gpp, predictors; sorted; attrs
+    **options,                     # fields of SifTableConfig replacing the config's (columns=, units=, aggregate=, ...)
+)->pd.DataFrame:                   # site, time, [lat, lon], [text], sif, [sif_uncertainty], gpp, predictors, [n_soundings]; sorted; attrs
     "Read a tidy site-time table of SIF, GPP and predictors into canonical names and units, checked, one row per (site, time)."
     cfg = config_from(SifTableConfig, config, options, where="read_sif_table")
-    columns, units, predictors, require, units_row, time_format = (cfg.columns, cfg.units, cfg.predictors, cfg.require,
-                                                                   cfg.units_row, cfg.time_format)
-    dropna_predictors, gpp_tolerance, fill_values, sep = cfg.dropna_predictors, cfg.gpp_tolerance, cfg.fill_values, cfg.sep
-    raw, source, row, where = _load(path_or_df, units_row, sep)
-    cols = _resolve_columns(list(raw.columns), columns, predictors, tuple(require), source)
+    if cfg.aggregate not in (None, *AGGREGATES):
+        raise InputError(f"aggregate must be None, 'mean' or 'median', not {cfg.aggregate!r}", variable="aggregate")
+    raw, source, row, where = _load(path_or_df, cfg.units_row, cfg.sep)
+    cols = _resolve_columns(list(raw.columns), cfg.columns, cfg.predictors, tuple(cfg.require), source, cfg.text_columns)
     if len(raw) == 0: raise MissingDataError("the table has no rows", source, cols["site"])
-    units = dict(units or {})
+    units = dict(cfg.units or {})
     unknown = [k for k in units if k not in SIF_TABLE_UNITS and k not in cols and k not in raw.columns]
     if unknown: raise InputError(f"units= names {unknown[0]!r}, which is neither a variable nor a column of the table", source, str(unknown[0]))
-    time, utc = _times(raw[cols["time"]], cols["time"], source, where, time_format)
-    out = pd.DataFrame({"site": _sites(raw[cols["site"]], cols["site"], source, where), "time": time})
+    texts = TEXT_COLUMNS if cfg.text_columns is None else cfg.text_columns
+    text = {k: c for k, c in cols.items() if k in texts}
+    num = {k: c for k, c in cols.items() if k not in text}
+    time, utc = _times(raw[cols["time"]], cols["time"], source, where, cfg.time_format)
+    out = pd.DataFrame({"site": _sites(raw[cols["site"]], cols["site"], source, where), "time": time,
+                        **{k: _text(raw[c]) for k, c in text.items()}})
     out_units, converted, n_fill = {}, {}, {}
-    for name, col in list(cols.items())[2:]:
-        x, n = _mask_fill(_numeric(raw[col], col, source, where), fill_values)
+    for name, col in list(num.items())[2:]:
+        x, n = _mask_fill(_numeric(raw[col], col, source, where), cfg.fill_values)
         if n: n_fill[name] = n
         out[name], out_units[name], conv = _to_canonical(x, name, col, *_given_units(name, col, units, row, source), source)
         if conv: converted[name] = conv
     out = out.assign(_pos=np.arange(len(out))).sort_values(["site", "time"], kind="stable", ignore_index=True)
     at = lambda i: where(out._pos.iat[i])
-    _check_unique(out, cols["time"], source, at)
-    _check_coords(out, cols, source, at)
-    _check_values(out, cols, gpp_tolerance, source, at)
-    masked = _check_ranges(out, cols, cfg.out_of_range, source, at)
-    out, dropped = _keep_rows(out, cols, tuple(require), dropna_predictors, source, where)
-    out = out.drop(columns="_pos").reset_index(drop=True)
+    if cfg.aggregate is None: _check_unique(out, cols["time"], source, at)
+    _check_coords(out, num, source, at)
+    _check_values(out, num, cfg.gpp_tolerance, source, at)
+    masked = _check_ranges(out, num, cfg.out_of_range, source, at)
+    if cfg.aggregate is not None: out = _aggregate(out, cfg.aggregate, text, source, at)
+    out, dropped = _keep_rows(out, num, tuple(cfg.require), cfg.dropna_predictors, source, where)
+    out = out[[*cols, *(["n_soundings"] if cfg.aggregate else [])]].reset_index(drop=True)
     out.attrs = {"source": str(source) if source is not None else "DataFrame", "units": out_units, "converted": converted,
                  "columns": dict(cols), "n_fill": n_fill, "out_of_range": masked, "dropped": dropped, "n_read": len(raw),
                  "ignored": [str(c) for c in raw.columns if c not in cols.values()], "targets": [t for t in TARGETS if t in out],
-                 "predictors": [p for p in cols if p not in NOT_PREDICTORS],
+                 "predictors": [p for p in num if p not in NOT_PREDICTORS], "text_columns": list(text), "aggregate": cfg.aggregate,
                  "time_zone": "UTC" if utc else "as given"}
     return out
