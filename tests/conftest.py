@@ -57,7 +57,7 @@ def default_sigint():
 SLOW_FIRST = {"test_compiled_kernels_in_a_fresh_process": 999, "41_gpp.sif_ec": 110, "21_gpp.automl_products": 106, "71_inversion.mcas": 97, "20_gpp.automl": 88,
               "22_lesson_automl_fluxnet": 87, "33_lesson_fluxformer_twin": 81, "62_inversion.mega": 72, "runs/automl_gpp": 72,
               "31_gpp.fluxformer": 60, "runs/sif_ec": 58, "runs/mcas": 57, "70_inversion.enkf": 55, "34_lesson_fluxformer_fluxnet": 49,
-              "runs/fluxformer": 46, "test_same_seed_same_numbers_other_seed_others": 43, "09_twin.land": 32,
+              "runs/fluxformer": 46, "runs/gridded_drivers": 31, "test_same_seed_same_numbers_other_seed_others": 43, "09_twin.land": 32,
               "test_sweep_whose_runs_use_the_same_cluster": 29, "test_sweep_failure_interrupt_resume": 28}
 
 

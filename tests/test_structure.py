@@ -70,7 +70,8 @@ HEAVY = ("matplotlib.pyplot", "torch", "h2o", "shap", "cartopy", "dask.distribut
 
 
 @pytest.mark.parametrize("module,allowed", [("carbonflux_nb.ec.pipeline", ()), ("carbonflux_nb.inversion.bayes", ()),
-                                            ("carbonflux_nb.gpp.automl", ()), ("carbonflux_nb.atmos.readers", ())])
+                                            ("carbonflux_nb.gpp.automl", ()), ("carbonflux_nb.atmos.readers", ()),
+                                            ("carbonflux_nb.gridded", ())])
 def test_light_imports(module, allowed):
     "Importing a chapter's module loads no heavy library it does not need at import time (they load where used)."
     code = f"import sys, {module}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
