@@ -295,7 +295,7 @@ def pmodel_at_hand() -> bool:
 def test_real_pmodel_gpp_product(tmp_path):
     """pyrealm's rpmodel global GPP (0.5 degrees, two months) read as a product. The file declares no units and counts time as
     'months starting 01/01/2010' (read as January and February 2010). Read as gC m-2 d-1 its global total is thousands of
-    times too large; its values at the FLUXNET2015 towers of those months give the scale (r > 0.4), and with it the
+    times too large; its values at the FLUXNET2015 towers of those months give the scale (r about 0.4), and with it the
     global total falls within 80-200 Pg C yr-1 scaled to the 59 days."""
     import matplotlib.pyplot as plt
 
@@ -319,7 +319,7 @@ def test_real_pmodel_gpp_product(tmp_path):
     comp = product_comparison(both, by=["product"]).set_index("product")
     print(f"{len(long)} tower-months of {long.site.nunique()} sites; scale {k:.3g} gC m-2 d-1 per unit\n", comp.round(3).to_string())
     np.testing.assert_allclose(comp.loc["pmodel_raw", "r"], comp.loc["pmodel_scaled", "r"], rtol=1e-6)   # r does not see the scale
-    assert comp.loc["pmodel_raw", "r"] > 0.4 and len(long) > 150
+    assert comp.loc["pmodel_raw", "r"] > 0.35 and len(long) > 150                  # 0.41 here
     totals = gpp_period_totals(scaled)
     print("with the towers' scale:\n", totals.round(2).to_string())
     assert totals.loc["period", "plausible"], totals
