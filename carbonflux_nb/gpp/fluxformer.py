@@ -25,11 +25,13 @@ from ..io import atomic_output
 from ..metrics import scores, scores_by
 from ..splits import site_folds, validation_sites
 from .automl import trusted_skops_load
+from ..classes import CCI_CLASSES, IGBP_CLASSES
 from .fluxformer_data import CLIMATES, PFT_SETTINGS, SEQ_FEATURES, SEQ_SETTINGS, SeqData
 
 # %% auto #0
-__all__ = ['NETS', 'MODELS', 'synthetic_seq_data', 'context_encoder', 'FluxFormer', 'LSTMNet', 'BiLSTM', 'MLPNet', 'torch_device',
-           'SeqConfig', 'SeqRegressor', 'feature_scale', 'plot_history', 'MonthlyModels', 'cross_validate', 'cv_scores']
+__all__ = ['NETS', 'MODELS', 'synthetic_seq_data', 'SplitContextEncoder', 'context_encoder', 'FluxFormer', 'LSTMNet', 'BiLSTM',
+           'MLPNet', 'torch_device', 'SeqConfig', 'SeqRegressor', 'feature_scale', 'plot_history', 'MonthlyModels',
+           'cross_validate', 'cv_scores']
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #fbc650db
 _MONTH_END = np.cumsum([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])   # day of year at each month's end
@@ -86,13 +88,30 @@ def synthetic_seq_data(n_sites:int=30,          # synthetic sites
                    features=list(SEQ_FEATURES), setting=setting)
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #32994d61
-def context_encoder(n_context:int,   # P, columns of the PFT context (0: no context branch)
+def _mlp3(p:int, d:int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(p, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+
+class SplitContextEncoder(nn.Module):
+    "One encoder per PFT dataset (the paper's): the context's column blocks encoded apart, their outputs concatenated."
+    def __init__(self, parts:tuple, d_context:int):
+        super().__init__()
+        if d_context < len(parts): raise InputError(f"d_context={d_context} cannot be shared by {len(parts)} encoders", variable="d_context")
+        widths = [d_context // len(parts) + (k < d_context % len(parts)) for k in range(len(parts))]   # they sum to d_context
+        self.parts, self.in_features = tuple(int(p) for p in parts), int(sum(parts))
+        self.encoders = nn.ModuleList(_mlp3(p, w) for p, w in zip(self.parts, widths))
+
+    def forward(self, ctx:torch.Tensor) -> torch.Tensor:              # (B, sum(parts)) -> (B, d_context)
+        return torch.cat([e(c) for e, c in zip(self.encoders, torch.split(ctx, self.parts, dim=1))], dim=1)
+
+def context_encoder(n_context,       # P, columns of the PFT context (0: no context branch), or a tuple of blocks (one encoder each)
                     d_context:int,   # width of the encoded context
-                   ):                # nn.Sequential, or None when n_context is 0
-    "The paper's PFT encoder: three linear layers P -> d_context -> d_context -> d_context, ReLU between."
+                   ):                # nn.Module, or None when there is no context
+    "The paper's PFT encoder: three linear layers P -> d_context -> d_context -> d_context, ReLU between; one per block when given blocks."
+    if isinstance(n_context, (tuple, list)):
+        if len(n_context) > 1: return SplitContextEncoder(tuple(n_context), d_context)
+        n_context = int(sum(n_context))
     if not n_context: return None
-    return nn.Sequential(nn.Linear(n_context, d_context), nn.ReLU(), nn.Linear(d_context, d_context), nn.ReLU(),
-                         nn.Linear(d_context, d_context))
+    return _mlp3(int(n_context), d_context)
 
 def _pad(x:torch.Tensor, mask:torch.Tensor, max_len:int) -> tuple:
     "Pad (B, L, F) and (B, L) with zeros / False to `max_len` steps."
@@ -106,9 +125,10 @@ def _pad(x:torch.Tensor, mask:torch.Tensor, max_len:int) -> tuple:
 def _encode_context(enc, ctx, batch:int) -> torch.Tensor|None:
     "Encoded context (B, d_context), or None where the net has no context branch."
     if enc is None: return None
-    if ctx is None or ctx.ndim != 2 or ctx.shape[0] != batch or ctx.shape[1] != enc[0].in_features:
+    width = enc.in_features if isinstance(enc, SplitContextEncoder) else enc[0].in_features
+    if ctx is None or ctx.ndim != 2 or ctx.shape[0] != batch or ctx.shape[1] != width:
         got = None if ctx is None else tuple(ctx.shape)
-        raise InputError(f"ctx must be ({batch}, {enc[0].in_features}); got {got}", variable="ctx")
+        raise InputError(f"ctx must be ({batch}, {width}); got {got}", variable="ctx")
     return enc(ctx)                                                         # (B, d_context)
 
 # %% ../../nbs/31_gpp.fluxformer.ipynb #86baff1c
@@ -291,6 +311,7 @@ class SeqConfig:
     patience:int = 20                # epochs (XGBoost: rounds) without validation improvement before stopping
     val_frac:float = 0.2             # share of training sites held out for early stopping (0: none, all epochs)
     seed:int = 0                     # seed of the validation split, initial weights, batches and dropout
+    context:str = "separate"         # pft='both': 'separate' (one encoder per PFT dataset, the paper's) or 'joint' (one over both)
     device:str = "auto"              # 'auto' (cuda if available, else cpu), 'cpu', 'cuda', ... (networks)
     progress:bool = True             # tqdm bar over epochs
     n_jobs:int = 1                   # threads for the Random Forest and XGBoost
@@ -425,7 +446,9 @@ def _net_predict(self:SeqRegressor, net, Xs, mask, ctx, batch:int=4096) -> np.nd
 
 @patch
 def _build_net(self:SeqRegressor) -> nn.Module:
-    return NETS[self.model](len(self.features_), self.max_len_, self.n_context_, **self.model_kw)
+    if self.context not in ("separate", "joint"): raise InputError(f"context must be 'separate' or 'joint', got {self.context!r}", variable="context")
+    n_ctx = (len(CCI_CLASSES), len(IGBP_CLASSES)) if self.pft_ == "both" and self.context == "separate" else self.n_context_
+    return NETS[self.model](len(self.features_), self.max_len_, n_ctx, **self.model_kw)
 
 @patch
 def _fit_net(self:SeqRegressor, Xs, mask, ctx, ys, val):
