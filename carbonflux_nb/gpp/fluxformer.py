@@ -20,12 +20,12 @@ from fastcore.basics import patch
 from torch import nn
 from tqdm import tqdm
 
+from ..classes import CCI_CLASSES, IGBP_CLASSES
 from ..core import InputError, MissingDataError, config_from, rng
 from ..io import atomic_output
 from ..metrics import scores, scores_by
 from ..splits import site_folds, validation_sites
 from .automl import trusted_skops_load
-from ..classes import CCI_CLASSES, IGBP_CLASSES
 from .fluxformer_data import CLIMATES, PFT_SETTINGS, SEQ_FEATURES, SEQ_SETTINGS, SeqData
 
 # %% auto #0
