@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ..classes import DRIVERS, TIBET_ECOSYSTEMS
-from ..core import InputError, MissingDataError, annual_totals, area_total, days_in_month
+from ..core import InputError, MissingDataError, TimeAxisError, annual_totals, area_total, days_in_month
 from ..metrics import linear_trend, mann_kendall, scores, scores_by, season_anomalies
 from ..upscale import upscale
 
@@ -20,10 +20,11 @@ from ..upscale import upscale
 __all__ = ['PFT_COLORS', 'SEASON_ORDER', 'pft_masks', 'shap_xgb', 'PFTShap', 'shap_by_pft', 'shap_importance', 'top_predictors',
            'plot_shap_importance', 'plot_beeswarm', 'truth_table', 'leading_predictors', 'PFTPredictor', 'upscale_gpp',
            'seasonal_means', 'plot_maps_with_histograms', 'fill_gaps', 'regional_totals', 'twin_total_scores',
-           'totals_summary', 'plot_totals', 'total_anomalies', 'anomalous_years', 'summer_anomalies',
-           'plot_summer_anomalies', 'seasonal_cycles', 'plot_seasonal_cycles', 'at_towers', 'product_comparison',
-           'comparison_medians', 'beats_benchmarks', 'plot_site_boxplots', 'plot_product_scatter', 'grid_scores',
-           'out_of_site']
+           'totals_summary', 'plot_totals', 'pft_contributions', 'plot_pft_contributions', 'pixel_trends',
+           'trend_agreement', 'plot_trend_maps', 'total_anomalies', 'anomalous_years', 'summer_anomalies',
+           'plot_summer_anomalies', 'monthly_anomalies', 'season_signs', 'plot_monthly_anomalies', 'seasonal_cycles',
+           'plot_seasonal_cycles', 'at_towers', 'product_comparison', 'comparison_medians', 'beats_benchmarks',
+           'plot_site_boxplots', 'plot_product_scatter', 'grid_scores', 'out_of_site']
 
 # %% ../../nbs/21_gpp.automl_products.ipynb #d7b1537c
 PFT_COLORS = {"alpine_meadow": "tab:blue", "alpine_steppe": "tab:orange", "wetland": "tab:purple", "shrub": "tab:green"}   # the paper's Fig. 8
@@ -328,6 +329,81 @@ def plot_totals(totals:dict, column:str="total", ax=None, units:str="TgC yr-1"):
     ax.legend(fontsize=7, ncol=2)
     return ax
 
+# %% ../../nbs/21_gpp.automl_products.ipynb #9454ee74
+def pft_contributions(
+    totals:pd.DataFrame,       # `regional_totals` output: index year, columns the PFTs and 'total' (their sum)
+)->pd.DataFrame:               # index PFT: mean, anomaly_sd, r, var_share
+    "Each PFT's share of the total's year-to-year variations: mean, std of its anomalies, r with the total, variance share."
+    if "total" not in totals.columns: raise InputError("needs a 'total' column (regional_totals)", "pft_contributions", "totals")
+    if len(totals) < 3: raise InputError(f"needs 3 or more years, got {len(totals)}", "pft_contributions", "totals")
+    a = totals - totals.mean()
+    parts, tot = a.drop(columns="total"), a["total"]
+    return pd.DataFrame({"mean": totals.drop(columns="total").mean(), "anomaly_sd": parts.std(ddof=1),
+                         "r": parts.corrwith(tot),                                      # Pearson r with the total
+                         "var_share": parts.apply(lambda c: (c * tot).sum()) / (tot * tot).sum()}).rename_axis("pft")
+
+def plot_pft_contributions(totals:pd.DataFrame, ax=None, title:str=None, units:str="TgC yr-1"):
+    "Stacked bars of each PFT's annual anomaly (positive up, negative down) and the total's (line); returns the axes."
+    import matplotlib.pyplot as plt
+
+    from carbonflux_nb.maps import readable_ticks
+    if ax is None: ax = plt.figure(figsize=(6, 3)).add_subplot()
+    a, c = totals - totals.mean(), pft_contributions(totals)
+    up, down = np.zeros(len(a)), np.zeros(len(a))
+    for p in c.index:
+        v = a[p].to_numpy(float)
+        ax.bar(a.index, v, bottom=np.where(v >= 0, up, down), width=0.8, color=PFT_COLORS.get(p),
+               label=f"{p.replace('_', ' ')}: r {c.r[p]:.2f}, {c.var_share[p]:.0%} of var")
+        up, down = up + v.clip(min=0), down + v.clip(max=0)
+    ax.plot(a.index, a["total"], "k-o", ms=3, lw=1.2, label="total")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="year", ylabel=f"GPP anomaly [{units}]", title=title); readable_ticks(ax)
+    ax.legend(fontsize=6, loc="lower right")
+    return ax
+
+# %% ../../nbs/21_gpp.automl_products.ipynb #a859610e
+def pixel_trends(
+    gpp:xr.DataArray,          # monthly GPP (time, lat, lon) with attrs['units'], complete calendar years
+    region:xr.DataArray=None,  # boolean (lat, lon): cells outside are NaN
+)->xr.Dataset:                 # slope (Theil-Sen, gC m-2 yr-2), p (Mann-Kendall, 1) per pixel
+    "Theil-Sen slope and Mann-Kendall p of every pixel's annual totals (`metrics.theil_sen_map`, vectorised)."
+    from carbonflux_nb.metrics import annual_values, mann_kendall_map, theil_sen_map
+    y = annual_values(gpp if region is None else gpp.where(region).assign_attrs(gpp.attrs), "total")   # gC m-2 yr-1
+    ts, mk = theil_sen_map(y, "year"), mann_kendall_map(y, "year")
+    return xr.Dataset({"slope": ts.slope.assign_attrs(units="gC m-2 yr-2", long_name="Theil-Sen slope of annual GPP"),
+                       "p": mk.p.assign_attrs(units="1", long_name="Mann-Kendall p-value")},
+                      attrs={"years": [int(y.year[0]), int(y.year[-1])]})
+
+def trend_agreement(
+    trends:xr.Dataset,         # `pixel_trends` of a product
+    ref:xr.Dataset,            # `pixel_trends` of the reference (the truth)
+    alpha:float=0.05,          # significance level of the Mann-Kendall test
+)->pd.Series:                  # n, same_sign (fraction), declining, declining_ref, significant, significant_ref (fractions)
+    "How far two trend maps agree, over the pixels with a slope in both: sign agreement and shares declining, significant."
+    ok = np.isfinite(trends.slope) & np.isfinite(ref.slope)
+    n = int(ok.sum())
+    if n == 0: raise MissingDataError("no pixel has a slope in both maps", "trend_agreement")
+    frac = lambda m: float((m & ok).sum()) / n
+    return pd.Series({"n": n, "same_sign": frac(np.sign(trends.slope) == np.sign(ref.slope)),
+                      "declining": frac(trends.slope < 0), "declining_ref": frac(ref.slope < 0),
+                      "significant": frac(trends.p < alpha), "significant_ref": frac(ref.p < alpha)})
+
+def plot_trend_maps(trends:dict, ncols:int=3, alpha:float=0.05, vmax:float=None, axes=None) -> list:
+    "Theil-Sen slope maps on one diverging scale, dotted where Mann-Kendall p < alpha (the paper's Fig. S4); returns the axes."
+    import cartopy.crs as ccrs
+
+    from carbonflux_nb.maps import plot_map
+    axes = _geo_axes(len(trends), ncols) if axes is None else axes
+    vmax = vmax or float(np.nanpercentile(np.abs(np.concatenate([t.slope.values.ravel() for t in trends.values()])), 98))
+    for ax, (name, t) in zip(axes, trends.items()):
+        plot_map(t.slope, ax=ax, cmap="BrBG", vmin=-vmax, vmax=vmax, title=name, colorbar=False)
+        sig = (t.p < alpha).stack(cell=("lat", "lon"))
+        sig = sig[sig.values]
+        ax.plot(sig.lon.values, sig.lat.values, "k.", ms=2, transform=ccrs.PlateCarree())
+    axes[0].figure.colorbar(axes[0].collections[0], ax=axes, shrink=0.7,
+                            label=f"Theil-Sen slope [gC m-2 yr-2] (dots: p < {alpha})")
+    return axes
+
 # %% ../../nbs/21_gpp.automl_products.ipynb #cbd05cfc
 def total_anomalies(totals:pd.DataFrame) -> pd.DataFrame:
     "Anomalies of annual totals from their multi-year mean and z-scores (std over years, ddof=1), per column."
@@ -367,6 +443,51 @@ def plot_summer_anomalies(an:xr.Dataset, years:list, variables=("gpp", "sif", "s
                      title=f"{y}: {v} {'anomaly' if j == 0 else 'z'}", colorbar=False)
         label = f"GPP anomaly [{an[key].attrs.get('units', '')}]" if j == 0 else f"{v} z-score"
         col[0].figure.colorbar(col[-1].collections[0], ax=col, orientation="horizontal", shrink=0.8, pad=0.04, label=label)
+    return axes
+
+# %% ../../nbs/21_gpp.automl_products.ipynb #03265fd6
+def monthly_anomalies(
+    gpp:xr.DataArray,          # monthly GPP (time, lat, lon) with attrs['units'], complete calendar years
+    region:xr.DataArray=None,  # boolean (lat, lon): the cells summed (default: every cell); a gap inside is an error
+)->pd.DataFrame:               # index year, columns month 1..12: total minus that month's mean over the years, TgC month-1
+    "Monthly regional GPP totals minus the multi-year mean of each calendar month (the paper's Fig. 10 seasonal anomalies)."
+    region = xr.ones_like(gpp.isel(time=0, drop=True), dtype=bool) if region is None else region.astype(bool)
+    gaps = int((gpp.isnull() & region).sum())
+    if gaps: raise MissingDataError(f"{gaps} missing pixel-months inside the region (fill_gaps, or a smaller region)",
+                                    "monthly_anomalies", gpp.name)
+    rate = area_total(gpp.where(region, 0.0).assign_attrs(gpp.attrs), mask=region, units="gC d-1")
+    tot = (rate * days_in_month(gpp.time) / 1e12).to_series()                    # TgC per month
+    t = pd.DatetimeIndex(tot.index)
+    m = pd.Series(tot.to_numpy(), index=pd.MultiIndex.from_arrays([t.year, t.month], names=["year", "month"])).unstack("month")
+    if m.isna().any().any(): raise TimeAxisError("needs complete calendar years of monthly data", "monthly_anomalies", "time")
+    out = m - m.mean()
+    out.attrs["units"] = "TgC month-1"
+    return out
+
+def season_signs(
+    anomalies:dict,            # {name: `monthly_anomalies` output}
+    years:list,                # years to judge
+    truth:str="truth",         # the key of the reference
+    months=(7, 8, 9),          # the season whose summed anomaly is judged (the paper's Fig. 10: July-September)
+)->pd.DataFrame:               # rows the other products, columns years: True where the season's anomaly has the truth's sign
+    "Whether each product gets the sign of the season's GPP anomaly in each year right against the truth."
+    if truth not in anomalies: raise InputError(f"no {truth!r} among {list(anomalies)}", "season_signs", "truth")
+    s = {k: np.sign(a.loc[list(years), list(months)].sum(axis=1)) for k, a in anomalies.items()}
+    return pd.DataFrame({k: v == s[truth] for k, v in s.items() if k != truth}).T.rename_axis(index="product", columns="year")
+
+def plot_monthly_anomalies(anomalies:dict, years:list, months=(7, 8, 9), axes=None) -> list:
+    "Monthly GPP anomalies of every product (lines), one panel per year, the judged season shaded; returns the axes."
+    import matplotlib.pyplot as plt
+    if axes is None: axes = plt.figure(figsize=(4.2 * len(years), 3)).subplots(1, len(years), sharey=True, squeeze=False)[0]
+    for ax, y in zip(axes, years):
+        ax.axvspan(min(months) - 0.5, max(months) + 0.5, color="0.9", zorder=0); ax.axhline(0, color="k", lw=0.5)
+        for k, a in anomalies.items():
+            kw = dict(color="k", ls="--", lw=1.8) if k == "truth" else dict(lw=2.2 if k == "automl" else 1.0)
+            ax.plot(a.columns, a.loc[y], marker="o", ms=2.5, label=k, **kw)
+        ax.set(xticks=range(1, 13), xlabel="month", title=str(y))
+        ax.set_ylabel(f"GPP anomaly [{next(iter(anomalies.values())).attrs.get('units', '')}]")
+    axes[0].legend(fontsize=6, loc="lower left")
+    axes[0].figure.tight_layout()
     return axes
 
 # %% ../../nbs/21_gpp.automl_products.ipynb #e51cd389
