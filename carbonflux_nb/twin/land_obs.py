@@ -541,6 +541,8 @@ def degrade_gpp(
     return xr.DataArray(y.astype(np.float32), coords=gpp.transpose("time", "lat", "lon").coords, dims=("time", "lat", "lon"), name=name,
                         attrs={"units": "gC m-2 d-1", "long_name": params["long_name"], "description": _describe(params, res)})
 
+
+# %% ../../nbs/09b_twin.land_obs.ipynb #7b3b6316
 BENCHMARK_NAMES = {"fluxcom_xbase": "FLUXCOM X-base-like GPP", "fluxsat": "FluxSat-like GPP", "gosif": "GOSIF-GPP-like"}
 
 def neutral_benchmarks(seed:int, names=tuple(BENCHMARK_NAMES)) -> dict:
