@@ -31,13 +31,14 @@ from ..core import InputError, MissingDataError, RunError, config_from, cpu_thre
 from ..io import atomic_output
 from ..metrics import scores
 from ..splits import site_folds, site_holdout
-from ..twin.land import sample_towers
+from ..twin.land import monthly, sample_towers
 
 # %% auto #0
-__all__ = ['PREDICTORS', 'H2O_ALGOS', 'FLAML_ALGOS', 'ALGORITHMS', 'SKOPS_ESTIMATORS', 'SKOPS_TRUSTED_TYPES',
-           'twin_training_table', 'split', 'H2OSession', 'reap_orphan_h2o', 'h2o_available', 'H2OBinaryModel',
-           'trusted_skops_load', 'LibraryModel', 'PFTResult', 'AutoMLConfig', 'fit_pft', 'FitResults', 'fit_pfts',
-           'GPPModel', 'protocol_gap', 'cv_gap', 'plot_leaderboard', 'plot_obs_pred']
+__all__ = ['PREDICTORS', 'H2O_ALGOS', 'FLAML_ALGOS', 'ALGORITHMS', 'TOWER_MEASURED', 'PROCESS_DEFAULTS', 'PROCESSING_COLUMNS',
+           'SKOPS_ESTIMATORS', 'SKOPS_TRUSTED_TYPES', 'twin_training_table', 'processed_tower_table', 'split',
+           'H2OSession', 'reap_orphan_h2o', 'h2o_available', 'H2OBinaryModel', 'trusted_skops_load', 'LibraryModel',
+           'PFTResult', 'AutoMLConfig', 'fit_pft', 'FitResults', 'fit_pfts', 'GPPModel', 'protocol_gap', 'cv_gap',
+           'plot_leaderboard', 'plot_obs_pred']
 
 # %% ../../nbs/20_gpp.automl.ipynb #f48d298a
 PREDICTORS = list(DRIVERS)             # the paper's Table 1, in the twin world's names
@@ -61,6 +62,88 @@ def twin_training_table(spec,                 # WorldSpec of the twin world
     out["pft"] = out["pft"].astype(str)
     out.attrs = {"units": dict(towers.attrs.get("units", {})), "n_gaps_dropped": int(t["gpp"].isna().sum()),
                  "source": f"twin world {spec.region.name}/{spec.size}, seed {spec.seed}"}
+    return out
+
+# %% ../../nbs/20_gpp.automl.ipynb #827ea3f1
+TOWER_MEASURED = ["NEE", "Rg", "Tair", "rH", "VPD", "Ustar"]         # what a tower gives the chain (no *_true column)
+PROCESS_DEFAULTS = dict(daytime=False, n_boot=0, rref_rules="robust")   # process_site options of processed_tower_table
+PROCESSING_COLUMNS = ["gpp_pixel", "filled_share", "good_share", "ustar_threshold", "E_0"]   # after the predictors
+
+def _tower_years(towers:pd.DataFrame, sites:list, years, spec) -> dict:
+    "{site: [years]}: each tower's record years (years=None), the world's ('all'), or the years given."
+    if years is None: return {s: sorted(set(towers.loc[towers.site == s, "time"].dt.year)) for s in sites}
+    if isinstance(years, str):
+        if years != "all": raise InputError(f"years must be None, 'all' or a list of years, got {years!r}", variable="years")
+        years = range(spec.years[0], spec.years[1] + 1)
+    years = sorted(int(y) for y in np.atleast_1d(years))
+    outside = [y for y in years if not spec.years[0] <= y <= spec.years[1]]
+    if outside: raise InputError(f"years {outside} are outside the world's years {spec.years}", variable="years")
+    return {s: years for s in sites}
+
+def _site_year(spec, world, site:str, year:int, sites:pd.DataFrame, options:dict) -> tuple:
+    "One tower-year simulated and processed: its monthly rows, and the seconds spent simulating and processing."
+    from carbonflux_nb.ec.common import UMOL_M2_S_TO_GC_M2_D
+    from carbonflux_nb.ec.pipeline import process_site
+    from carbonflux_nb.twin.land_obs import halfhourly_tower
+    t0 = time.perf_counter()
+    hh = halfhourly_tower(spec, world, site, year, sites)
+    x = hh[TOWER_MEASURED].copy(); x.attrs = dict(hh.attrs)
+    t1 = time.perf_counter()
+    res = process_site(x, **options)
+    m = res.monthly
+    foot = hh["GPP_true"].resample("MS").mean().reindex(m.index) * UMOL_M2_S_TO_GC_M2_D
+    out = pd.DataFrame({"site": site, "time": m.index, "gpp": m["GPP_NT"].to_numpy(), "gpp_true": foot.to_numpy(),
+                        "filled_share": 1 - m["NEE_F_MEASURED"].to_numpy(), "good_share": m["NEE_F_QC"].to_numpy(),
+                        "ustar_threshold": res.meta["ustar"], "E_0": res.meta["E_0"]})
+    if "GPP_DT" in m: out["gpp_dt"] = m["GPP_DT"].to_numpy()
+    return out, t1 - t0, time.perf_counter() - t1
+
+# %% ../../nbs/20_gpp.automl.ipynb #0e6b873e
+def processed_tower_table(
+    spec,                     # WorldSpec of the twin world
+    world,                    # its 8-day world (`twin.land.build_world(spec)`): the half-hourly towers are made from it
+    world_m=None,             # its monthly world (default: `monthly(world)`)
+    sites=None,               # tower names, e.g. ['T01', 'T07'] (default: every tower of `sample_towers`)
+    years=None,               # None: each tower's record years; 'all': the world's years; or a list of years
+    progress:bool=True,       # a progress bar over the tower-years
+    **process_options,        # `ec.pipeline.process_site` options, replacing PROCESS_DEFAULTS (daytime, ustar, rref_rules, ...)
+)->pd.DataFrame:              # twin_training_table's columns (gpp: the chain's, gpp_true: the footprint's), then PROCESSING_COLUMNS
+    "Monthly tower GPP from the half-hourly towers through u* filter, MDS and night-time partitioning, with the predictors."
+    from carbonflux_nb.twin.land_obs import tower_sites
+    from carbonflux_nb.workflows import progress_bar
+    world_m = monthly(world) if world_m is None else world_m
+    towers = sample_towers(spec, world_m)
+    st = tower_sites(towers, world)
+    sites = list(st.index) if sites is None else [sites] if isinstance(sites, str) else list(sites)
+    unknown = [s for s in sites if s not in st.index]
+    if unknown: raise InputError(f"unknown site(s) {unknown}; the towers are {list(st.index)}", variable="sites")
+    todo = [(s, y) for s, ys in _tower_years(towers, sites, years, spec).items() for y in ys]
+    options = {**PROCESS_DEFAULTS, **process_options}
+    parts, failed, secs = [], {}, np.zeros(2)
+    for s, y in progress_bar(todo, desc="tower-years", disable=not progress):
+        try: part, *dt = _site_year(spec, world, s, y, st, options)
+        except MissingDataError as e: failed[f"{s} {y}"] = str(e); continue     # a tower-year the chain cannot process
+        parts.append(part); secs += dt
+    if failed: warnings.warn(f"{len(failed)} tower-year(s) could not be processed: {failed}")
+    if not parts: raise MissingDataError("no tower-year could be processed", "processed_tower_table")
+    p = pd.concat(parts, ignore_index=True)
+    ti, iy, ix = world_m.indexes["time"].get_indexer(p.time), st.iy[p.site].to_numpy(), st.ix[p.site].to_numpy()
+    px = {v: world_m[v].transpose("time", "lat", "lon").values[ti, iy, ix] for v in ["gpp", *PREDICTORS]}   # one gather
+    records = towers.set_index(["site", "time"])["record"]
+    p = p.assign(time=world_m.indexes["time"][ti], pft=st.ecosystem[p.site].astype(str).to_numpy(),
+                 lat=st.lat[p.site].to_numpy(), lon=st.lon[p.site].to_numpy(), gpp_pixel=px.pop("gpp"), **px)
+    p["record"] = records.reindex(pd.MultiIndex.from_frame(p[["site", "time"]])).to_numpy()   # NaN outside the records
+    keep = p["gpp"].notna()
+    extra = PROCESSING_COLUMNS + (["gpp_dt"] if "gpp_dt" in p else [])
+    out = p.loc[keep, ["site", "record", "time", "pft", "lat", "lon", "gpp", "gpp_true", *PREDICTORS, *extra]].reset_index(drop=True)
+    n = len(parts)
+    out.attrs = {"units": {**{c: "gC m-2 d-1" for c in ("gpp", "gpp_true", "gpp_pixel", "gpp_dt") if c in out}, "filled_share": "1",
+                           "good_share": "1", "ustar_threshold": "m s-1", "E_0": "K",
+                           **{v: world_m[v].attrs.get("units", "") for v in PREDICTORS}},
+                 "n_gaps_dropped": int((~keep).sum()), "failed": failed, "process_options": options, "site_years": n,
+                 "seconds_per_site_year": {"simulate": float(secs[0] / n), "process": float(secs[1] / n)},
+                 "gpp_true": "the footprint's true GPP (pixel truth x representativeness); the pixel's is gpp_pixel",
+                 "source": f"twin world {spec.region.name}/{spec.size}, seed {spec.seed}: half-hourly towers through process_site"}
     return out
 
 # %% ../../nbs/20_gpp.automl.ipynb #4841f134

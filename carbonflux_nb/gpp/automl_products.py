@@ -15,6 +15,7 @@ from ..classes import DRIVERS, TIBET_ECOSYSTEMS
 from ..core import InputError, MissingDataError, TimeAxisError, annual_totals, area_total, days_in_month
 from ..metrics import linear_trend, mann_kendall, scores, scores_by, season_anomalies
 from ..upscale import upscale
+from .automl import GPPModel, LibraryModel
 
 # %% auto #0
 __all__ = ['PFT_COLORS', 'SEASON_ORDER', 'pft_masks', 'shap_xgb', 'PFTShap', 'shap_by_pft', 'shap_importance', 'top_predictors',
@@ -24,7 +25,7 @@ __all__ = ['PFT_COLORS', 'SEASON_ORDER', 'pft_masks', 'shap_xgb', 'PFTShap', 'sh
            'trend_agreement', 'plot_trend_maps', 'total_anomalies', 'anomalous_years', 'summer_anomalies',
            'plot_summer_anomalies', 'monthly_anomalies', 'season_signs', 'plot_monthly_anomalies', 'seasonal_cycles',
            'plot_seasonal_cycles', 'at_towers', 'product_comparison', 'comparison_medians', 'beats_benchmarks',
-           'plot_site_boxplots', 'plot_product_scatter', 'grid_scores', 'out_of_site']
+           'plot_site_boxplots', 'plot_product_scatter', 'grid_scores', 'out_of_site', 'xgb_per_pft']
 
 # %% ../../nbs/21_gpp.automl_products.ipynb #d7b1537c
 PFT_COLORS = {"alpine_meadow": "tab:blue", "alpine_steppe": "tab:orange", "wetland": "tab:purple", "shrub": "tab:green"}   # the paper's Fig. 8
@@ -636,3 +637,17 @@ def out_of_site(
             train, test = d[d.site != s], d[d.site == s]
             if len(train): pred[test.index] = make_model(seed).fit(train[features], train[target]).predict(test[features])
     return pred
+
+# %% ../../nbs/21_gpp.automl_products.ipynb #57573d14
+def xgb_per_pft(
+    table:pd.DataFrame,        # one row per site-month: `pft`, the target and the predictors, no NaN
+    features:list=None,        # predictors (default: the paper's 13, twin.land.DRIVERS)
+    target:str="gpp",          # column to model, gC m-2 d-1
+    seed:int=0,                # seed of the XGBoost fits (row subsampling)
+)->GPPModel:                   # one fitted `shap_xgb` per PFT behind chapter 20's GPPModel (routes rows by `pft`)
+    "A fast per-PFT model: `shap_xgb` fitted to each PFT's rows, usable wherever an AutoML GPPModel is."
+    features = list(DRIVERS) if features is None else list(features)
+    _check_table(table, features, target, "xgb_per_pft")
+    models = {p: LibraryModel(shap_xgb(seed).fit(g[features], g[target]), features, "xgboost")
+              for p, g in table.groupby("pft", sort=False)}
+    return GPPModel(models, features, target, {p: {"platform": "flaml", "algorithm": "xgboost"} for p in models})
