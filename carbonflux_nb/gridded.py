@@ -28,15 +28,16 @@ from carbonflux_nb.core import (
 )
 
 from .constants import DAYS_PER_YEAR, KELVIN_AT_0C, SECONDS_PER_DAY
+from .ec.common import esat_tetens
 from .io import atomic_output, check_range
 
 # %% auto #0
-__all__ = ['LAT_NAMES', 'LON_NAMES', 'TIME_NAMES', 'REGRID_METHODS', 'ERA5_VARIABLES', 'ERA5_NEEDS', 'ERA5_DRIVERS',
+__all__ = ['LAT_NAMES', 'LON_NAMES', 'TIME_NAMES', 'REGRID_METHODS', 'ERA5_VARIABLES', 'ERA5_NEEDS', 'ERA5_DRIVERS', 'tetens',
            'MODIS_VARIABLES', 'MODIS_PACKING', 'GPP_NAMES', 'PMODEL_GPP', 'normalise_grid', 'monthly_time',
-           'open_gridded', 'cell_edges', 'overlap_weights', 'regrid', 'tetens', 'vpd_from_dewpoint',
-           'dewpoint_from_vpd', 'era5_units', 'check_not_empty', 'read_era5_monthly', 'to_era5_layout', 'write_layout',
-           'composite_days', 'composites_to_monthly', 'read_modis', 'to_modis_layout', 'read_drivers',
-           'read_gpp_product', 'gpp_period_totals', 'real_product_at_hand', 'monthly_sequences']
+           'open_gridded', 'cell_edges', 'overlap_weights', 'regrid', 'vpd_from_dewpoint', 'dewpoint_from_vpd',
+           'era5_units', 'check_not_empty', 'read_era5_monthly', 'to_era5_layout', 'write_layout', 'composite_days',
+           'composites_to_monthly', 'read_modis', 'to_modis_layout', 'read_drivers', 'read_gpp_product',
+           'gpp_period_totals', 'real_product_at_hand', 'monthly_sequences']
 
 # %% ../nbs/08d_gridded.ipynb #3927f68e
 LAT_NAMES = ("lat", "latitude", "Latitude", "LAT", "nav_lat")
@@ -223,9 +224,7 @@ ERA5_NEEDS = {"ta": ("t2m",), "vpd": ("t2m", "d2m"), "prec": ("tp",), "srad": ("
 ERA5_DRIVERS = ("ta", "vpd", "prec", "srad", "sw")                       # read unless others are asked for
 
 # %% ../nbs/08d_gridded.ipynb #773941bb
-def tetens(t):
-    "Saturation vapour pressure over water, hPa, at `t` degC (Tetens, as the twin worlds use it)."
-    return 6.108 * np.exp(17.27 * t / (t + 237.3))
+tetens = esat_tetens   # saturation vapour pressure over water, hPa, at degC (Tetens, as the twin worlds use it; ec.common)
 
 def vpd_from_dewpoint(ta, td):
     "Vapour pressure deficit, hPa, from air and dewpoint temperature (degC): es(ta) - es(td), negative values set to 0."

@@ -17,7 +17,7 @@ from ..core import InputError, MissingDataError, TimeAxisError
 # %% auto #0
 __all__ = ['UMOL_M2_S_TO_GC_M2_D', 'check_halfhourly', 'pad_to_days', 'filter_long_runs', 'solar_declination', 'solar_elevation',
            'extraterrestrial_radiation', 'parse_tz_hours', 'check_site', 'potential_radiation', 'check_time_zone',
-           'esat_magnus', 'esat_sonntag', 'vpd_from_rh', 'vpd_from_dew', 'vpd', 'annual_gc']
+           'esat_magnus', 'esat_sonntag', 'esat_tetens', 'vpd_from_rh', 'vpd_from_dew', 'vpd', 'annual_gc']
 
 # %% ../../nbs/10_ec.common.ipynb #fd9352aa
 def check_halfhourly(
@@ -224,6 +224,10 @@ def esat_sonntag(t):
     "Saturation vapour pressure (hPa) after Sonntag (1990), as bigleaf's Esat.slope used by REddyProc."
     t = np.asarray(t, dtype=float)
     return 6.112 * np.exp(17.62 * t / (243.12 + t))
+
+def esat_tetens(t):
+    "Saturation vapour pressure (hPa) over water, Tetens' form: the twin worlds' and the gridded drivers' (numpy or xarray in, same out)."
+    return 6.108 * np.exp(17.27 * t / (t + 237.3))
 
 def vpd_from_rh(
     tair,     # air temperature, degC

@@ -17,6 +17,7 @@ from ..classes import TIBET_ECOSYSTEMS as TIBET_ECOSYSTEMS  # defined there, re-
 from ..config import get_settings
 from ..constants import KELVIN_AT_0C, LT_E0_1994_K, LT_T0_K, LT_TREF_1994_K
 from ..core import InputError, Region, rng
+from ..ec.common import esat_tetens
 from ..geo import land_mask, sine_declination
 
 # %% auto #0
@@ -252,7 +253,7 @@ def climate(spec:WorldSpec, static:xr.Dataset, times:pd.DatetimeIndex=None) -> x
     cloud = np.clip(0.15 + 0.08 * prec, 0, 0.85)
     srad = clear_sky_shortwave(lat, t, elev) * (1 - 0.65 * cloud)
     rh = np.clip(0.25 + 0.45 * moist + 0.3 * cloud, 0.05, 0.98)
-    vpd = 6.108 * np.exp(17.27 * ta / (ta + 237.3)) * (1 - rh)
+    vpd = esat_tetens(ta) * (1 - rh)
     pres = np.broadcast_to(101.325 * np.exp(-elev / 8434.0), ta.shape)
     wind = np.clip(2.5 + 0.4 * elev / 1000 + 0.8 * _weather(spec, "wind", times, lon, lat, scale=6.0), 0.3, None)
     f32 = lambda a: a.astype(np.float32)

@@ -17,6 +17,7 @@ from scipy.special import erf as _erf
 
 from ..constants import KELVIN_AT_0C, LT_T0_K, LT_TREF_K, SECONDS_PER_DAY
 from ..core import InputError, TimeAxisError, convert_units, rng
+from ..ec.common import esat_tetens
 from ..geo import cos_zenith, equation_of_time, fractional_year, solar_declination
 from .land import ECOSYSTEMS, WorldSpec, clear_sky_shortwave, monthly, sample_towers
 
@@ -194,8 +195,6 @@ def solar_position(
     return pd.DataFrame({"cos_zenith": np.asarray(cz), "solar_hour": np.asarray(solar), "toa": np.asarray(toa)}, index=times)
 
 # %% ../../nbs/09b_twin.land_obs.ipynb #5c56f932
-def _es(t): return 6.108 * np.exp(17.27 * t / (t + 237.3))           # saturation vapour pressure, hPa (Tetens)
-
 def _per_day(x, n=48): return x.reshape(-1, n)
 
 def _keep_daily(x, mean_d, how="mul"):
@@ -241,9 +240,9 @@ def halfhourly_met_fluxes(
     amp = _hh_smooth(3 + 6 * np.clip(clearness, 0, 1), nd)                                          # half the daily range, K
     tair = _keep_daily(_hh_smooth(day.ta.values, nd) + amp * np.cos(2 * np.pi * (sh - 15) / 24), day.ta.values, "add")
     tsoil = _keep_daily(_hh_smooth(day.ts.values, nd) + 0.3 * amp * np.cos(2 * np.pi * (sh - 17) / 24), day.ts.values, "add")
-    ea = _hh_smooth(np.maximum(_es(day.ta.values) - day.vpd.values, 0.05 * _es(day.ta.values)), nd)
-    rh = np.clip(100 * ea / _es(tair), 1, 100)
-    vpd = _es(tair) * (1 - rh / 100)
+    ea = _hh_smooth(np.maximum(esat_tetens(day.ta.values) - day.vpd.values, 0.05 * esat_tetens(day.ta.values)), nd)
+    rh = np.clip(100 * ea / esat_tetens(tair), 1, 100)
+    vpd = esat_tetens(tair) * (1 - rh / 100)
     to_umol = lambda x: convert_units(np.asarray(x, float), "umol m-2 s-1", "gC m-2 d-1")
     lrc = 0.05 * rg * 12 / (0.05 * rg + 12) * np.exp(-0.05 * np.clip(vpd - 10, 0, None))           # light response, VPD limit
     gpp = _keep_composites(lrc, to_umol(day.gpp.values), _composite_of(day.indexes["time"]))   # days follow the light response
