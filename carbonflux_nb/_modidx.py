@@ -2194,6 +2194,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'carbonflux_nb.workflows._flat': ('workflows.html#_flat', 'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows._hash': ('workflows.html#_hash', 'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows._holder': ('workflows.html#_holder', 'carbonflux_nb/workflows.py'),
+                                         'carbonflux_nb.workflows._ipc_prefix': ( 'workflows.html#_ipc_prefix',
+                                                                                  'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows._is_done': ('workflows.html#_is_done', 'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows._jsonable': ('workflows.html#_jsonable', 'carbonflux_nb/workflows.py'),
                                          'carbonflux_nb.workflows._kernel_manager': ( 'workflows.html#_kernel_manager',

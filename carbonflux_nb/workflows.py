@@ -286,10 +286,19 @@ def _env_lock() -> threading.Lock:
     in a notebook share it and still pickle for dask."""
     return vars(carbonflux_nb).setdefault("_run_env_lock", threading.Lock())
 
+def _ipc_prefix():
+    "A fresh socket-path prefix for a kernel's five channels (`prefix-1` ...), or None where IPC is not to be used."
+    import tempfile
+    p = os.path.join(tempfile.gettempdir(), f"cf-kernel-{uuid.uuid4().hex[:16]}")
+    return p if os.name != "nt" and len(p) < 90 else None   # a socket path has ~104 bytes at most
+
 def _kernel_manager():
-    """papermill's kernel manager with two changes: CurveZMQ encryption where the kernel supports it (else ipykernel warns
-    on the terminal that it runs over TCP without encryption), and no SIGINT when a finished notebook's kernel is shut
-    down (jupyter_client interrupts first; landing in a message handler, that logs 'KeyboardInterrupt caught in kernel')."""
+    """papermill's kernel manager with three changes: CurveZMQ encryption where the kernel supports it (else ipykernel warns
+    on the terminal that it runs over TCP without encryption); no SIGINT when a finished notebook's kernel is shut
+    down (jupyter_client interrupts first; landing in a message handler, that logs 'KeyboardInterrupt caught in kernel');
+    and, off Windows, local IPC sockets with a unique name in place of TCP ports. jupyter_client picks a kernel's TCP
+    ports by opening and closing them, and only within one process does it remember what it handed out: two sweep
+    workers starting kernels together can pick the same port, and the loser's heartbeat dies with a traceback."""
     km = vars(carbonflux_nb).get("_run_kernel_manager")
     if km is None:
         import zmq
@@ -298,6 +307,9 @@ def _kernel_manager():
         class RunKernelManager(AsyncKernelManager):
             @default("transport_encryption")
             def _encrypt(self): return "auto" if zmq.has("curve") else "disabled"
+            @default("transport")
+            def _transport(self): return "ipc" if _ipc_prefix() else "tcp"
+            def _ip_default(self): return _ipc_prefix() if self.transport == "ipc" else super()._ip_default()
             async def _async_interrupt_kernel(self):
                 if not getattr(self, "shutting_down", False): await super()._async_interrupt_kernel()
         km = vars(carbonflux_nb).setdefault("_run_kernel_manager", RunKernelManager)

@@ -207,6 +207,16 @@ NOISE = ["Traceback", "Failed to communicate with scheduler", "still alive", "wi
          "KeyboardInterrupt caught"]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="IPC sockets are POSIX only; Windows keeps TCP")
+def test_run_kernels_never_draw_the_same_port():
+    """jupyter_client picks TCP ports by opening and closing them, remembering them only within its process: two sweep
+    workers once started kernels on the same heartbeat port (a kernel traceback in CI). Run kernels use IPC sockets,
+    each under a prefix of its own."""
+    from carbonflux_nb.workflows import _kernel_manager
+    a, b = (_kernel_manager()(kernel_name="python3") for _ in range(2))
+    assert a.transport == b.transport == "ipc"
+    assert a.ip != b.ip and all(len(f"{k.ip}-99999") < 104 for k in (a, b))
+
 def test_a_sweep_prints_no_tracebacks_or_warnings(toy_notebook, tmp_path):
     "A sweep on a local cluster of two worker processes, as the command runs it: its output is the progress and the summary."
     (tmp_path / "g.yaml").write_text(yaml.safe_dump({"name": "quiet", "parameters": {"x": [1, 2]}}))
