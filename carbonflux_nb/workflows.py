@@ -287,7 +287,9 @@ def _env_lock() -> threading.Lock:
     return vars(carbonflux_nb).setdefault("_run_env_lock", threading.Lock())
 
 def _ipc_prefix():
-    "A fresh socket-path prefix for a kernel's five channels (`prefix-1` ...), or None where IPC is not to be used."
+    """A fresh socket-path prefix for a kernel's five channels (`prefix-1` ...), or None where IPC is not to be used. The
+    manager removes the sockets at shutdown; a kernel killed with its sweep leaves them (zero bytes, never reused) in the
+    temp folder beside its connection file, as it always left that file."""
     import tempfile
     p = os.path.join(tempfile.gettempdir(), f"cf-kernel-{uuid.uuid4().hex[:16]}")
     return p if os.name != "nt" and len(p) < 90 else None   # a socket path has ~104 bytes at most
